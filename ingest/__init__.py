@@ -1,0 +1,1 @@
+"""Ingestion: files -> citable chunks -> Chroma (+ BM25 state)."""

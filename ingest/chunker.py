@@ -1,0 +1,163 @@
+"""Turn a loaded file into citable chunks that end on sentence boundaries and never mix sections or kinds."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from corpusqa.types import Chunk
+from ingest.loader import LoadedFile
+from ingest.segmenter import Paragraph, segment
+
+__all__ = ["chunk_file", "count_tokens", "split_sentences"]
+
+# A "sentence" longer than this many chunk sizes (a minified file, a table dump) is cut at word
+# boundaries: keeping it whole would make an unreadable, unembeddable passage.
+_LONGEST_SENTENCE_FACTOR = 2
+
+
+@lru_cache(maxsize=1)
+def _punkt() -> Any:
+    # The trained English Punkt model knows abbreviations ("Gen.", "Rep.", "U.S."); llama-index's
+    # helper registers its bundled NLTK data (no download while NLTK_DATA is unset). Its own
+    # `punkt_tokenizer` is an untrained PunktSentenceTokenizer, hence PunktTokenizer("english").
+    from llama_index.core.utils import globals_helper
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    globals_helper.wait_for_nltk_check()
+    return PunktTokenizer("english")
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any:
+    # llama-index's tokenizer reads tiktoken's cl100k_base from its bundled cache (no download).
+    from llama_index.core.utils import get_tokenizer
+
+    return get_tokenizer()
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in `text` (cl100k_base, the encoding llama-index uses for budgets)."""
+    return len(_tokenizer()(text))
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans of text[start:end] as absolute (start, end) offsets, whitespace trimmed."""
+    piece = text[start:end]
+    spans = []
+    for left, right in _punkt().span_tokenize(piece):
+        # Punkt keeps a sentence across a line break inside a paragraph; a line that starts with a
+        # capital after a line with no end punctuation (a photo credit, a label) is its own sentence.
+        for sub_left, sub_right in _split_unterminated_lines(piece, left, right):
+            spans.append((start + sub_left, start + sub_right))
+    return spans
+
+
+def _split_unterminated_lines(piece: str, left: int, right: int) -> list[tuple[int, int]]:
+    out = []
+    cursor = left
+    for match in re.finditer(r"\n", piece[left:right]):
+        newline = left + match.start()
+        before = piece[cursor:newline].rstrip()
+        if before and before[-1] not in ",;-–—(" and not before[-1].islower():
+            out.append((cursor, cursor + len(before)))
+            cursor = newline + 1
+    out.append((cursor, right))
+    return [(a, b) for a, b in out if piece[a:b].strip()]
+
+
+def chunk_file(loaded: LoadedFile, doc_hash: str, chunk_tokens: int) -> list[Chunk]:
+    """Chunks of a loaded file, in document order, with titles, kinds, line ranges and offsets."""
+    text = loaded.text
+    line_starts = [0] + [match.end() for match in re.finditer(r"\n", text)]
+    default_title = loaded.title or _title_from_path(loaded.source)
+    chunks: list[Chunk] = []
+    for section in segment(text, loaded.format, default_title):
+        for kind, paragraphs in _runs_of_same_kind(section.paragraphs):
+            sentences = [span for para in paragraphs for span in _sentences_of(text, para, chunk_tokens)]
+            for group in _pack(text, sentences, chunk_tokens):
+                chunks.append(_make_chunk(loaded.source, text, line_starts, group, section.title, kind, doc_hash, chunk_tokens))
+    return chunks
+
+
+def _title_from_path(source: str) -> str:
+    stem = Path(source).stem.replace("_", " ").replace("-", " ").strip()
+    return stem[:1].upper() + stem[1:] if stem else source
+
+
+def _runs_of_same_kind(paragraphs: list[Paragraph]) -> list[tuple[str, list[Paragraph]]]:
+    runs: list[tuple[str, list[Paragraph]]] = []
+    for paragraph in paragraphs:
+        if runs and runs[-1][0] == paragraph.kind:
+            runs[-1][1].append(paragraph)
+        else:
+            runs.append((paragraph.kind, [paragraph]))
+    return runs
+
+
+def _sentences_of(text: str, paragraph: Paragraph, chunk_tokens: int) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) for each sentence; over-long ones cut at word boundaries."""
+    out = []
+    for start, end in split_sentences(text, paragraph.start, paragraph.end):
+        tokens = count_tokens(text[start:end])
+        if tokens <= chunk_tokens * _LONGEST_SENTENCE_FACTOR:
+            out.append((start, end, tokens))
+        else:
+            out.extend(_cut_long(text, start, end, chunk_tokens))
+    return out
+
+
+def _cut_long(text: str, start: int, end: int, chunk_tokens: int) -> list[tuple[int, int, int]]:
+    pieces = []
+    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    # about 0.75 words a token for English prose; re-measured below
+    step = max(1, int(chunk_tokens * 0.75))
+    for index in range(0, len(words), step):
+        left, right = words[index][0], words[min(index + step, len(words)) - 1][1]
+        pieces.append((left, right, count_tokens(text[left:right])))
+    return pieces
+
+
+def _pack(text: str, sentences: list[tuple[int, int, int]], chunk_tokens: int) -> list[list[tuple[int, int, int]]]:
+    """Greedy: add whole sentences until the next would pass the budget."""
+    groups: list[list[tuple[int, int, int]]] = []
+    used = 0
+    for sentence in sentences:
+        if groups and used + sentence[2] <= chunk_tokens:
+            groups[-1].append(sentence)
+            used += sentence[2]
+        else:
+            groups.append([sentence])
+            used = sentence[2]
+    return groups
+
+
+def _make_chunk(
+    source: str,
+    text: str,
+    line_starts: list[int],
+    group: list[tuple[int, int, int]],
+    title: str,
+    kind: str,
+    doc_hash: str,
+    chunk_tokens: int,
+) -> Chunk:
+    start, end = group[0][0], group[-1][1]
+    key = f"{source}\x00{doc_hash}\x00{chunk_tokens}\x00{start}:{end}"
+    return Chunk(
+        id=hashlib.sha256(key.encode("utf-8")).hexdigest()[:32],
+        text=text[start:end],
+        source=source,
+        title=title,
+        kind=kind,
+        start_line=bisect.bisect_right(line_starts, start),
+        end_line=bisect.bisect_right(line_starts, end - 1),
+        start_char=start,
+        end_char=end,
+        doc_hash=doc_hash,
+        sentences=tuple((left - start, right - start) for left, right, _ in group),
+    )

@@ -1,0 +1,157 @@
+"""Find and read source files into plain text, reporting (never raising on) files that cannot be read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpusqa.errors import SourceNotFoundError
+from corpusqa.types import Skipped
+
+__all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "SourceFile", "UnreadableFile", "discover", "file_hash", "read_file"]
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found under an ingest root; `source` is its path relative to that root."""
+
+    path: Path
+    root: Path
+    source: str
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A file's text, ready to chunk."""
+
+    source: str
+    text: str
+    format: str  # "text" | "markdown" | "html" | "pdf"
+    title: str  # a document-level title (HTML <title>, PDF metadata), "" when none
+
+
+class UnreadableFile(Exception):
+    """Raised by the readers below; the message becomes the `skipped` reason."""
+
+
+def discover(paths: list[Path]) -> tuple[list[SourceFile], list[Path], list[Skipped]]:
+    """Expand files and folders into source files; returns (files, folder roots, skipped).
+
+    A missing path raises SourceNotFoundError: the user named it, so it is their error to fix.
+    """
+    files: list[SourceFile] = []
+    roots: list[Path] = []
+    skipped: list[Skipped] = []
+    for given in paths:
+        if not given.exists():
+            raise SourceNotFoundError(f"No such file or folder: {given}; check the path and try again.")
+        if given.is_dir():
+            root = given.resolve()
+            roots.append(root)
+            found, bad = _walk(root)
+            files.extend(found)
+            skipped.extend(bad)
+        elif given.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(SourceFile(given.resolve(), given.resolve().parent, given.name))
+        else:
+            skipped.append(Skipped(str(given), f"unsupported file type {given.suffix or '(none)'}"))
+    return files, roots, skipped
+
+
+def _walk(root: Path) -> tuple[list[SourceFile], list[Skipped]]:
+    # os.walk without followlinks cannot loop on a symlinked folder; symlinked files are read once.
+    files: list[SourceFile] = []
+    skipped: list[Skipped] = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            source = path.relative_to(root).as_posix()
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                skipped.append(Skipped(source, f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            if path.is_symlink() and not path.exists():
+                skipped.append(Skipped(source, "broken symbolic link"))
+                continue
+            files.append(SourceFile(path, root, source))
+    return files, skipped
+
+
+def file_hash(data: bytes) -> str:
+    """Content hash that decides whether a file changed."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_file(data: bytes, path: Path, source: str, max_bytes: int) -> LoadedFile:
+    """Turn a file's bytes into text; raises UnreadableFile with a human reason."""
+    if len(data) > max_bytes:
+        raise UnreadableFile(f"file is larger than {max_bytes // (1024 * 1024)} MB (CORPUSQA_MAX_FILE_MB)")
+    if not data.strip():
+        raise UnreadableFile("empty file")
+    suffix = Path(source).suffix.lower()
+    if suffix == ".pdf":
+        return _read_pdf(path, source)
+    text = _decode(data)
+    if suffix in (".html", ".htm"):
+        return _read_html(text, source)
+    return LoadedFile(source, text, "markdown" if suffix in (".md", ".markdown") else "text", "")
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8: let charset-normalizer detect it (Latin-1, cp1252, ...) rather than garble it.
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableFile("binary file or unknown text encoding")
+    return str(best)
+
+
+def _read_html(html: str, source: str) -> LoadedFile:
+    # llama-index's HTMLTagReader keeps only one tag type and drops the <title>; we need the whole
+    # visible text (with line breaks between blocks, for line numbers) and the title for citations.
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "template", "nav", "footer", "head"]):
+        tag.decompose()
+    body = soup.body or soup
+    lines = [line.strip() for line in body.get_text("\n").splitlines()]
+    text = _squeeze_blank_lines(lines)
+    if not text.strip():
+        raise UnreadableFile("HTML page has no visible text")
+    return LoadedFile(source, text, "html", title)
+
+
+def _read_pdf(path: Path, source: str) -> LoadedFile:
+    from llama_index.readers.file import PDFReader
+
+    try:
+        pages = PDFReader(return_full_document=False).load_data(path)
+    except Exception as exc:  # pypdf raises many unrelated types on a broken file; all mean "unreadable"
+        raise UnreadableFile(f"PDF could not be parsed ({exc.__class__.__name__})") from exc
+    text = "\n\n".join(page.text.strip() for page in pages)
+    if not text.strip():
+        raise UnreadableFile("PDF has no extractable text (scanned image?)")
+    return LoadedFile(source, text, "pdf", "")
+
+
+def _squeeze_blank_lines(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"

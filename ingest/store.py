@@ -1,0 +1,254 @@
+"""The Chroma side of the index: chunk vectors, sentence vectors and per-document bookkeeping.
+
+We talk to chromadb directly rather than through llama-index's ChromaVectorStore: its add() is not
+an upsert, it stores each node a second time as JSON, and we need where-filtered gets and deletes by
+source file to replace a changed document only after its new chunks are written (llama-index's own
+upsert deletes first: run-llama/llama_index#22639).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpusqa.errors import CorpusQAError
+from corpusqa.offline import enforce_offline
+from corpusqa.settings import Settings
+from corpusqa.types import Chunk
+
+__all__ = ["ChunkStore", "StoredDocument", "open_store"]
+
+CHUNKS = "corpusqa_chunks"
+SENTENCES = "corpusqa_sentences"
+# Chroma caps one request; 5,000 stays well under its max batch size.
+_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What the index holds for one source file."""
+
+    source: str
+    hash: str
+    chunks: int
+    complete: bool
+    signature: str
+    root: str
+
+
+def open_store(settings: Settings, create: bool) -> ChunkStore:
+    """The store for these settings: an embedded Chroma in index_dir, or a Chroma server."""
+    enforce_offline()
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
+            client: Any = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, headers=headers, settings=chroma_settings
+            )
+            client.heartbeat()
+        else:
+            if not create and not settings.chroma_dir.exists():
+                from corpusqa.errors import IndexNotFoundError
+
+                raise IndexNotFoundError(
+                    f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
+                )
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except CorpusQAError:
+        raise
+    except Exception as exc:  # chromadb raises assorted types for an unreachable or broken store
+        where = (
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else str(settings.chroma_dir)
+        )
+        raise CorpusQAError(
+            f"Could not open the index at {where} ({exc.__class__.__name__}: {str(exc)[:120]}); "
+            "check that it is running and reachable, or re-ingest into a fresh --index-dir."
+        ) from exc
+    return ChunkStore(client)
+
+
+class ChunkStore:
+    """Two Chroma collections (cosine space): one vector per chunk, one per sentence."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        space = {"hnsw:space": "cosine"}
+        self.chunks = client.get_or_create_collection(CHUNKS, metadata=space, embedding_function=None)
+        self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Chunks in the index."""
+        return int(self.chunks.count())
+
+    def documents(self) -> dict[str, StoredDocument]:
+        """Per source: its hash, chunk count and whether every chunk of that version is present."""
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for metadata in self._all_metadatas():
+            groups[str(metadata["source"])].append(metadata)
+        out = {}
+        for source, metas in groups.items():
+            hashes = {meta["doc_hash"] for meta in metas}
+            signatures = {meta.get("signature", "") for meta in metas}
+            expected = int(metas[0]["doc_chunks"])
+            complete = len(hashes) == 1 and len(signatures) == 1 and len(metas) == expected
+            first = metas[0]
+            out[source] = StoredDocument(
+                source, str(first["doc_hash"]), len(metas), complete, str(first.get("signature", "")), str(first.get("root", ""))
+            )
+        return out
+
+    def _all_metadatas(self) -> list[dict[str, Any]]:
+        metadatas: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
+            metadatas.extend(page["metadatas"] or [])
+            if len(page["ids"]) < _BATCH:
+                return metadatas
+            offset += _BATCH
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk (for building the keyword index)."""
+        chunks: list[Chunk] = []
+        offset = 0
+        while True:
+            page = self.chunks.get(include=["metadatas", "documents"], limit=_BATCH, offset=offset)
+            chunks.extend(_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"]))
+            if len(page["ids"]) < _BATCH:
+                return chunks
+
+            offset += _BATCH
+
+    def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
+        """Chunks by id (missing ids are left out)."""
+        if not ids:
+            return {}
+        page = self.chunks.get(ids=ids, include=["metadatas", "documents"])
+        return {i: _to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
+
+    def query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """Nearest chunks to a query vector as (id, cosine similarity)."""
+        total = self.count()
+        if total == 0:
+            return []
+        result = self.chunks.query(query_embeddings=[vector.tolist()], n_results=min(limit, total), include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+
+    def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
+        """For each chunk id, a (sentences x dim) matrix in sentence order."""
+        ids = [f"{chunk.id}:{n}" for chunk in chunks for n in range(len(chunk.sentences))]
+        if not ids:
+            return {}
+        page = self.sentences.get(ids=ids, include=["embeddings"])
+        by_id = dict(zip(page["ids"], page["embeddings"]))
+        out = {}
+        for chunk in chunks:
+            rows = [by_id.get(f"{chunk.id}:{n}") for n in range(len(chunk.sentences))]
+            if all(row is not None for row in rows):
+                out[chunk.id] = np.asarray(rows, dtype=np.float32)
+        return out
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def write_document(
+        self, chunks: list[Chunk], sentence_vectors: list[np.ndarray], signature: str, root: str
+    ) -> None:
+        """Upsert a document's chunks (sentences first, so a visible chunk always has its sentences)."""
+        sentence_ids, sentence_rows, sentence_metas = [], [], []
+        for chunk, vectors in zip(chunks, sentence_vectors):
+            for n, row in enumerate(vectors):
+                sentence_ids.append(f"{chunk.id}:{n}")
+                sentence_rows.append(row.tolist())
+                sentence_metas.append({"source": chunk.source, "chunk_id": chunk.id})
+        for start in range(0, len(sentence_ids), _BATCH):
+            stop = start + _BATCH
+            self.sentences.upsert(
+                ids=sentence_ids[start:stop], embeddings=sentence_rows[start:stop], metadatas=sentence_metas[start:stop]
+            )
+        # A chunk's vector is the normalised mean of its sentence vectors: one embedding pass per token
+        # instead of two, and close to MiniLM's own mean pooling over the whole passage.
+        chunk_rows = []
+        for vectors in sentence_vectors:
+            mean = vectors.mean(axis=0)
+            chunk_rows.append((mean / (np.linalg.norm(mean) or 1.0)).tolist())
+        metas = [_to_metadata(chunk, len(chunks), signature, root) for chunk in chunks]
+        for start in range(0, len(chunks), _BATCH):
+            stop = start + _BATCH
+            self.chunks.upsert(
+                ids=[chunk.id for chunk in chunks[start:stop]],
+                embeddings=chunk_rows[start:stop],
+                documents=[chunk.text for chunk in chunks[start:stop]],
+                metadatas=metas[start:stop],
+            )
+
+    def delete_document(self, source: str, keep: set[str] | None = None) -> int:
+        """Delete a source's chunks (except ids in `keep`), then their sentences; returns chunks deleted."""
+        keep = keep or set()
+        stale = [i for i in self.chunks.get(where={"source": source}, include=[])["ids"] if i not in keep]
+        for start in range(0, len(stale), _BATCH):
+            self.chunks.delete(ids=stale[start : start + _BATCH])
+        orphan = [
+            i
+            for i in self.sentences.get(where={"source": source}, include=[])["ids"]
+            if i.rsplit(":", 1)[0] not in keep
+        ]
+        for start in range(0, len(orphan), _BATCH):
+            self.sentences.delete(ids=orphan[start : start + _BATCH])
+        return len(stale)
+
+
+def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> dict[str, Any]:
+    return {
+        "root": root,
+        "source": chunk.source,
+        "title": chunk.title,
+        "kind": chunk.kind,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "start_char": chunk.start_char,
+        "end_char": chunk.end_char,
+        "doc_hash": chunk.doc_hash,
+        "doc_chunks": doc_chunks,
+        "signature": signature,
+        "sentences": json.dumps([list(span) for span in chunk.sentences]),
+    }
+
+
+def _to_chunk(chunk_id: str, text: str | None, meta: Any) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        text=text or "",
+        source=str(meta["source"]),
+        title=str(meta["title"]),
+        kind=str(meta["kind"]),
+        start_line=int(meta["start_line"]),
+        end_line=int(meta["end_line"]),
+        start_char=int(meta["start_char"]),
+        end_char=int(meta["end_char"]),
+        doc_hash=str(meta["doc_hash"]),
+        sentences=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))),
+    )
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file or folder if it exists (used for derived state)."""
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()

@@ -1,0 +1,247 @@
+"""Engine: the one object the CLI, the page, the HTTP API and the evals call to ingest and answer."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from corpusqa.errors import CorpusQAError, EmptyCorpusError, EmptyQuestionError, IndexNotFoundError, InvalidSettingError
+from corpusqa.settings import Settings
+from corpusqa.types import Answer, Citation, IndexStatus, IngestReport, ScoredChunk, Timings
+from ingest.embedder import Embedder
+from ingest.index import ProgressFn, index_status, ingest_paths
+from ingest.keyword import KeywordIndex
+from ingest.state import read_state, state_mtime
+from ingest.store import ChunkStore, open_store
+from rag.extractive import ABSTAIN_TEXT, ExtractiveParams, answer_extractively
+from rag.llm import LLMClient, is_abstention, parse_citations
+from rag.retriever import FusionWeights, HybridRetriever
+
+__all__ = ["Engine"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+UNSUPPORTED_NOTE = " (No valid citation: this answer is not supported by the documents.)"
+
+
+@dataclass
+class _Snapshot:
+    """One generation of the index, swapped whole when a re-ingest finishes."""
+
+    generation: int
+    mtime: float
+    store: ChunkStore
+    keyword: KeywordIndex | None
+    chunks: int
+
+
+class Engine:
+    """Ingest documents and answer questions about them with cited passages."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        llm: LLMClient | None = None,
+        params: ExtractiveParams | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.llm = llm or LLMClient(settings)
+        self.params = params or ExtractiveParams()
+        self._snapshot: _Snapshot | None = None
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Engine:
+        """The engine with its real collaborators (the model loads on first use)."""
+        return cls(settings, Embedder(settings.embedding_model, settings.embed_batch_size))
+
+    # ---- ingest and status ----------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: list[Path] | None = None,
+        *,
+        dry_run: bool = False,
+        delete: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Bring the index in step with the given files and folders (default: the corpus folder)."""
+        report = ingest_paths(self.settings, list(paths or []), self.embedder, dry_run=dry_run, delete=delete, progress=progress)
+        return report
+
+    def status(self) -> IndexStatus:
+        """What is indexed."""
+        return index_status(self.settings)
+
+    # ---- answering -------------------------------------------------------------------------------
+
+    def ask(self, question: str, *, backend: str | None = None, top_k: int | None = None) -> Answer:
+        """Answer a question with citations (or abstain)."""
+        answer: Answer | None = None
+        for event in self.stream(question, backend=backend, top_k=top_k):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, *, backend: str | None = None, top_k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is produced, then the finished Answer."""
+        started = time.perf_counter()
+        question = self._clean_question(question)
+        backend = backend or self.settings.backend
+        if backend not in ("extractive", "openai"):
+            raise InvalidSettingError(f"Unknown backend {backend!r}; use 'extractive' or 'openai'.")
+        k = top_k or self.settings.top_k
+        timings = Timings()
+        snapshot = self._current()
+
+        mark = time.perf_counter()
+        vector = self.embedder.embed_query(question)
+        timings.embedding = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights())
+        retrieved = retriever.retrieve(question, vector, k)
+        timings.retrieval = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        if backend == "extractive":
+            answer = self._extractive(question, vector, retrieved, snapshot)
+            yield answer.answer
+        else:
+            answer = yield from self._generative(question, retrieved)
+        timings.answering = time.perf_counter() - mark
+        answer.timings = timings
+        answer.seconds = time.perf_counter() - started
+        yield answer
+
+    def retrieve(self, question: str, top_k: int | None = None) -> list[ScoredChunk]:
+        """The fused top-k passages for a question (what the answerers see)."""
+        question = self._clean_question(question)
+        snapshot = self._current()
+        vector = self.embedder.embed_query(question)
+        return HybridRetriever(snapshot.store, snapshot.keyword, self._weights()).retrieve(
+            question, vector, top_k or self.settings.top_k
+        )
+
+    # ---- internals -------------------------------------------------------------------------------
+
+    def _weights(self) -> FusionWeights:
+        return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
+
+    def _clean_question(self, question: str) -> str:
+        cleaned = " ".join(_CONTROL.sub(" ", question or "").split())
+        if not cleaned:
+            raise EmptyQuestionError("The question is empty; type a question about your documents.")
+        if len(cleaned) > self.settings.max_question_chars:
+            raise EmptyQuestionError(
+                f"The question is {len(cleaned):,} characters long; keep it under "
+                f"{self.settings.max_question_chars:,} (CORPUSQA_MAX_QUESTION_CHARS)."
+            )
+        return cleaned
+
+    def _current(self) -> _Snapshot:
+        """The latest finished generation of the index, reloaded when an ingest (any process) bumped it."""
+        mtime = state_mtime(self.settings.index_dir)
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.mtime == mtime:
+            return snapshot
+        with self._reload_lock:
+            if self._snapshot is not None and self._snapshot.mtime == mtime:
+                return self._snapshot
+            state = read_state(self.settings.index_dir)
+            if state is None:
+                raise IndexNotFoundError(
+                    f"No index in {self.settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
+                )
+            store = open_store(self.settings, create=False)
+            keyword = self._load_keyword(state.bm25_dir)
+            chunks = store.count()
+            if chunks == 0:
+                raise EmptyCorpusError(
+                    f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
+                )
+            self._snapshot = _Snapshot(state.generation, mtime, store, keyword, chunks)
+            return self._snapshot
+
+    def _load_keyword(self, folder: str) -> KeywordIndex | None:
+        if not folder:
+            return None
+        try:
+            return KeywordIndex.load(self.settings.index_dir / folder)
+        except (OSError, ValueError, KeyError) as exc:
+            raise CorpusQAError(
+                f"The keyword index in {self.settings.index_dir / folder} is missing or damaged; "
+                "run `corpusqa ingest` to rebuild it."
+            ) from exc
+
+    def _extractive(self, question: str, vector: "object", retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Answer:
+        import numpy as np
+
+        assert isinstance(vector, np.ndarray)
+        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
+        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+        result = answer_extractively(
+            question, vector, retrieved, sentence_vectors, idf, self.params, self.settings.abstain_threshold
+        )
+        if result.best is None:
+            return Answer(question, ABSTAIN_TEXT, True, "extractive", 0.0, [], retrieved=retrieved, confidence=result.confidence)
+        scored = retrieved[result.best.chunk_index]
+        citation = _citation(1, scored, result.best.text)
+        return Answer(
+            question,
+            f"{result.best.text} [1]",
+            False,
+            "extractive",
+            0.0,
+            [citation],
+            retrieved=retrieved,
+            confidence=result.confidence,
+        )
+
+    def _generative(self, question: str, retrieved: list[ScoredChunk]) -> Iterator[str | Answer]:
+        pieces: list[str] = []
+        for delta in self.llm.stream(question, retrieved):
+            pieces.append(delta)
+            yield delta
+        text, cited = parse_citations("".join(pieces), len(retrieved))
+        abstained = is_abstention(text) and not cited
+        citations = [_citation(number, retrieved[number - 1], "") for number in cited]
+        unsupported = not abstained and not citations
+        if unsupported:
+            text += UNSUPPORTED_NOTE
+        return Answer(question, text, abstained, "openai", 0.0, citations, retrieved=retrieved, unsupported=unsupported)
+
+
+def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
+    chunk = scored.chunk
+    return Citation(
+        id=number,
+        source=chunk.source,
+        title=chunk.title,
+        kind=chunk.kind,
+        start_line=chunk.start_line,
+        end_line=chunk.end_line,
+        text=chunk.text,
+        score=scored.score,
+        chunk_id=chunk.id,
+        highlight=highlight,
+    )
+
+
+def with_settings(engine: Engine, **changes: object) -> Engine:
+    """A copy of the engine sharing its model but with some settings changed (used by evals)."""
+    settings = engine.settings.model_copy(update=changes)
+    clone = Engine(settings, engine.embedder, LLMClient(settings), engine.params)
+    return clone
+
+
+__all__ += ["with_settings"]
+_ = replace

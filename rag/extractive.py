@@ -1,0 +1,160 @@
+"""The offline answerer: pick the retrieved sentence that best answers the question, or abstain.
+
+Scoring combines what the issue asks for and what we measured on the eval dev split: MiniLM
+similarity of question and sentence, idf-weighted overlap of the question's terms with the sentence
+and its passage, the expected answer type, and the retrieval rank. Abstention looks at how much of
+the question's rare vocabulary the best passage holds, the type match and the lead over the
+runner-up; a cosine threshold alone cannot tell unanswerable questions apart (STACK-NOTES).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpusqa.types import ScoredChunk
+from ingest.keyword import terms
+from rag.answer_types import expected_type, has_answer_type
+
+__all__ = ["ABSTAIN_TEXT", "Candidate", "ExtractiveParams", "ExtractiveResult", "answer_extractively", "candidates"]
+
+ABSTAIN_TEXT = "The documents do not say. The closest passages I found are listed below."
+
+
+@dataclass(frozen=True)
+class ExtractiveParams:
+    """Weights of the sentence score and of the confidence model (fitted by `corpusqa eval --tune`)."""
+
+    w_dense: float = 1.0
+    w_lex: float = 1.0
+    w_ctx: float = 0.5
+    w_type: float = 0.3
+    w_prior: float = 0.3
+    # confidence = sigmoid(c0 + c_key*key coverage + c_lex*lex + c_dense*dense + c_type*type + c_margin*margin)
+    c0: float = -4.0
+    c_key: float = 4.0
+    c_lex: float = 2.0
+    c_dense: float = 2.0
+    c_type: float = 1.0
+    c_margin: float = 2.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One retrieved sentence with its features and score."""
+
+    chunk_index: int
+    sentence_index: int
+    text: str
+    dense: float
+    lex: float
+    ctx: float
+    key: float
+    typed: float
+    prior: float
+    score: float
+
+
+@dataclass(frozen=True)
+class ExtractiveResult:
+    """The chosen sentence (None when abstaining) and the confidence behind the choice."""
+
+    best: Candidate | None
+    confidence: float
+    abstained: bool
+    ranked: list[Candidate]
+
+
+def _coverage(question_terms: dict[str, float], text_terms: set[str]) -> float:
+    total = sum(question_terms.values())
+    if total == 0:
+        return 0.0
+    return sum(weight for term, weight in question_terms.items() if term in text_terms) / total
+
+
+def _key_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
+    """The question's distinctive terms: names, numbers and words rarer than the question's median."""
+    weights = {term: idf(term) for term in terms(question)}
+    if not weights:
+        return {}
+    median = sorted(weights.values())[len(weights) // 2]
+    named = {t for word in re.findall(r"(?<!^)\b[A-Z][\w’'-]+|\d[\d,]*", question) for t in terms(word)}
+    return {term: w for term, w in weights.items() if w >= median or term in named}
+
+
+def candidates(
+    question: str,
+    vector: np.ndarray,
+    retrieved: list[ScoredChunk],
+    sentence_vectors: dict[str, np.ndarray],
+    idf: Callable[[str], float],
+    params: ExtractiveParams,
+) -> list[Candidate]:
+    """Every sentence of the retrieved chunks, scored, best first."""
+    question_terms = {term: idf(term) for term in terms(question)}
+    key_terms = _key_terms(question, idf)
+    answer_type = expected_type(question)
+    top = retrieved[0].score if retrieved else 1.0
+    out: list[Candidate] = []
+    for chunk_index, scored in enumerate(retrieved):
+        chunk = scored.chunk
+        matrix = sentence_vectors.get(chunk.id)
+        chunk_terms = set(terms(f"{chunk.title}\n{chunk.text}"))
+        ctx = _coverage(question_terms, chunk_terms)
+        key = _coverage(key_terms, chunk_terms)
+        prior = scored.score / top if top else 0.0
+        for sentence_index, (start, end) in enumerate(chunk.sentences):
+            text = chunk.text[start:end]
+            dense = float(matrix[sentence_index] @ vector) if matrix is not None else 0.0
+            lex = _coverage(question_terms, set(terms(text)))
+            typed = 1.0 if has_answer_type(text, answer_type) else 0.0
+            score = (
+                params.w_dense * dense
+                + params.w_lex * lex
+                + params.w_ctx * ctx
+                + params.w_type * typed
+                + params.w_prior * prior
+            )
+            if len(text.split()) < 4 or text.rstrip().endswith("?"):
+                score -= 0.5  # fragments and questions rarely answer anything
+            out.append(Candidate(chunk_index, sentence_index, text, dense, lex, ctx, key, typed, prior, score))
+    out.sort(key=lambda candidate: -candidate.score)
+    return out
+
+
+def confidence_of(ranked: list[Candidate], params: ExtractiveParams) -> float:
+    """Probability-like confidence that the best candidate answers the question."""
+    if not ranked:
+        return 0.0
+    best = ranked[0]
+    margin = best.score - ranked[1].score if len(ranked) > 1 else best.score
+    z = (
+        params.c0
+        + params.c_key * best.key
+        + params.c_lex * best.lex
+        + params.c_dense * best.dense
+        + params.c_type * best.typed
+        + params.c_margin * margin
+    )
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def answer_extractively(
+    question: str,
+    vector: np.ndarray,
+    retrieved: list[ScoredChunk],
+    sentence_vectors: dict[str, np.ndarray],
+    idf: Callable[[str], float],
+    params: ExtractiveParams,
+    threshold: float,
+) -> ExtractiveResult:
+    """Choose the answer sentence, or abstain when the confidence is below `threshold`."""
+    ranked = candidates(question, vector, retrieved, sentence_vectors, idf, params)
+    confidence = confidence_of(ranked, params)
+    if not ranked or confidence < threshold:
+        return ExtractiveResult(None, confidence, True, ranked)
+    return ExtractiveResult(ranked[0], confidence, False, ranked)

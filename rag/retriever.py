@@ -1,0 +1,60 @@
+"""Hybrid retrieval: BM25 and dense (MiniLM) rankings fused by weighted reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpusqa.types import ScoredChunk
+from ingest.keyword import KeywordIndex
+from ingest.store import ChunkStore
+
+__all__ = ["HybridRetriever", "fuse"]
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of weighted reciprocal-rank fusion (tuned on the eval dev split; see README)."""
+
+    bm25: float
+    dense: float
+    rrf_k: int
+
+
+def fuse(
+    bm25_ids: list[str], dense_ids: list[str], weights: FusionWeights
+) -> list[tuple[str, float, int, int]]:
+    """(id, fused score, bm25 rank, dense rank), best first; ranks are 1-based, 0 when absent."""
+    scores: dict[str, float] = {}
+    ranks: dict[str, list[int]] = {}
+    for position, chunk_id in enumerate(bm25_ids, start=1):
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + weights.bm25 / (weights.rrf_k + position)
+        ranks.setdefault(chunk_id, [0, 0])[0] = position
+    for position, chunk_id in enumerate(dense_ids, start=1):
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + weights.dense / (weights.rrf_k + position)
+        ranks.setdefault(chunk_id, [0, 0])[1] = position
+    ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [(chunk_id, score, ranks[chunk_id][0], ranks[chunk_id][1]) for chunk_id, score in ordered]
+
+
+class HybridRetriever:
+    """Top-k chunks for a question from one index snapshot."""
+
+    def __init__(self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights) -> None:
+        self.store = store
+        self.keyword = keyword
+        self.weights = weights
+
+    def retrieve(self, question: str, vector: np.ndarray, top_k: int) -> list[ScoredChunk]:
+        """Fused ranking of both retrievers, cut to top_k."""
+        depth = max(20, top_k * 4)
+        bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth)] if self.keyword else []
+        dense = [chunk_id for chunk_id, _ in self.store.query(vector, depth)] if self.weights.dense > 0 else []
+        fused = fuse(bm25, dense, self.weights)[:top_k]
+        chunks = self.store.get_chunks([chunk_id for chunk_id, *_ in fused])
+        return [
+            ScoredChunk(chunks[chunk_id], score, bm25_rank, dense_rank)
+            for chunk_id, score, bm25_rank, dense_rank in fused
+            if chunk_id in chunks
+        ]

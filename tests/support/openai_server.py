@@ -1,0 +1,460 @@
+"""A real local HTTP server speaking OpenAI's chat-completions protocol, for offline tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+__all__ = [
+    "MODEL_NAME",
+    "MODES",
+    "NOT_FOUND_ANSWER",
+    "FakeOpenAIServer",
+    "build_answer",
+    "parse_passages",
+    "parse_question",
+    "tokenize",
+]
+
+MODEL_NAME = "fake-model"
+NOT_FOUND_ANSWER = "I cannot find this in the documents."
+MODES = frozenset({"normal", "bad_citation", "no_citation", "slow", "error500", "echo_system"})
+
+# fmt: off
+_STOPWORDS = frozenset(
+    {
+        "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as",
+        "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can",
+        "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further",
+        "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his",
+        "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my",
+        "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our",
+        "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than",
+        "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this",
+        "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what",
+        "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+        "yours", "yourself", "yourselves", "tell", "please", "according", "document", "documents",
+        "passage", "passages",
+    }
+)
+# fmt: on
+
+_MARKER_RE = re.compile(r"^\s*\[(\d+)\](?:[ \t]+(.*)|[ \t]*$)")
+_QUESTION_RE = re.compile(r"^\s*Question:\s*(.*)$", re.IGNORECASE)
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _content_text(content: Any) -> str:
+    """Return the text of a message ``content`` (a string or a list of content parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "\n".join(parts)
+    return str(content)
+
+
+def _normalize(word: str) -> str:
+    """Crudely singularise ``word`` so that e.g. "formats" matches "format"."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokenize(text: str) -> set[str]:
+    """Return the set of lowercase, crudely singularised, non-stopword words in ``text``."""
+    return {_normalize(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def parse_passages(text: str) -> list[tuple[int, str]]:
+    """Return ``(number, text)`` for each ``[n] ...`` passage in ``text``, in order."""
+    passages: list[tuple[int, str]] = []
+    current_num: int | None = None
+    current_lines: list[str] = []
+
+    def flush() -> None:
+        nonlocal current_num, current_lines
+        if current_num is not None:
+            body = " ".join(line.strip() for line in current_lines if line.strip())
+            passages.append((current_num, body))
+        current_num, current_lines = None, []
+
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        marker = _MARKER_RE.match(line)
+        if marker:
+            flush()
+            current_num = int(marker.group(1))
+            current_lines = [marker.group(2) or ""]
+            continue
+        if current_num is None:
+            continue
+        if _QUESTION_RE.match(line):
+            flush()
+            continue
+        if not line.strip():
+            nxt = next((x for x in lines[i + 1 :] if x.strip()), None)
+            if nxt is None or _QUESTION_RE.match(nxt):
+                flush()
+                continue
+        current_lines.append(line)
+    flush()
+    return passages
+
+
+def parse_question(messages: Sequence[Mapping[str, Any]]) -> str:
+    """Return the question: the ``Question:`` line of the last user message (with fallbacks)."""
+    users = [_content_text(m.get("content")) for m in messages if m.get("role") == "user"]
+    everything = [_content_text(m.get("content")) for m in messages]
+    for texts in (users[-1:], list(reversed(everything))):
+        for text in texts:
+            lines = text.splitlines()
+            for i in range(len(lines) - 1, -1, -1):
+                match = _QUESTION_RE.match(lines[i])
+                if match:
+                    rest = match.group(1).strip()
+                    if not rest:
+                        rest = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+                    return rest
+    if users:
+        # No "Question:" line: use the last user message minus any passages in it.
+        return "\n".join(line for line in users[-1].splitlines() if not _MARKER_RE.match(line)).strip()
+    return ""
+
+
+def _best_sentence(messages: Sequence[Mapping[str, Any]]) -> tuple[str, int, list[int]] | None:
+    """Return ``(sentence, passage_number, all_numbers)`` best matching the question, or None."""
+    passages: list[tuple[int, str]] = []
+    for message in messages:
+        passages.extend(parse_passages(_content_text(message.get("content"))))
+    if not passages:
+        return None
+    question_words = tokenize(parse_question(messages))
+    best_num, best_text, best_score = passages[0][0], passages[0][1], -1
+    for num, text in passages:
+        score = len(question_words & tokenize(text))
+        if score > best_score:
+            best_num, best_text, best_score = num, text, score
+    if best_score <= 0:
+        return None
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(best_text) if s.strip()]
+    best_sentence, sentence_score = sentences[0], -1
+    for sentence in sentences:
+        score = len(question_words & tokenize(sentence))
+        if score > sentence_score:
+            best_sentence, sentence_score = sentence, score
+    return best_sentence, best_num, [n for n, _ in passages]
+
+
+def build_answer(messages: Sequence[Mapping[str, Any]], mode: str = "normal") -> str:
+    """Build the reply text for ``messages`` in the given answer ``mode``."""
+    if mode == "echo_system":
+        return "\n\n".join(
+            _content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")
+        )
+    found = _best_sentence(messages)
+    if found is None:
+        return NOT_FOUND_ANSWER
+    sentence, num, numbers = found
+    if mode == "no_citation":
+        return sentence
+    if mode == "bad_citation":
+        bogus = 99 if 99 not in numbers else max(numbers) + 1
+        return f"{sentence} [{bogus}]"
+    return f"{sentence} [{num}]"
+
+
+def _error(status: int, message: str, type_: str, code: str | None) -> JSONResponse:
+    """Return an error response in OpenAI's error shape."""
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+def _count_tokens(text: str) -> int:
+    """Return a rough token count (whitespace-separated words)."""
+    return len(text.split())
+
+
+class FakeOpenAIServer:
+    """Real uvicorn server on 127.0.0.1 imitating OpenAI's ``/v1`` chat API, run in a thread.
+
+    Use as ``with FakeOpenAIServer(api_key="test-key") as srv:``; point clients at
+    ``srv.base_url``. ``srv.mode`` picks the behaviour (see ``MODES``), ``srv.delay`` the
+    sleep of the "slow" mode, and ``srv.requests`` holds the received chat request bodies.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        mode: str = "normal",
+        delay: float = 5.0,
+        words_per_chunk: int = 3,
+    ) -> None:
+        """Configure the server; it starts on ``__enter__`` or ``start()``."""
+        self.api_key = api_key
+        self.mode = mode
+        self.delay = delay
+        self.words_per_chunk = max(1, words_per_chunk)
+        self._requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self._port: int | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
+            ]
+        )
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def mode(self) -> str:
+        """Current answer mode, one of ``MODES``."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in MODES:
+            raise ValueError(f"unknown mode {value!r}; expected one of {sorted(MODES)}")
+        self._mode = value
+
+    @property
+    def port(self) -> int:
+        """TCP port the server listens on (only while running)."""
+        if self._port is None:
+            raise RuntimeError("FakeOpenAIServer is not running")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-style base URL, e.g. ``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Snapshot (a copy) of the JSON bodies received on ``/v1/chat/completions``."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded request bodies."""
+        with self._lock:
+            self._requests.clear()
+
+    def start(self, timeout: float = 10.0) -> Self:
+        """Start uvicorn in a daemon thread and wait until it accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("FakeOpenAIServer already started")
+        self._stopping.clear()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._sock = sock
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            http="h11",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"FakeOpenAIServer:{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._server.started and self._can_connect():
+                return self
+            if not self._thread.is_alive():
+                self._cleanup()
+                raise RuntimeError("FakeOpenAIServer thread died during startup")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("FakeOpenAIServer did not start in time")
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to exit and join its thread (forcing exit if it lingers)."""
+        self._stopping.set()
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout / 2)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout / 2)
+            if self._thread.is_alive():
+                raise RuntimeError("FakeOpenAIServer thread did not stop")
+        self._cleanup()
+
+    def __enter__(self) -> Self:
+        """Start the server and return it."""
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the server."""
+        self.stop()
+
+    # ------------------------------------------------------------------ internals
+    def _cleanup(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = None
+        self._server = None
+        self._thread = None
+        self._port = None
+
+    def _can_connect(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def _authorized(self, request: Request) -> bool:
+        if not self.api_key:
+            return True
+        return request.headers.get("authorization", "") == f"Bearer {self.api_key}"
+
+    @staticmethod
+    def _unauthorized() -> JSONResponse:
+        return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when the server is stopping."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(0.05, remaining))
+
+    async def _models(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._unauthorized()
+        model = {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "corpusqa-tests"}
+        return JSONResponse({"object": "list", "data": [model]})
+
+    async def _chat_completions(self, request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "Request body is not valid JSON.", "invalid_request_error", None)
+        if not isinstance(body, dict):
+            return _error(400, "Request body must be a JSON object.", "invalid_request_error", None)
+        with self._lock:
+            self._requests.append(body)
+        if not self._authorized(request):
+            return self._unauthorized()
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return _error(400, "'messages' must be a list of objects.", "invalid_request_error", None)
+
+        mode = self.mode
+        if mode == "error500":
+            return _error(500, "The server had an error while processing your request.", "server_error", None)
+        if mode == "slow":
+            await self._sleep(self.delay)
+
+        answer = build_answer(messages, mode)
+        model = str(body.get("model") or MODEL_NAME)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        prompt_tokens = sum(_count_tokens(_content_text(m.get("content"))) for m in messages)
+        completion_tokens = _count_tokens(answer)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": answer, "refusal": None},
+                            "logprobs": None,
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+
+        stream_options = body.get("stream_options") or {}
+        include_usage = bool(isinstance(stream_options, dict) and stream_options.get("include_usage"))
+        words = re.findall(r"\S+\s*", answer)
+        pieces = [
+            "".join(words[i : i + self.words_per_chunk]) for i in range(0, len(words), self.words_per_chunk)
+        ]
+
+        def chunk(delta: dict[str, Any], finish: str | None) -> str:
+            data: dict[str, Any] = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+            if include_usage:
+                data["usage"] = None
+            return f"data: {json.dumps(data)}\n\n"
+
+        async def events() -> AsyncIterator[str]:
+            yield chunk({"role": "assistant"}, None)
+            for piece in pieces:
+                yield chunk({"content": piece}, None)
+            yield chunk({}, "stop")
+            if include_usage:
+                data = {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+                yield f"data: {json.dumps(data)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )

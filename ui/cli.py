@@ -1,0 +1,134 @@
+"""The `corpusqa` command: ingest, ask, status, ui, eval, bench. Each body builds Settings, calls Engine, echoes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from corpusqa.offline import enforce_offline
+from ui.cli_bench import bench
+from ui.cli_common import build_settings, handle_errors, index_dir_option
+from ui.cli_eval import eval_command
+from ui.cli_ui import ui
+
+__all__ = ["main", "cli"]
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="corpusqa")
+def cli() -> None:
+    """Ask questions about your documents; answers cite the passages they come from."""
+    enforce_offline()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--dry-run", is_flag=True, help="Say what would change without touching the index.")
+@click.option("--no-delete", is_flag=True, help="Keep chunks of files that vanished from an ingested folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
+@click.option("--chunk-tokens", type=int, default=None, help="Target chunk size in tokens (CORPUSQA_CHUNK_TOKENS).")
+@handle_errors
+def ingest(
+    paths: tuple[Path, ...], index_dir: Path | None, dry_run: bool, no_delete: bool, as_json: bool, chunk_tokens: int | None
+) -> None:
+    """Ingest files and folders (default: data/corpus) into the index, incrementally.
+
+    \b
+    Example:
+        corpusqa ingest data/corpus
+        corpusqa ingest --dry-run notes/ report.pdf
+    """
+    from rag import Engine
+    from ui.progress import ingest_progress
+
+    settings = build_settings(index_dir=index_dir, chunk_tokens=chunk_tokens)
+    engine = Engine.from_settings(settings)
+    with ingest_progress(enabled=not as_json and sys.stderr.isatty()) as progress:
+        report = engine.ingest(list(paths), dry_run=dry_run, delete=not no_delete, progress=progress)
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+        return
+    for item in report.skipped:
+        click.echo(f"skipped {item.path}: {item.reason}", err=True)
+    if dry_run:
+        for label, names in (("new", report.added), ("changed", report.updated), ("unchanged", report.unchanged), ("deleted", report.deleted)):
+            for name in names:
+                click.echo(f"{label:9} {name}")
+    click.echo(report.summary(), err=not dry_run)
+
+
+@cli.command()
+@click.argument("question", required=False)
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --questions-file).")
+@click.option("--questions-file", type=click.File("r", encoding="utf-8"), default=None, help="One question a line.")
+@click.option("--backend", type=click.Choice(["extractive", "openai"]), default=None, help="Answer backend.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve.")
+@handle_errors
+def ask(
+    question: str | None, index_dir: Path | None, as_json: bool, questions_file: Any, backend: str | None, top_k: int | None
+) -> None:
+    """Answer a question from the indexed documents, with citations.
+
+    \b
+    Example:
+        corpusqa ask "How many Taliban prisoners were held in total?"
+        corpusqa ask --json --questions-file questions.txt
+    """
+    from rag import Engine
+    from ui.render import render_answer
+
+    if questions_file is None and question is None:
+        raise click.UsageError("Give a QUESTION or --questions-file FILE.")
+    settings = build_settings(index_dir=index_dir, backend=backend, top_k=top_k)
+    engine = Engine.from_settings(settings)
+    questions = [question] if question is not None else [line.strip() for line in questions_file if line.strip()]
+    for item in questions:
+        if as_json:
+            click.echo(json.dumps(engine.ask(item).to_json(), ensure_ascii=False))
+            continue
+        if settings.backend == "openai":
+            answer = None
+            for event in engine.stream(item):
+                if isinstance(event, str):
+                    click.echo(event, nl=False)
+                else:
+                    answer = event
+            click.echo()
+            assert answer is not None
+            click.echo("\n".join(render_answer(answer).splitlines()[1:]))
+        else:
+            click.echo(render_answer(engine.ask(item)))
+
+
+@cli.command()
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def status(index_dir: Path | None, as_json: bool) -> None:
+    """Show what is indexed: documents, chunks, model, location, last ingest.
+
+    \b
+    Example:
+        corpusqa status --json
+    """
+    from rag import Engine
+    from ui.render import render_status
+
+    engine = Engine.from_settings(build_settings(index_dir=index_dir))
+    result = engine.status()
+    click.echo(json.dumps(result.to_json()) if as_json else render_status(result))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+cli.add_command(eval_command, name="eval")
+cli.add_command(bench)
+cli.add_command(ui)

@@ -1,0 +1,63 @@
+"""Plain-text rendering shared by the CLI: answers with citations, ingest summaries, index status."""
+
+from __future__ import annotations
+
+import textwrap
+
+from corpusqa.types import Answer, Citation, IndexStatus, ScoredChunk
+
+__all__ = ["render_answer", "render_status", "mark_sentence"]
+
+
+def mark_sentence(text: str, sentence: str, left: str = "»", right: str = "«") -> str:
+    """The passage with the supporting sentence wrapped in markers (unchanged when absent)."""
+    if sentence and sentence in text:
+        return text.replace(sentence, f"{left}{sentence}{right}", 1)
+    return text
+
+
+def _passage_lines(citation: Citation | ScoredChunk, number: int) -> list[str]:
+    if isinstance(citation, Citation):
+        source, title, kind = citation.source, citation.title, citation.kind
+        start, end, text, highlight = citation.start_line, citation.end_line, citation.text, citation.highlight
+    else:
+        chunk = citation.chunk
+        source, title, kind = chunk.source, chunk.title, chunk.kind
+        start, end, text, highlight = chunk.start_line, chunk.end_line, chunk.text, ""
+    kind_label = "reader comment" if kind == "comment" else kind
+    head = f"[{number}] {source}, lines {start}-{end} ({kind_label}): {title}"
+    body = " ".join(mark_sentence(text, highlight).split())
+    return [head, *textwrap.wrap(body, width=100, initial_indent="    ", subsequent_indent="    ")]
+
+
+def render_answer(answer: Answer) -> str:
+    """The answer, then its citations (or, when abstaining, the closest passages)."""
+    lines = [answer.answer, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for citation in answer.citations:
+            lines.extend(_passage_lines(citation, citation.id))
+    elif answer.retrieved:
+        lines.append("Closest passages (they do not answer the question):")
+        for number, scored in enumerate(answer.retrieved[:3], start=1):
+            lines.extend(_passage_lines(scored, number))
+    t = answer.timings
+    lines.append("")
+    lines.append(
+        f"({answer.backend}, {answer.seconds * 1000:.0f} ms: embedding {t.embedding * 1000:.0f} ms, "
+        f"retrieval {t.retrieval * 1000:.0f} ms, answering {t.answering * 1000:.0f} ms)"
+    )
+    return "\n".join(lines)
+
+
+def render_status(status: IndexStatus) -> str:
+    """Human-readable index status."""
+    lines = [
+        f"Index: {status.location}",
+        f"Embedding model: {status.embedding_model} (chunks of ~{status.chunk_tokens} tokens)",
+        f"Documents: {len(status.documents)}, chunks: {status.chunks}, generation {status.generation}",
+        f"Last ingest: {status.last_ingest or 'never'}",
+    ]
+    for doc in status.documents:
+        lines.append(f"  {doc.source}  {doc.chunks} chunks  sha256:{doc.hash[:12]}")
+    return "\n".join(lines)
