@@ -14,7 +14,7 @@ import pytest
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from .openai_server import NOT_FOUND_ANSWER, FakeOpenAIServer, build_answer, parse_passages
+from support.openai_server import NOT_FOUND_ANSWER, FakeOpenAIServer, build_answer, parse_passages
 
 API_KEY = "test-key"
 

@@ -1,0 +1,1 @@
+"""The eval suite (question set, grader, gate) and the benchmarks."""

@@ -1,0 +1,58 @@
+"""Load and check eval question files (JSON Lines: id, question, accept, evidence, type, split)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpusqa.errors import CorpusQAError
+
+__all__ = ["BUNDLED_QUESTIONS", "TYPES", "Question", "load_questions"]
+
+BUNDLED_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
+TYPES = ("numeric", "date", "person", "place", "fact", "why", "unanswerable")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One eval question; `evidence` is None for unanswerable ones."""
+
+    id: str
+    question: str
+    accept: tuple[str, ...]
+    evidence: str | None
+    type: str
+    split: str
+
+    @property
+    def answerable(self) -> bool:
+        """Whether the corpus answers it."""
+        return self.evidence is not None
+
+
+def load_questions(path: Path = BUNDLED_QUESTIONS, split: str = "all") -> list[Question]:
+    """Questions of one split ("dev", "test" or "all"); a malformed line raises CorpusQAError naming it."""
+    if not path.is_file():
+        raise CorpusQAError(f"No question file at {path}; pass --questions FILE.")
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            item = Question(
+                id=str(raw["id"]),
+                question=str(raw["question"]),
+                accept=tuple(str(a) for a in raw.get("accept") or ()),
+                evidence=raw.get("evidence"),
+                type=str(raw.get("type") or ("unanswerable" if raw.get("evidence") is None else "fact")),
+                split=str(raw.get("split") or "test"),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorpusQAError(f"{path}:{number} is not a valid question line ({exc}); fix it and rerun.") from exc
+        if split == "all" or item.split == split:
+            questions.append(item)
+    if not questions:
+        raise CorpusQAError(f"{path} has no questions in split {split!r}; use --split dev, test or all.")
+    return questions

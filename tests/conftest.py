@@ -1,0 +1,65 @@
+"""Shared fixtures: a scrubbed offline environment, the real MiniLM model once per session, a real index."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corpusqa.offline import OFFLINE_ENV
+from corpusqa.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_DIR = ROOT / "data" / "corpus"
+EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No CORPUSQA_* from the developer's shell, offline switches on, the index under tmp_path."""
+    for key in list(os.environ):
+        if key.startswith("CORPUSQA_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in OFFLINE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CORPUSQA_INDEX_DIR", str(tmp_path / "index"))
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2, loaded once."""
+    from ingest.embedder import Embedder
+
+    return Embedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings of an index holding the bundled corpus, ingested once per session (treat as read-only)."""
+    from rag import Engine
+
+    root = tmp_path_factory.mktemp("bundled")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS_DIR, corpus)
+    settings = load_settings(index_dir=root / "index", corpus_dir=corpus)
+    Engine(settings, embedder).ingest([corpus])
+    return settings
+
+
+@pytest.fixture
+def engine(bundled_index: Settings, embedder):  # type: ignore[no-untyped-def]
+    """An Engine over the bundled index, sharing the session's model."""
+    from rag import Engine
+
+    return Engine(bundled_index, embedder)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the bundled corpus folder."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS_DIR, target)
+    yield target
