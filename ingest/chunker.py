@@ -125,14 +125,12 @@ def _cut_long(text: str, start: int, end: int, chunk_tokens: int) -> list[tuple[
 def _pack(text: str, sentences: list[tuple[int, int, int]], chunk_tokens: int) -> list[list[tuple[int, int, int]]]:
     """Greedy: add whole sentences until the next would pass the budget."""
     groups: list[list[tuple[int, int, int]]] = []
-    used = 0
     for sentence in sentences:
-        if groups and used + sentence[2] <= chunk_tokens:
+        # Measure the real passage: summed sentence counts leave out the whitespace between sentences.
+        if groups and count_tokens(text[groups[-1][0][0] : sentence[1]]) <= chunk_tokens:
             groups[-1].append(sentence)
-            used += sentence[2]
         else:
             groups.append([sentence])
-            used = sentence[2]
     return groups
 
 

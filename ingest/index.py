@@ -24,7 +24,7 @@ from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 __all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 #: progress(stage, done, total): stage is "documents" or "chunks"
 ProgressFn = Callable[[str, int, int], None]
@@ -100,8 +100,15 @@ def _plan(
     planned: list[_Planned] = []
     seen: set[str] = set()
     for item in sorted(files, key=lambda f: f.source):
+        if item.source in seen:
+            # Two roots hold the same relative path: both would be stored under one source and
+            # replace each other on every run.
+            report.skipped.append(Skipped(str(item.path), f"another ingested file is also named {item.source}"))
+            continue
         seen.add(item.source)
         try:
+            if not item.path.is_file():  # a FIFO or device would block read_bytes() forever
+                raise UnreadableFile("not a regular file")
             if item.path.stat().st_size > max_bytes:
                 raise UnreadableFile(f"file is larger than {settings.max_file_mb:g} MB (CORPUSQA_MAX_FILE_MB)")
             data = item.path.read_bytes()
@@ -181,7 +188,9 @@ def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list["np.ndarra
 
 
 def _fingerprint(documents: dict[str, StoredDocument]) -> str:
-    rows = sorted(f"{doc.source}\x00{doc.hash}\x00{doc.chunks}" for doc in documents.values())
+    # The signature is part of it: re-chunking with other settings keeps hashes and maybe chunk counts,
+    # but changes every chunk id, so BM25 must be rebuilt.
+    rows = sorted(f"{doc.source}\x00{doc.hash}\x00{doc.chunks}\x00{doc.signature}" for doc in documents.values())
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from corpusqa.types import Chunk
 
-__all__ = ["KeywordIndex", "STOPWORDS", "terms"]
+__all__ = ["KeywordIndex", "STOPWORDS", "stem", "terms"]
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Question words that NLTK's list keeps but that never carry a question's topic.
@@ -42,6 +42,11 @@ def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    """The Snowball stem of one lower-cased word (as `terms` uses)."""
+    return str(_stemmer().stemWord(word))
 
 
 def terms(text: str) -> list[str]:

@@ -113,9 +113,19 @@ def _decode(data: bytes) -> str:
     # Not UTF-8: let charset-normalizer detect it (Latin-1, cp1252, ...) rather than garble it.
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise UnreadableFile("binary file or unknown text encoding")
+    # On short Western text several single-byte code pages tie and charset-normalizer picks one
+    # arbitrarily (cp1252 "naïve" came back as cp1250 "naďve"); among equally plausible decodings,
+    # prefer Windows-1252, the usual legacy encoding of English and Western European text.
+    for match in matches:
+        if match.chaos == best.chaos and match.coherence == best.coherence and "cp1252" in match.could_be_from_charset:
+            try:
+                return data.decode("cp1252")
+            except UnicodeDecodeError:
+                break
     return str(best)
 
 
@@ -128,6 +138,10 @@ def _read_html(html: str, source: str) -> LoadedFile:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "nav", "footer", "head"]):
         tag.decompose()
+    # <h1>..<h6> become markdown headings on their own line, so the segmenter titles the sections below them.
+    for heading in soup(["h1", "h2", "h3", "h4", "h5", "h6"]):
+        words = " ".join(heading.get_text(" ", strip=True).split())
+        heading.replace_with(f"\n{'#' * int(heading.name[1])} {words}\n" if words else "")
     body = soup.body or soup
     lines = [line.strip() for line in body.get_text("\n").splitlines()]
     text = _squeeze_blank_lines(lines)
@@ -137,16 +151,25 @@ def _read_html(html: str, source: str) -> LoadedFile:
 
 
 def _read_pdf(path: Path, source: str) -> LoadedFile:
-    from llama_index.readers.file import PDFReader
+    # pypdf directly rather than llama-index's PDFReader (a thin wrapper over it): PDFReader drops the
+    # document's /Title and reports every parse error as tenacity's RetryError after three attempts.
+    import logging
 
+    import pypdf
+
+    # pypdf logs its repairs ("EOF marker not found") on stderr; the skip reason below says it once.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        pages = PDFReader(return_full_document=False).load_data(path)
+        reader = pypdf.PdfReader(path)
+        pages = [page.extract_text() or "" for page in reader.pages]
+        metadata = reader.metadata
+        title = " ".join(str(metadata.title or "").split()) if metadata else ""
     except Exception as exc:  # pypdf raises many unrelated types on a broken file; all mean "unreadable"
-        raise UnreadableFile(f"PDF could not be parsed ({exc.__class__.__name__})") from exc
-    text = "\n\n".join(page.text.strip() for page in pages)
+        raise UnreadableFile(f"PDF could not be parsed ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
+    text = "\n\n".join(page.strip() for page in pages)
     if not text.strip():
         raise UnreadableFile("PDF has no extractable text (scanned image?)")
-    return LoadedFile(source, text, "pdf", "")
+    return LoadedFile(source, text, "pdf", title)
 
 
 def _squeeze_blank_lines(lines: list[str]) -> str:

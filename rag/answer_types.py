@@ -7,8 +7,9 @@ enough, and a tagger (spaCy and the like) would cost seconds of start-up and a m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container
 
-__all__ = ["expected_type", "has_answer_type"]
+__all__ = ["expected_type", "focus_terms", "has_answer_type", "focus_match"]
 
 _MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 _WEEKDAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -58,3 +59,58 @@ def has_answer_type(sentence: str, answer_type: str | None) -> bool:
     if answer_type is None:
         return True
     return bool(_SENTENCE_PATTERNS[answer_type].search(sentence))
+
+
+_FOCUS = re.compile(r"\b(how many|how much|which|what)\s+(.*)", re.I)
+_NUMBER = re.compile(
+    r"\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+    r"fifty|hundred|hundreds|thousand|thousands|dozens?)\b",
+    re.I,
+)
+_WORD = re.compile(r"[\w’'-]+")
+# Verbs that end a focus phrase but are not on the stopword list.
+_VERBS = frozenset(
+    "said says say make makes made held hold have get got took take gave give think thinks must might may "
+    "can will shall would could should need needs want wants".split()
+)
+
+
+def focus_terms(question: str, stopwords: Container[str]) -> tuple[str, list[str]]:
+    """("count" | "which" | "", words) — what a "how many X" / "which X" question asks about.
+
+    X is the run of up to three words after the question phrase, ending at the first stopword or
+    past-tense verb; its last word is the head noun.
+    """
+    match = _FOCUS.search(question)
+    if not match:
+        return "", []
+    run: list[str] = []
+    for word in _WORD.findall(match.group(2))[:3]:
+        lower = word.lower().strip("’'")
+        if lower in stopwords or lower in _VERBS or (lower.endswith(("ed", "ing")) and len(lower) > 4):
+            break
+        run.append(lower)
+    kind = "count" if match.group(1).lower().startswith("how") else "which"
+    return kind, run
+
+
+def focus_match(
+    question: str, sentence: str, stem: Callable[[str], str], stopwords: Container[str]
+) -> tuple[float, float]:
+    """(count focus, which focus): each 1 when the sentence holds what the question asks for, 0 when it
+    does not, 0.5 when the question has no such focus.
+
+    "how many X": a number stands within four words before X's head noun. "which X": X's head occurs.
+    """
+    kind, run = focus_terms(question, stopwords)
+    if not run:
+        return 0.5, 0.5
+    head = stem(run[-1])
+    tokens = _WORD.findall(sentence)
+    stems = [stem(token.lower().strip("’'")) for token in tokens]
+    if kind == "which":
+        return 0.5, (1.0 if head in stems else 0.0)
+    for index, token_stem in enumerate(stems):
+        if token_stem == head and any(_NUMBER.fullmatch(word) for word in tokens[max(0, index - 4) : index]):
+            return 1.0, 0.5
+    return 0.0, 0.5

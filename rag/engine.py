@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpusqa.errors import CorpusQAError, EmptyCorpusError, EmptyQuestionError, IndexNotFoundError, InvalidSettingError
@@ -131,6 +131,16 @@ class Engine:
             question, vector, top_k or self.settings.top_k
         )
 
+    def warm_up(self) -> None:
+        """Load the embedding model and the index now rather than on the first question."""
+        self._current()
+        self.embedder.embed_query("warm up")
+
+    def with_settings(self, **changes: object) -> Engine:
+        """A copy sharing this engine's model and params, with some settings changed (evals, tuning)."""
+        settings = self.settings.model_copy(update=changes)
+        return Engine(settings, self.embedder, LLMClient(settings), self.params)
+
     # ---- internals -------------------------------------------------------------------------------
 
     def _weights(self) -> FusionWeights:
@@ -234,14 +244,3 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         chunk_id=chunk.id,
         highlight=highlight,
     )
-
-
-def with_settings(engine: Engine, **changes: object) -> Engine:
-    """A copy of the engine sharing its model but with some settings changed (used by evals)."""
-    settings = engine.settings.model_copy(update=changes)
-    clone = Engine(settings, engine.embedder, LLMClient(settings), engine.params)
-    return clone
-
-
-__all__ += ["with_settings"]
-_ = replace

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpusqa.types import ScoredChunk
-from ingest.keyword import terms
-from rag.answer_types import expected_type, has_answer_type
+from ingest.keyword import STOPWORDS, stem, terms
+from rag.answer_types import expected_type, focus_match, has_answer_type
 
 __all__ = ["ABSTAIN_TEXT", "Candidate", "ExtractiveParams", "ExtractiveResult", "answer_extractively", "candidates"]
 
@@ -29,18 +29,25 @@ ABSTAIN_TEXT = "The documents do not say. The closest passages I found are liste
 class ExtractiveParams:
     """Weights of the sentence score and of the confidence model (fitted by `corpusqa eval --tune`)."""
 
+    # Sentence score weights (random search on the dev split found nothing better than these).
     w_dense: float = 1.0
     w_lex: float = 1.0
     w_ctx: float = 0.5
     w_type: float = 0.3
     w_prior: float = 0.3
-    # confidence = sigmoid(c0 + c_key*key coverage + c_lex*lex + c_dense*dense + c_type*type + c_margin*margin)
-    c0: float = -4.0
-    c_key: float = 4.0
-    c_lex: float = 2.0
-    c_dense: float = 2.0
-    c_type: float = 1.0
-    c_margin: float = 2.0
+    w_focus: float = 0.5
+    w_which: float = 0.5
+    # Confidence: logistic regression fitted on the dev split by `corpusqa eval --tune` (2026-11-25).
+    c0: float = -11.196
+    c_key: float = -2.592
+    c_lex: float = 4.163
+    c_dense: float = 2.906
+    c_type: float = 3.836
+    c_margin: float = 1.602
+    c_missing: float = 1.91
+    c_focus: float = 1.86
+    c_which: float = -1.522
+    c_ctx: float = 4.196
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,10 @@ class Candidate:
     lex: float
     ctx: float
     key: float
+    missing: float  # idf of the rarest question term absent from the passage, relative to the rarest possible
     typed: float
+    focus: float  # 1/0: the sentence holds / lacks the number a "how many X" question asks for; 0.5 n/a
+    which: float  # 1/0: the sentence names / lacks the X of a "which X" question; 0.5 n/a
     prior: float
     score: float
 
@@ -99,6 +109,7 @@ def candidates(
     key_terms = _key_terms(question, idf)
     answer_type = expected_type(question)
     top = retrieved[0].score if retrieved else 1.0
+    max_idf = idf("\x00never-seen\x00") or 1.0
     out: list[Candidate] = []
     for chunk_index, scored in enumerate(retrieved):
         chunk = scored.chunk
@@ -106,22 +117,27 @@ def candidates(
         chunk_terms = set(terms(f"{chunk.title}\n{chunk.text}"))
         ctx = _coverage(question_terms, chunk_terms)
         key = _coverage(key_terms, chunk_terms)
+        absent = [weight for term, weight in question_terms.items() if term not in chunk_terms]
+        missing = max(absent, default=0.0) / max_idf
         prior = scored.score / top if top else 0.0
         for sentence_index, (start, end) in enumerate(chunk.sentences):
             text = chunk.text[start:end]
             dense = float(matrix[sentence_index] @ vector) if matrix is not None else 0.0
             lex = _coverage(question_terms, set(terms(text)))
             typed = 1.0 if has_answer_type(text, answer_type) else 0.0
+            focus, which = focus_match(question, text, stem, STOPWORDS)
             score = (
                 params.w_dense * dense
                 + params.w_lex * lex
                 + params.w_ctx * ctx
                 + params.w_type * typed
                 + params.w_prior * prior
+                + params.w_focus * focus
+                + params.w_which * which
             )
             if len(text.split()) < 4 or text.rstrip().endswith("?"):
                 score -= 0.5  # fragments and questions rarely answer anything
-            out.append(Candidate(chunk_index, sentence_index, text, dense, lex, ctx, key, typed, prior, score))
+            out.append(Candidate(chunk_index, sentence_index, text, dense, lex, ctx, key, missing, typed, focus, which, prior, score))
     out.sort(key=lambda candidate: -candidate.score)
     return out
 
@@ -139,6 +155,10 @@ def confidence_of(ranked: list[Candidate], params: ExtractiveParams) -> float:
         + params.c_dense * best.dense
         + params.c_type * best.typed
         + params.c_margin * margin
+        + params.c_missing * best.missing
+        + params.c_focus * best.focus
+        + params.c_which * best.which
+        + params.c_ctx * best.ctx
     )
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 

@@ -1,0 +1,126 @@
+"""Run an engine over a question set and grade answers, citations, abstention and retrieval."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from corpusqa.errors import CorpusQAError
+from corpusqa.types import Answer
+from evals.metrics import accepts, evidence_rank, hit_at, mrr, percentile, supports
+from evals.questions import Question
+from rag.engine import Engine
+
+__all__ = ["QuestionResult", "grade", "run_eval", "summarise"]
+
+
+@dataclass
+class QuestionResult:
+    """How the engine did on one question."""
+
+    id: str
+    question: str
+    type: str
+    split: str
+    answer: str
+    abstained: bool
+    correct: bool
+    supported: bool  # some citation contains the evidence
+    citations: int
+    supporting_citations: int
+    evidence_rank: int  # among retrieved passages (top 5), 0 = not retrieved
+    seconds: float
+    embedding: float = 0.0
+    retrieval: float = 0.0
+    answering: float = 0.0
+    error: str = ""
+    passed: bool = False
+    cited_sources: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for the results file."""
+        return asdict(self)
+
+
+def grade(item: Question, answer: Answer, retrieved_texts: list[str]) -> QuestionResult:
+    """Grade one answer. Answerable: passes when correct and some citation contains the evidence.
+    Unanswerable: passes when the engine abstained."""
+    supporting = sum(1 for c in answer.citations if supports(c.text, item.evidence))
+    correct = (not answer.abstained) and item.answerable and accepts(answer.answer, item.accept)
+    supported = supporting > 0 and not answer.abstained
+    passed = (correct and supported) if item.answerable else answer.abstained
+    return QuestionResult(
+        id=item.id,
+        question=item.question,
+        type=item.type,
+        split=item.split,
+        answer=answer.answer,
+        abstained=answer.abstained,
+        correct=correct,
+        supported=supported,
+        citations=len(answer.citations),
+        supporting_citations=supporting,
+        evidence_rank=evidence_rank(retrieved_texts, item.evidence) if item.answerable else 0,
+        seconds=answer.seconds,
+        embedding=answer.timings.embedding,
+        retrieval=answer.timings.retrieval,
+        answering=answer.timings.answering,
+        passed=passed,
+        cited_sources=[f"{c.source}:{c.start_line}-{c.end_line}" for c in answer.citations],
+    )
+
+
+def run_eval(
+    engine: Engine,
+    questions: Iterable[Question],
+    backend: str | None = None,
+    on_result: Callable[[QuestionResult], None] | None = None,
+) -> list[QuestionResult]:
+    """Ask every question; an LLM or engine error on one question is recorded and the run goes on."""
+    engine.warm_up()  # latency figures are per warm question, not model loading
+    results = []
+    for item in questions:
+        try:
+            answer = engine.ask(item.question, backend=backend)
+            retrieved = [scored.chunk.text for scored in engine.retrieve(item.question, top_k=5)]
+            result = grade(item, answer, retrieved)
+        except CorpusQAError as exc:
+            result = QuestionResult(item.id, item.question, item.type, item.split, "", False, False, False, 0, 0, 0, 0.0, error=str(exc))
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
+
+
+def summarise(results: list[QuestionResult]) -> dict[str, float | int]:
+    """The metrics of a set of results (all keys present even when a group is empty)."""
+    answerable = [r for r in results if r.type != "unanswerable"]
+    unanswerable = [r for r in results if r.type == "unanswerable"]
+    cited = sum(r.citations for r in answerable if not r.abstained)
+    supporting = sum(r.supporting_citations for r in answerable if not r.abstained)
+    ranks = [r.evidence_rank for r in answerable]
+    latencies = [r.seconds for r in results if not r.error]
+
+    def share(count: int, total: int) -> float:
+        return round(count / total, 4) if total else 0.0
+
+    return {
+        "questions": len(results),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "passed": share(sum(r.passed for r in results), len(results)),
+        "answer_accuracy": share(sum(r.correct for r in answerable), len(answerable)),
+        "correct_and_cited": share(sum(r.correct and r.supported for r in answerable), len(answerable)),
+        "citation_recall": share(sum(r.supported for r in answerable), len(answerable)),
+        "citation_precision": share(supporting, cited),
+        "abstention": share(sum(r.abstained for r in unanswerable), len(unanswerable)),
+        "false_abstention": share(sum(r.abstained for r in answerable), len(answerable)),
+        "hit_at_1": round(hit_at(ranks, 1), 4),
+        "hit_at_5": round(hit_at(ranks, 5), 4),
+        "mrr": round(mrr(ranks), 4),
+        "latency_median_ms": round(statistics.median(latencies) * 1000, 2) if latencies else 0.0,
+        "latency_p95_ms": round(percentile(latencies, 95) * 1000, 2) if latencies else 0.0,
+        "errors": sum(1 for r in results if r.error),
+    }
