@@ -21,7 +21,10 @@ from rag.extractive import Candidate, ExtractiveParams, candidates
 __all__ = ["TuneResult", "tune"]
 
 _SCORE_WEIGHTS = ("w_dense", "w_lex", "w_ctx", "w_type", "w_prior", "w_focus", "w_which")
-_COEFFICIENTS = ("c_key", "c_lex", "c_dense", "c_type", "c_margin", "c_missing", "c_focus", "c_which", "c_ctx")
+# The confidence model's features: the subset that did best in 6-fold cross-validation on the dev split
+# (2026-11-25); adding the others (dense, margin, missing, which, ctx) overfitted.
+_CONFIDENCE = {"c_key": "key", "c_lex": "lex", "c_type": "typed", "c_focus": "focus", "c_pred": "pred"}
+_ALL_COEFFICIENTS = ("c_key", "c_lex", "c_dense", "c_type", "c_margin", "c_missing", "c_focus", "c_which", "c_ctx", "c_pred")
 
 
 @dataclass
@@ -85,8 +88,7 @@ def _rescore(cands: list[Candidate], weights: dict[str, float]) -> list[Candidat
 
 def _row(ranked: list[Candidate]) -> list[float]:
     best = ranked[0]
-    margin = best.score - ranked[1].score if len(ranked) > 1 else best.score
-    return [best.key, best.lex, best.dense, best.typed, margin, best.missing, best.focus, best.which, best.ctx]
+    return [float(getattr(best, feature)) for feature in _CONFIDENCE.values()]
 
 
 def tune(engine: Engine, questions: list[Question], seed: int = 7, trials: int = 400) -> TuneResult:
@@ -156,7 +158,8 @@ def tune(engine: Engine, questions: list[Question], seed: int = 7, trials: int =
     # back to raw feature units: w·(f - mean)/scale + b  ==  (w/scale)·f + (b - Σ w·mean/scale)
     raw_weights = weights / scale
     raw_bias = bias - float((weights * mean / scale).sum())
-    coefficients = dict(zip(_COEFFICIENTS, raw_weights.round(3)))
+    coefficients = {name: 0.0 for name in _ALL_COEFFICIENTS}
+    coefficients.update(zip(_CONFIDENCE, (float(v) for v in raw_weights.round(3))))
     params = ExtractiveParams(**{**best_weights, **{k: float(v) for k, v in coefficients.items()}, "c0": round(raw_bias, 3)})
     answerable_total = sum(answerable_flags)
     unanswerable_total = len(answerable_flags) - answerable_total

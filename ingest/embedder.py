@@ -11,6 +11,7 @@ import numpy as np
 from corpusqa.errors import ModelLoadError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import DEFAULT_EMBEDDING_MODEL
+from ingest.query_encoder import QueryEncoder
 
 __all__ = ["Embedder", "resolve_model_path"]
 
@@ -41,6 +42,7 @@ class Embedder:
         self.model_name = model_name
         self.batch_size = batch_size
         self._model: Any = None
+        self._fast: QueryEncoder | bool | None = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -69,11 +71,6 @@ class Embedder:
                     ) from exc
         return self._model
 
-    @property
-    def dimension(self) -> int:
-        """Length of one vector."""
-        return int(self._load()._model.get_sentence_embedding_dimension())
-
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """One normalised row per text."""
         if not texts:
@@ -82,5 +79,20 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, question: str) -> np.ndarray:
-        """The normalised vector of a question."""
+        """The normalised vector of a question (numpy MiniLM when the model allows: no torch import)."""
+        encoder = self._query_encoder()
+        if encoder is not None:
+            return encoder.encode(question)
         return np.asarray(self._load().get_query_embedding(question), dtype=np.float32)
+
+    def _query_encoder(self) -> QueryEncoder | None:
+        if self._fast is None:
+            path = resolve_model_path(self.model_name)
+            config = path / "config.json"
+            is_bert = config.is_file() and '"model_type": "bert"' in config.read_text(encoding="utf-8")
+            mean_pooled = (path / "1_Pooling" / "config.json").is_file() and '"pooling_mode_mean_tokens": true' in (
+                path / "1_Pooling" / "config.json"
+            ).read_text(encoding="utf-8")
+            normalised = (path / "modules.json").is_file() and "Normalize" in (path / "modules.json").read_text(encoding="utf-8")
+            self._fast = QueryEncoder(path) if (is_bert and mean_pooled and normalised and (path / "model.safetensors").is_file()) else False
+        return self._fast or None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container
 
+_WORD = re.compile(r"[\w’'-]+")
+
 __all__ = ["expected_type", "focus_terms", "has_answer_type", "focus_match"]
 
 _MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
@@ -54,11 +56,20 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-def has_answer_type(sentence: str, answer_type: str | None) -> bool:
-    """Whether the sentence contains something of the expected type (True when no type is expected)."""
+def has_answer_type(sentence: str, answer_type: str | None, question: str = "") -> bool:
+    """Whether the sentence contains something of the expected type that the question itself does not
+    already say (True when no type is expected): "Who heads the council Faisal speaks for?" is not
+    answered by a sentence whose only name is Faisal."""
     if answer_type is None:
         return True
-    return bool(_SENTENCE_PATTERNS[answer_type].search(sentence))
+    asked = {word.lower() for word in _WORD.findall(question)}
+    for match in _SENTENCE_PATTERNS[answer_type].finditer(sentence):
+        words = {word.lower() for word in _WORD.findall(match.group(0))}
+        if answer_type in ("person", "place"):
+            words -= {"in", "at", "from", "to", "near", "into", "across", "inside", "outside", "of", "the"}
+        if not words or not words <= asked:
+            return True
+    return False
 
 
 _FOCUS = re.compile(r"\b(how many|how much|which|what)\s+(.*)", re.I)
@@ -67,7 +78,6 @@ _NUMBER = re.compile(
     r"fifty|hundred|hundreds|thousand|thousands|dozens?)\b",
     re.I,
 )
-_WORD = re.compile(r"[\w’'-]+")
 # Verbs that end a focus phrase but are not on the stopword list.
 _VERBS = frozenset(
     "said says say make makes made held hold have get got took take gave give think thinks must might may "

@@ -29,25 +29,27 @@ ABSTAIN_TEXT = "The documents do not say. The closest passages I found are liste
 class ExtractiveParams:
     """Weights of the sentence score and of the confidence model (fitted by `corpusqa eval --tune`)."""
 
-    # Sentence score weights (random search on the dev split found nothing better than these).
-    w_dense: float = 1.0
-    w_lex: float = 1.0
-    w_ctx: float = 0.5
-    w_type: float = 0.3
-    w_prior: float = 0.3
-    w_focus: float = 0.5
-    w_which: float = 0.5
-    # Confidence: logistic regression fitted on the dev split by `corpusqa eval --tune` (2026-11-25).
-    c0: float = -11.196
-    c_key: float = -2.592
-    c_lex: float = 4.163
-    c_dense: float = 2.906
-    c_type: float = 3.836
-    c_margin: float = 1.602
-    c_missing: float = 1.91
-    c_focus: float = 1.86
-    c_which: float = -1.522
-    c_ctx: float = 4.196
+    # Fitted on the eval dev split by `corpusqa eval --split dev --tune` (2026-11-25, 79 questions):
+    # sentence-score weights by random search, confidence by class-balanced logistic regression over
+    # five features (key, lex, typed, focus, pred; the others are kept at 0, see evals/tune.py).
+    w_dense: float = 0.36
+    w_lex: float = 1.16
+    w_ctx: float = 1.28
+    w_type: float = 0.74
+    w_prior: float = 1.1
+    w_focus: float = 0.13
+    w_which: float = 0.12
+    c0: float = -6.44
+    c_key: float = -3.365
+    c_lex: float = 2.639
+    c_dense: float = 0.0
+    c_type: float = 4.78
+    c_margin: float = 0.0
+    c_missing: float = 0.0
+    c_focus: float = 1.272
+    c_which: float = 0.0
+    c_ctx: float = 0.0
+    c_pred: float = 4.122
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Candidate:
     typed: float
     focus: float  # 1/0: the sentence holds / lacks the number a "how many X" question asks for; 0.5 n/a
     which: float  # 1/0: the sentence names / lacks the X of a "which X" question; 0.5 n/a
+    pred: float  # idf-weighted share of the question's non-name terms found in the sentence
     prior: float
     score: float
 
@@ -96,6 +99,12 @@ def _key_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
     return {term: w for term, w in weights.items() if w >= median or term in named}
 
 
+def _predicate_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
+    """The question's terms that are not names or numbers: what it asks about them ("become", "members")."""
+    named = {t for word in re.findall(r"(?<!^)\b[A-Z][\w’'-]+|\d[\d,]*", question) for t in terms(word)}
+    return {term: idf(term) for term in terms(question) if term not in named}
+
+
 def candidates(
     question: str,
     vector: np.ndarray,
@@ -107,6 +116,7 @@ def candidates(
     """Every sentence of the retrieved chunks, scored, best first."""
     question_terms = {term: idf(term) for term in terms(question)}
     key_terms = _key_terms(question, idf)
+    predicate_terms = _predicate_terms(question, idf)
     answer_type = expected_type(question)
     top = retrieved[0].score if retrieved else 1.0
     max_idf = idf("\x00never-seen\x00") or 1.0
@@ -124,7 +134,8 @@ def candidates(
             text = chunk.text[start:end]
             dense = float(matrix[sentence_index] @ vector) if matrix is not None else 0.0
             lex = _coverage(question_terms, set(terms(text)))
-            typed = 1.0 if has_answer_type(text, answer_type) else 0.0
+            typed = 1.0 if has_answer_type(text, answer_type, question) else 0.0
+            pred = _coverage(predicate_terms, set(terms(text))) if predicate_terms else 0.5
             focus, which = focus_match(question, text, stem, STOPWORDS)
             score = (
                 params.w_dense * dense
@@ -137,7 +148,7 @@ def candidates(
             )
             if len(text.split()) < 4 or text.rstrip().endswith("?"):
                 score -= 0.5  # fragments and questions rarely answer anything
-            out.append(Candidate(chunk_index, sentence_index, text, dense, lex, ctx, key, missing, typed, focus, which, prior, score))
+            out.append(Candidate(chunk_index, sentence_index, text, dense, lex, ctx, key, missing, typed, focus, which, pred, prior, score))
     out.sort(key=lambda candidate: -candidate.score)
     return out
 
@@ -159,6 +170,7 @@ def confidence_of(ranked: list[Candidate], params: ExtractiveParams) -> float:
         + params.c_focus * best.focus
         + params.c_which * best.which
         + params.c_ctx * best.ctx
+        + params.c_pred * best.pred
     )
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
