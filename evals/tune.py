@@ -100,12 +100,20 @@ def tune(engine: Engine, questions: list[Question], seed: int = 7, trials: int =
     base = {name: getattr(engine.params, name) for name in _SCORE_WEIGHTS}
 
     def accuracy(weights: dict[str, float]) -> float:
-        hits = 0
-        for item, cands in data:
-            if item.answerable and cands and accepts(_rescore(cands, weights)[0].text, item.accept):
-                hits += 1
-        return hits
+        # questions whose best sentence is right, plus (as a tie-breaker that rewards robust weights)
+        # the mean reciprocal rank of the first right sentence
+        hits, reciprocal = 0, 0.0
+        answerable = [(item, cands) for item, cands in data if item.answerable and cands]
+        for item, cands in answerable:
+            ranked = _rescore(cands, weights)
+            for rank, candidate in enumerate(ranked, start=1):
+                if accepts(candidate.text, item.accept):
+                    hits += rank == 1
+                    reciprocal += 1.0 / rank
+                    break
+        return hits + reciprocal / max(1, len(answerable))
 
+    base = {name: 1.0 for name in _SCORE_WEIGHTS}  # start from equal weights, not today's defaults
     best_weights, best_acc = base, accuracy(base)
     for _ in range(trials):
         trial = {name: round(rng.uniform(0.0, 2.0), 2) for name in _SCORE_WEIGHTS}

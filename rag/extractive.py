@@ -32,24 +32,24 @@ class ExtractiveParams:
     # Fitted on the eval dev split by `corpusqa eval --split dev --tune` (2026-11-25, 79 questions):
     # sentence-score weights by random search, confidence by class-balanced logistic regression over
     # five features (key, lex, typed, focus, pred; the others are kept at 0, see evals/tune.py).
-    w_dense: float = 0.36
-    w_lex: float = 1.16
-    w_ctx: float = 1.28
-    w_type: float = 0.74
-    w_prior: float = 1.1
-    w_focus: float = 0.13
-    w_which: float = 0.12
-    c0: float = -6.44
-    c_key: float = -3.365
-    c_lex: float = 2.639
+    w_dense: float = 1.27
+    w_lex: float = 1.62
+    w_ctx: float = 1.77
+    w_type: float = 1.77
+    w_prior: float = 0.07
+    w_focus: float = 1.28
+    w_which: float = 0.53
+    c0: float = -6.793
+    c_key: float = -3.188
+    c_lex: float = 2.286
     c_dense: float = 0.0
-    c_type: float = 4.78
+    c_type: float = 5.213
     c_margin: float = 0.0
     c_missing: float = 0.0
-    c_focus: float = 1.272
+    c_focus: float = 1.242
     c_which: float = 0.0
     c_ctx: float = 0.0
-    c_pred: float = 4.122
+    c_pred: float = 4.283
 
 
 @dataclass(frozen=True)

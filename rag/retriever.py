@@ -51,7 +51,13 @@ class HybridRetriever:
         depth = max(20, top_k * 4)
         bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth)] if self.keyword else []
         dense = [chunk_id for chunk_id, _ in self.store.query(vector, depth)] if self.weights.dense > 0 else []
-        fused = fuse(bm25, dense, self.weights)[:top_k]
+        fused = fuse(bm25, dense, self.weights)
+        chosen = fused[:top_k]
+        # Keep the dense side's best passage even when BM25 outvotes it: it is the one that finds
+        # paraphrased questions sharing few words with the text (and BM25 ranks first far more often).
+        if dense and self.weights.dense > 0 and top_k > 1 and dense[0] not in {item[0] for item in chosen}:
+            chosen = chosen[:-1] + [item for item in fused if item[0] == dense[0]]
+        fused = chosen
         chunks = self.store.get_chunks([chunk_id for chunk_id, *_ in fused])
         return [
             ScoredChunk(chunks[chunk_id], score, bm25_rank, dense_rank)
