@@ -38,7 +38,8 @@ _SENTENCE_PATTERNS = {
     ),
     # Two capitalised words in a row that do not start the sentence, or a title before a name.
     "person": re.compile(
-        r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b|\b(President|Gen\.|Rep\.|Sen\.|Mr\.|Mrs\.|Ms\.|Dr\.|spokesman|spokesperson|envoy|minister|advisor|adviser)\b"
+        r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b|\b(?:President|Gen\.|Rep\.|Sen\.|Mr\.|Mrs\.|Ms\.|Dr\.|"
+        r"spokesman|spokesperson|envoy|minister|advisor|adviser)\s+[A-Z][a-z]+"
     ),
     "place": re.compile(r"\b(in|at|from|to|near|into|across|inside|outside|of)\s+(?:the\s+)?[A-Z][a-z]+"),
     "why": re.compile(
@@ -56,6 +57,13 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+# Words a match may carry that are not themselves an answer (prepositions before a place, titles before a name).
+_NOT_ANSWERS = frozenset(
+    "in at from to near into across inside outside of the president gen. gen rep rep. sen mr mrs ms dr "
+    "spokesman spokesperson envoy minister advisor adviser".split()
+)
+
+
 def has_answer_type(sentence: str, answer_type: str | None, question: str = "") -> bool:
     """Whether the sentence contains something of the expected type that the question itself does not
     already say (True when no type is expected): "Who heads the council Faisal speaks for?" is not
@@ -65,8 +73,7 @@ def has_answer_type(sentence: str, answer_type: str | None, question: str = "") 
     asked = {word.lower() for word in _WORD.findall(question)}
     for match in _SENTENCE_PATTERNS[answer_type].finditer(sentence):
         words = {word.lower() for word in _WORD.findall(match.group(0))}
-        if answer_type in ("person", "place"):
-            words -= {"in", "at", "from", "to", "near", "into", "across", "inside", "outside", "of", "the"}
+        words -= _NOT_ANSWERS
         if not words or not words <= asked:
             return True
     return False

@@ -28,7 +28,8 @@ def build_messages(question: str, passages: list[ScoredChunk]) -> list[dict[str,
     for number, scored in enumerate(passages, start=1):
         chunk = scored.chunk
         text = " ".join(chunk.text.split())
-        lines.append(f"[{number}] ({chunk.source}, {chunk.title}, {chunk.kind}) {text}")
+        kind = "reader comment" if chunk.kind == "comment" else chunk.kind
+        lines.append(f"[{number}] {text}\n(Source: {chunk.source}, lines {chunk.start_line}-{chunk.end_line}, {kind} under \"{chunk.title}\")")
     user = "Passages:\n" + "\n".join(lines) + f"\n\nQuestion: {question}\nAnswer with citations:"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 

@@ -1,0 +1,26 @@
+"""The numpy MiniLM used for questions gives the same vectors as sentence-transformers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ingest.embedder import resolve_model_path
+from ingest.query_encoder import QueryEncoder
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How many Taliban prisoners were held in total?",
+        "a",
+        "Café naïve — “quoted” 13,000 to 14,000 " * 40,  # longer than the 256-token window: truncated alike
+        "自然言語 ünïcödé ??? !!!",
+    ],
+)
+def test_query_encoder_matches_sentence_transformers(embedder, text: str) -> None:  # type: ignore[no-untyped-def]
+    ours = QueryEncoder(resolve_model_path("all-MiniLM-L6-v2")).encode(text)
+    reference = np.asarray(embedder._load().get_text_embedding(text), dtype=np.float32)
+    assert ours.shape == reference.shape == (384,)
+    assert float(ours @ reference) > 0.99999
+    assert np.abs(ours - reference).max() < 1e-4

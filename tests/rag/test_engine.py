@@ -1,0 +1,121 @@
+"""The engine end to end on the real corpus, the real MiniLM model and real Chroma."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE_QUESTION
+from corpusqa.errors import EmptyQuestionError, IndexNotFoundError, InvalidSettingError
+from corpusqa.settings import load_settings
+from corpusqa.types import Answer
+from rag import Engine
+from rag.extractive import ABSTAIN_TEXT
+
+EVIDENCE = "out of 13,000 to 14,000 prisoners"
+
+
+def test_engine_answers_example_question_with_cited_evidence(engine: Engine) -> None:
+    answer = engine.ask(EXAMPLE_QUESTION)
+    assert not answer.abstained
+    assert "13,000 to 14,000" in answer.answer
+    assert answer.answer.endswith("[1]")
+    assert len(answer.citations) == 1
+    citation = answer.citations[0]
+    assert EVIDENCE in citation.text
+    assert citation.highlight in citation.text and "13,000 to 14,000" in citation.highlight
+    assert citation.source == "afghan_prisoner_release_2020.txt"
+    assert citation.title == "Khalilzad Hopes Intra-Afghan Talks Conclude in '100 Days'"
+    assert citation.kind == "article"
+    assert citation.start_line <= 104 <= citation.end_line
+
+
+def test_engine_answer_json_matches_contract(engine: Engine) -> None:
+    data = engine.ask(EXAMPLE_QUESTION).to_json()
+    assert set(data) == {"question", "answer", "abstained", "backend", "seconds", "citations"}
+    assert data["backend"] == "extractive" and isinstance(data["seconds"], float)
+    assert set(data["citations"][0]) == {"id", "source", "title", "kind", "start_line", "end_line", "text", "score"}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who wrote on Twitter that President Ghani had issued a decree to release Taliban prisoners?", "Khalilzad"),
+        ("How old is the U.S. government contractor Mark Frerichs?", "57"),
+        ("In which Afghan province was Mark Frerichs reportedly captured?", "Khost"),
+        ("Within how many days does Khalilzad hope the intra-Afghan talks will be concluded?", "100 days"),
+    ],
+)
+def test_engine_answers_unseen_phrasings(engine: Engine, question: str, expected: str) -> None:
+    answer = engine.ask(question)
+    assert not answer.abstained, question
+    assert expected in answer.answer
+    assert any(expected in citation.text for citation in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the boiling point of mercury in kelvin?",
+        "Who won the 2018 football World Cup final?",
+    ],
+)
+def test_engine_abstains_when_documents_do_not_say(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.abstained
+    assert answer.answer == ABSTAIN_TEXT
+    assert answer.citations == []
+    assert answer.retrieved, "the closest passages are still returned for display"
+
+
+def test_engine_stream_yields_text_then_answer(engine: Engine) -> None:
+    events = list(engine.stream(EXAMPLE_QUESTION))
+    assert isinstance(events[-1], Answer)
+    assert "".join(e for e in events if isinstance(e, str)) == events[-1].answer
+    timings = events[-1].timings
+    assert timings.embedding > 0 and timings.retrieval > 0 and timings.answering > 0
+    assert events[-1].seconds >= timings.total
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "The question is empty"),
+        ("   \n\t ", "The question is empty"),
+        ("\x00\x01\x02", "The question is empty"),
+        ("why " * 1000, "keep it under 2,000"),
+    ],
+)
+def test_engine_rejects_bad_questions(engine: Engine, question: str, message: str) -> None:
+    with pytest.raises(EmptyQuestionError, match=message):
+        engine.ask(question)
+
+
+def test_engine_strips_control_characters(engine: Engine) -> None:
+    answer = engine.ask("How many Taliban\x07 prisoners were held\x1b in total?")
+    assert answer.question == EXAMPLE_QUESTION
+
+
+def test_engine_without_index_says_to_ingest(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(load_settings(index_dir=tmp_path / "nothing"), embedder)
+    with pytest.raises(IndexNotFoundError, match="run `corpusqa ingest` first"):
+        engine.ask(EXAMPLE_QUESTION)
+
+
+def test_engine_rejects_unknown_backend(engine: Engine) -> None:
+    with pytest.raises(InvalidSettingError, match="Unknown backend"):
+        engine.ask(EXAMPLE_QUESTION, backend="magic")
+
+
+def test_engine_sees_reingest_from_another_engine(tmp_path: Path, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    reader = Engine(settings, embedder)
+    writer = Engine(settings, embedder)
+    writer.ingest([corpus_copy])
+    assert reader.ask("What colour is the zebra Mortimer?").abstained
+    (corpus_copy / "zoo.md").write_text("# Zoo news\n\nThe zebra Mortimer is purple with green stripes.\n", encoding="utf-8")
+    writer.ingest([corpus_copy])
+    answer = reader.ask("What colour is the zebra Mortimer?")
+    assert not answer.abstained and "purple" in answer.answer
+    assert answer.citations[0].source == "zoo.md" and answer.citations[0].title == "Zoo news"

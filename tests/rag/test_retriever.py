@@ -1,0 +1,60 @@
+"""Hybrid retrieval: the fusion arithmetic, and BM25 queried without llama-index equals llama-index."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpusqa.settings import Settings
+from ingest.keyword import KeywordIndex
+from ingest.state import read_state
+from rag import Engine
+from rag.retriever import FusionWeights, fuse
+
+
+@pytest.mark.parametrize(
+    ("bm25", "dense", "weights", "expected"),
+    [
+        (["a", "b"], ["b", "a"], FusionWeights(1.0, 1.0, 60), ["a", "b"]),  # tie broken by id
+        (["a", "b"], ["b", "a"], FusionWeights(1.0, 0.5, 60), ["a", "b"]),
+        (["a", "b"], ["b", "a"], FusionWeights(0.5, 1.0, 60), ["b", "a"]),
+        (["a"], ["c"], FusionWeights(1.0, 0.0, 60), ["a", "c"]),
+        ([], ["c", "d"], FusionWeights(1.0, 1.0, 5), ["c", "d"]),
+    ],
+)
+def test_fuse_orders_by_weighted_reciprocal_rank(
+    bm25: list[str], dense: list[str], weights: FusionWeights, expected: list[str]
+) -> None:
+    assert [item[0] for item in fuse(bm25, dense, weights)] == expected
+
+
+def test_fuse_reports_each_rank() -> None:
+    fused = {item[0]: item for item in fuse(["a", "b"], ["b"], FusionWeights(1.0, 1.0, 10))}
+    assert fused["a"][2:] == (1, 0)
+    assert fused["b"][2:] == (2, 1)
+    assert fused["b"][1] == pytest.approx(1 / 12 + 1 / 11)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["How many Taliban prisoners were held in total?", "Khalilzad Doha channels", "ceasefire", "zzzz unknownword"],
+)
+def test_keyword_search_matches_llama_index_retriever(bundled_index: Settings, query: str) -> None:
+    from llama_index.core.schema import QueryBundle
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    state = read_state(bundled_index.index_dir)
+    assert state is not None
+    folder = bundled_index.index_dir / state.bm25_dir
+    ours = KeywordIndex.load(folder).search(query, 10)
+    reference = BM25Retriever.from_persist_dir(str(folder), show_progress=False)
+    reference.similarity_top_k = 10
+    theirs = [(hit.node.node_id, float(hit.score or 0)) for hit in reference.retrieve(QueryBundle(query)) if (hit.score or 0) > 0]
+    assert [i for i, _ in ours] == [i for i, _ in theirs]
+    assert [round(s, 5) for _, s in ours] == [round(s, 5) for _, s in theirs]
+
+
+def test_retrieve_returns_top_k_with_dense_best_kept(engine: Engine) -> None:
+    hits = engine.retrieve("How many Taliban prisoners were held in total?", top_k=3)
+    assert len(hits) == 3
+    assert any(hit.dense_rank == 1 for hit in hits)
+    assert [hit.score for hit in hits[:-1]] == sorted([hit.score for hit in hits[:-1]], reverse=True)
