@@ -1,0 +1,341 @@
+"""Request and response models of the HTTP API (ui/api.py); every field is described for /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "PATH_PATTERN",
+    "QUESTION_PATTERN",
+    "AskRequest",
+    "AskResponse",
+    "ChatChoice",
+    "ChatChunkChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatDelta",
+    "ChatMessage",
+    "CitationModel",
+    "ContentPart",
+    "DocumentModel",
+    "ErrorBody",
+    "ErrorResponse",
+    "Health",
+    "IngestRequest",
+    "IngestResponse",
+    "ModelCard",
+    "ModelList",
+    "SkippedModel",
+    "StatusResponse",
+    "StreamOptions",
+]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer; strict pydantic would not (nor "3" or true, rightly)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: A relative path without `..` segments or NUL (symlinks out of the corpus are refused by the API).
+PATH_PATTERN = r"^(?!/)(?!(?:[\s\S]*/)?\.\.(?:/|$))[^\x00]*$"
+#: A question needs one visible character: blanks and control characters alone are not one.
+QUESTION_PATTERN = r"[^\s\x00-\x1f\x7f]"
+
+
+# ---- shared ---------------------------------------------------------------------------------------
+
+
+class CitationModel(BaseModel):
+    """A passage the answer cites, numbered as in its [n] markers (as in `corpusqa ask --json`)."""
+
+    id: int = Field(description="The number n of the answer's [n] marker that points at this passage.")
+    source: str = Field(description="Path of the source file, relative to the ingested folder.")
+    title: str = Field(description="Title of the document (or of the comment) the passage comes from.")
+    kind: str = Field(description='What the passage is: "article" or "comment".')
+    start_line: int = Field(description="First line of the passage in the source file (1-based).")
+    end_line: int = Field(description="Last line of the passage in the source file (1-based, inclusive).")
+    text: str = Field(description="The passage's full text.")
+    score: float = Field(
+        description="Retrieval score of the passage (reciprocal-rank fusion; higher is better)."
+    )
+
+
+class ErrorBody(BaseModel):
+    """What went wrong, in OpenAI's error shape."""
+
+    message: str = Field(description="One sentence: what failed and what to do about it.")
+    type: str = Field(
+        description='Error class, as in OpenAI\'s API: "invalid_request_error" for every 4xx, '
+        '"server_error" for 5xx (the LLM server failed, or an unexpected error).'
+    )
+    param: str | None = Field(None, description="The request field at fault (dotted path), when one is.")
+    code: str | None = Field(
+        None,
+        description="A machine-readable error code, e.g. `model_not_found`, `ingest_running`, "
+        "`invalid_api_key`.",
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error response: `{"error": {...}}` as the OpenAI API sends it."""
+
+    error: ErrorBody = Field(description="The error.")
+
+
+class Health(BaseModel):
+    """Liveness of the process."""
+
+    status: Literal["ok"] = Field(description='Always "ok" when the server answers.')
+
+
+# ---- /v1/chat/completions -------------------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    """One part of a multi-part message content; only text parts carry a question."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    type: str = Field(description='Part type; "text" parts are read, others (images, audio) are ignored.')
+    text: str | None = Field(None, description="The text of a text part.")
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation; extra OpenAI fields (name, tool_calls, ...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
+        description="Who wrote the message. Only the last `user` message is read: it is the question."
+    )
+    content: str | list[ContentPart] | None = Field(
+        None, description="The message text, or a list of content parts whose text parts are joined."
+    )
+
+
+class StreamOptions(BaseModel):
+    """OpenAI's stream options; accepted for compatibility and ignored (no usage is reported)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    include_usage: bool | None = Field(None, description="Ignored: corpusqa reports no token usage.")
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat-completions request; other OpenAI fields (temperature, max_tokens ...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str = Field(
+        description="Which answer backend to use: an id from GET /v1/models "
+        '("corpusqa-extractive", or "corpusqa-openai" when configured).',
+        examples=["corpusqa-extractive"],
+    )
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        description="The conversation; the content of the last `user` message is the question. "
+        "Earlier messages are not used (each question is answered from the documents alone).",
+    )
+    stream: bool | None = Field(
+        False,
+        description="Send the reply as server-sent events of ChatCompletionChunk objects, "
+        "ending with `data: [DONE]`.",
+    )
+    stream_options: StreamOptions | None = Field(None, description="Accepted for compatibility and ignored.")
+
+
+class ChatReply(BaseModel):
+    """The assistant's reply message."""
+
+    role: Literal["assistant"] = Field(description='Always "assistant".')
+    content: str = Field(
+        description="The answer, with [n] markers pointing at `citations` (or the abstention sentence)."
+    )
+
+
+class ChatChoice(BaseModel):
+    """The one choice of a completion."""
+
+    index: int = Field(description="Always 0 (one choice).")
+    message: ChatReply = Field(description="The answer.")
+    finish_reason: Literal["stop"] = Field(description='Always "stop".')
+    logprobs: None = Field(None, description="Always null.")
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's chat.completion object, plus corpusqa's `citations` and `abstained` fields."""
+
+    id: str = Field(description="Unique id of this completion (chatcmpl-...).")
+    object: Literal["chat.completion"] = Field(description='Always "chat.completion".')
+    created: int = Field(description="Unix time (seconds) when the completion was made.")
+    model: str = Field(description="The model (backend) that answered, as requested.")
+    choices: list[ChatChoice] = Field(description="Exactly one choice holding the answer.")
+    citations: list[CitationModel] = Field(
+        description="corpusqa extension: the passages the answer's [n] markers cite "
+        "(as in `corpusqa ask --json`)."
+    )
+    abstained: bool = Field(
+        description="corpusqa extension: true when the documents do not answer the question."
+    )
+
+
+class ChatDelta(BaseModel):
+    """A piece of the streamed reply."""
+
+    role: Literal["assistant"] | None = Field(
+        None, description='"assistant" on the first chunk, absent afterwards.'
+    )
+    content: str | None = Field(
+        None, description="The next piece of the answer's text; absent on the final chunk."
+    )
+
+
+class ChatChunkChoice(BaseModel):
+    """The one choice of a streamed chunk."""
+
+    index: int = Field(description="Always 0 (one choice).")
+    delta: ChatDelta = Field(description="The new text.")
+    finish_reason: Literal["stop"] | None = Field(
+        None, description='"stop" on the final chunk, null before it.'
+    )
+    logprobs: None = Field(None, description="Always null.")
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event (`data: {...}`) of a streamed completion; the stream ends with `data: [DONE]`.
+
+    The final chunk (finish_reason "stop") also carries `citations` and `abstained`. An error after the
+    stream began arrives as one event `data: {"error": {...}}` (ErrorResponse) instead.
+    """
+
+    id: str = Field(description="Unique id of the completion, the same on every chunk (chatcmpl-...).")
+    object: Literal["chat.completion.chunk"] = Field(description='Always "chat.completion.chunk".')
+    created: int = Field(description="Unix time (seconds) when the completion began.")
+    model: str = Field(description="The model (backend) that answers, as requested.")
+    choices: list[ChatChunkChoice] = Field(description="Exactly one choice holding the new text.")
+    citations: list[CitationModel] | None = Field(
+        None, description="corpusqa extension, on the final chunk only: the passages the [n] markers cite."
+    )
+    abstained: bool | None = Field(
+        None,
+        description="corpusqa extension, on the final chunk only: true when the documents do not answer.",
+    )
+
+
+class ModelCard(BaseModel):
+    """One model (answer backend) in OpenAI's model-list shape."""
+
+    id: str = Field(description='The name to pass as `model`: "corpusqa-extractive" or "corpusqa-openai".')
+    object: Literal["model"] = Field(description='Always "model".')
+    created: int = Field(description="Unix time (seconds) when the server started.")
+    owned_by: str = Field(description='Always "corpusqa".')
+
+
+class ModelList(BaseModel):
+    """The answer backends this server offers; the first is the configured default."""
+
+    object: Literal["list"] = Field(description='Always "list".')
+    data: list[ModelCard] = Field(description="The models, default first.")
+
+
+# ---- /v1/ask ----------------------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    """A question for POST /v1/ask."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(
+        pattern=QUESTION_PATTERN,
+        description="The question about the documents (at most CORPUSQA_MAX_QUESTION_CHARS characters).",
+        examples=["How many Taliban prisoners were held in total?"],
+    )
+    backend: Literal["extractive", "openai"] | None = Field(
+        None,
+        description="Answer backend; default: the server's CORPUSQA_BACKEND. `openai` needs it configured.",
+    )
+    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
+        None, description="Passages to retrieve; default: CORPUSQA_TOP_K."
+    )
+
+
+class AskResponse(BaseModel):
+    """The answer, exactly as `corpusqa ask --json` prints it."""
+
+    question: str = Field(description="The question as answered (whitespace and control characters cleaned).")
+    answer: str = Field(
+        description="The answer with [n] markers pointing at `citations`, or the abstention sentence."
+    )
+    abstained: bool = Field(description="True when the documents do not answer the question.")
+    backend: str = Field(description='The backend that answered: "extractive" or "openai".')
+    seconds: float = Field(description="Time taken to answer, in seconds.")
+    citations: list[CitationModel] = Field(
+        description="The passages the answer cites, numbered as its [n] markers."
+    )
+
+
+# ---- /v1/ingest and /v1/status ------------------------------------------------------------------------
+
+
+class IngestRequest(BaseModel):
+    """What to re-ingest; an empty body (or no `path`) means the whole corpus folder."""
+
+    # python-re for the lookaheads (pydantic's default regex engine has none)
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+    path: str | None = Field(
+        None,
+        max_length=1024,
+        pattern=PATH_PATTERN,
+        description="A subfolder or file of the corpus folder (CORPUSQA_CORPUS_DIR), relative to it: "
+        "not absolute, no `..` segments, no NUL; paths that lead outside the folder are rejected.",
+        examples=["reports/2020"],
+    )
+
+
+class SkippedModel(BaseModel):
+    """A file ingest left out."""
+
+    path: str = Field(description="The file's path.")
+    reason: str = Field(description="Why it was skipped (too large, unreadable, unsupported type ...).")
+
+
+class IngestResponse(BaseModel):
+    """The ingest summary, exactly as `corpusqa ingest --json` prints it (counts are files, but `chunks`)."""
+
+    added: int = Field(description="Files indexed for the first time.")
+    updated: int = Field(description="Files whose content changed and were re-indexed.")
+    unchanged: int = Field(description="Files already indexed as they are.")
+    deleted: int = Field(description="Files gone from the ingested folder whose chunks were removed.")
+    skipped: list[SkippedModel] = Field(description="Files left out, with the reason.")
+    documents: int = Field(description="Documents in the index after the ingest.")
+    chunks: int = Field(description="Chunks in the index after the ingest.")
+    seconds: float = Field(description="Time the ingest took, in seconds.")
+
+
+class DocumentModel(BaseModel):
+    """One indexed document."""
+
+    source: str = Field(description="Path of the source file.")
+    hash: str = Field(description="Content hash of the file as indexed.")
+    chunks: int = Field(description="Chunks the document was split into.")
+
+
+class StatusResponse(BaseModel):
+    """What the index holds, exactly as `corpusqa status --json` prints it."""
+
+    index_dir: str = Field(description="The index directory (CORPUSQA_INDEX_DIR).")
+    location: str = Field(
+        description="Where the vectors live: the embedded Chroma directory or a Chroma server."
+    )
+    embedding_model: str = Field(description="The embedding model the index was built with.")
+    chunk_tokens: int = Field(description="The chunk size (tokens) the index was built with.")
+    documents: list[DocumentModel] = Field(description="The indexed documents, by source path.")
+    document_count: int = Field(description="Number of indexed documents.")
+    chunks: int = Field(description="Number of chunks in the index.")
+    last_ingest: str | None = Field(description="When the last ingest finished (ISO 8601), or null.")
+    generation: int = Field(description="Counter bumped by every ingest that changed the index.")
