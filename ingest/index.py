@@ -17,7 +17,7 @@ from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport, Ski
 from ingest.chunker import chunk_file
 from ingest.embedder import Embedder
 from ingest.keyword import KeywordIndex
-from ingest.loader import SourceFile, UnreadableFile, discover, file_hash, read_file
+from ingest.loader import Scope, SourceFile, UnreadableFile, discover, file_hash, read_file
 from ingest.state import IndexState, read_state, write_state
 from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 
@@ -54,14 +54,14 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files and folders incrementally; with dry_run, only report what would change."""
     started = time.perf_counter()
-    files, roots, skipped = discover(paths or [settings.corpus_dir])
+    files, scopes, skipped = discover(paths or [settings.corpus_dir], base=settings.corpus_dir)
     report = IngestReport(skipped=list(skipped), dry_run=dry_run)
     if dry_run:
         try:
             store: ChunkStore | None = open_store(settings, create=False)
         except IndexNotFoundError:
             store = None
-        _plan(settings, store, files, roots, delete, report)
+        _plan(settings, store, files, scopes, delete, report)
         report.documents = len(store.documents()) - len(report.deleted) + len(report.added) if store else len(report.added)
         report.chunks = store.count() if store else 0
         report.seconds = time.perf_counter() - started
@@ -77,7 +77,7 @@ def ingest_paths(
         ) from exc
     try:
         store = open_store(settings, create=True)
-        planned = _plan(settings, store, files, roots, delete, report)
+        planned = _plan(settings, store, files, scopes, delete, report)
         _apply(settings, store, planned, report, embedder, progress)
         _finish(settings, store, report)
     finally:
@@ -90,7 +90,7 @@ def _plan(
     settings: Settings,
     store: ChunkStore | None,
     files: list[SourceFile],
-    roots: list[Path],
+    scopes: list[Scope],
     delete: bool,
     report: IngestReport,
 ) -> list[_Planned]:
@@ -127,9 +127,13 @@ def _plan(
         planned.append(_Planned(item, data, digest, action))
         getattr(report, action).append(item.source)
     if delete:
-        root_names = {str(root) for root in roots}
         report.deleted.extend(
-            sorted(source for source, doc in stored.items() if source not in seen and doc.root in root_names)
+            sorted(
+                source
+                for source, doc in stored.items()
+                if source not in seen
+                and any(doc.root == str(scope.root) and source.startswith(scope.prefix) for scope in scopes)
+            )
         )
     return planned
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from corpusqa.errors import SourceNotFoundError
 from corpusqa.types import Skipped
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "SourceFile", "UnreadableFile", "discover", "file_hash", "read_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "Scope", "SourceFile", "UnreadableFile", "discover", "file_hash", "read_file"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
@@ -38,40 +38,55 @@ class UnreadableFile(Exception):
     """Raised by the readers below; the message becomes the `skipped` reason."""
 
 
-def discover(paths: list[Path]) -> tuple[list[SourceFile], list[Path], list[Skipped]]:
-    """Expand files and folders into source files; returns (files, folder roots, skipped).
+@dataclass(frozen=True)
+class Scope:
+    """A walked folder: files under `root` whose source starts with `prefix` were all seen this run."""
 
-    A missing path raises SourceNotFoundError: the user named it, so it is their error to fix.
+    root: Path
+    prefix: str
+
+
+def discover(paths: list[Path], base: Path | None = None) -> tuple[list[SourceFile], list[Scope], list[Skipped]]:
+    """Expand files and folders into source files; returns (files, walked scopes, skipped).
+
+    Paths inside `base` (the corpus folder) are named relative to it, so that ingesting a subfolder
+    and later the whole corpus name a file the same way. A missing path raises SourceNotFoundError:
+    the user named it, so it is theirs to fix.
     """
     files: list[SourceFile] = []
-    roots: list[Path] = []
+    scopes: list[Scope] = []
     skipped: list[Skipped] = []
+    base_resolved = base.resolve() if base is not None and base.is_dir() else None
     for given in paths:
         if not given.exists():
             raise SourceNotFoundError(f"No such file or folder: {given}; check the path and try again.")
+        resolved = given.resolve()
+        inside = base_resolved is not None and resolved.is_relative_to(base_resolved)
         if given.is_dir():
-            root = given.resolve()
-            roots.append(root)
-            found, bad = _walk(root)
+            root = base_resolved if inside and base_resolved is not None else resolved
+            prefix = "" if resolved == root else resolved.relative_to(root).as_posix() + "/"
+            scopes.append(Scope(root, prefix))
+            found, bad = _walk(resolved, root)
             files.extend(found)
             skipped.extend(bad)
         elif given.suffix.lower() in SUPPORTED_SUFFIXES:
-            files.append(SourceFile(given.resolve(), given.resolve().parent, given.name))
+            root = base_resolved if inside and base_resolved is not None else resolved.parent
+            files.append(SourceFile(resolved, root, resolved.relative_to(root).as_posix()))
         else:
             skipped.append(Skipped(str(given), f"unsupported file type {given.suffix or '(none)'}"))
-    return files, roots, skipped
+    return files, scopes, skipped
 
 
-def _walk(root: Path) -> tuple[list[SourceFile], list[Skipped]]:
+def _walk(folder: Path, root: Path) -> tuple[list[SourceFile], list[Skipped]]:
     # os.walk without followlinks cannot loop on a symlinked folder; symlinked files are read once.
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
-    for folder, dirnames, filenames in os.walk(root):
+    for current, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
-            path = Path(folder) / name
+            path = Path(current) / name
             source = path.relative_to(root).as_posix()
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 skipped.append(Skipped(source, f"unsupported file type {path.suffix or '(none)'}"))

@@ -600,11 +600,6 @@ def test_api_exports() -> None:
     assert all(hasattr(ui.api, name) for name in ui.api.__all__)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest names sources relative to the ingested folder: a subfolder ingest stores more/x.txt "
-    "as x.txt and a later full ingest indexes it twice; Engine.ingest needs a corpus-relative root",
-)
 def test_api_ingest_of_a_subfolder_keeps_corpus_relative_sources(
     tmp_path: Path, corpus_copy: Path, embedder: Any
 ) -> None:
