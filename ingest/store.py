@@ -41,8 +41,13 @@ class StoredDocument:
     root: str
 
 
-def open_store(settings: Settings, create: bool) -> ChunkStore:
-    """The store for these settings: an embedded Chroma in index_dir, or a Chroma server."""
+def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkStore:
+    """The store for these settings: an embedded Chroma in index_dir, or a Chroma server.
+
+    With `fresh`, an embedded store is reopened from disk: chromadb caches one System per path and
+    a process never sees another process's later writes through it (chroma-core/chroma#3792), so a
+    reader reopens after a re-ingest done elsewhere.
+    """
     enforce_offline()
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -63,6 +68,8 @@ def open_store(settings: Settings, create: bool) -> ChunkStore:
                     f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
                 )
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            if fresh:
+                _forget_cached_system(str(settings.chroma_dir))
             client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     except CorpusQAError:
         raise
@@ -77,6 +84,14 @@ def open_store(settings: Settings, create: bool) -> ChunkStore:
             "check that it is running and reachable, or re-ingest into a fresh --index-dir."
         ) from exc
     return ChunkStore(client)
+
+
+def _forget_cached_system(path: str) -> None:
+    # Private chromadb API (no public way to drop one path's cached System); clients still holding
+    # the old one transparently pick up the new System for the same path.
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(path, None)
 
 
 class ChunkStore:

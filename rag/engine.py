@@ -171,7 +171,7 @@ class Engine:
                 raise IndexNotFoundError(
                     f"No index in {self.settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
                 )
-            store = open_store(self.settings, create=False)
+            store = open_store(self.settings, create=False, fresh=self._snapshot is not None)
             keyword = self._load_keyword(state.bm25_dir)
             chunks = store.count()
             if chunks == 0:

@@ -119,3 +119,25 @@ def test_engine_sees_reingest_from_another_engine(tmp_path: Path, corpus_copy: P
     answer = reader.ask("What colour is the zebra Mortimer?")
     assert not answer.abstained and "purple" in answer.answer
     assert answer.citations[0].source == "zoo.md" and answer.citations[0].title == "Zoo news"
+
+
+def test_engine_serves_reingest_done_by_another_process(tmp_path: Path, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A running engine (the page) sees an ingest done by the CLI in another process (chroma #3792)."""
+    import subprocess
+    import sys
+
+    settings = load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    reader = Engine(settings, embedder)
+    reader.ingest([corpus_copy])
+    before = reader.ask("What colour is the zebra Mortimer?")
+    assert before.abstained
+    (corpus_copy / "zoo.md").write_text("# Zoo news\n\nThe zebra Mortimer is purple with green stripes.\n", encoding="utf-8")
+    cli = Path(sys.executable).parent / "corpusqa"
+    done = subprocess.run(
+        [str(cli), "ingest", "--index-dir", str(settings.index_dir), str(corpus_copy), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    after = reader.ask("What colour is the zebra Mortimer?")
+    assert not after.abstained and "purple" in after.answer
+    assert after.citations[0].source == "zoo.md"
