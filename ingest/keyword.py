@@ -83,6 +83,11 @@ class KeywordIndex:
         self.size = size
         self.document_frequency = document_frequency
 
+    @property
+    def ids(self) -> list[str]:
+        """Chunk ids in this index (the chunks of one index generation)."""
+        return list(self._node_ids)
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (BM25's smoothed form; unseen terms score high)."""
         df = self.document_frequency.get(term, 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from corpusqa.errors import CorpusQAError, EmptyCorpusError, EmptyQuestionError, IndexNotFoundError, InvalidSettingError
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Citation, IndexStatus, IngestReport, ScoredChunk, Timings
+from corpusqa.types import Answer, Chunk, Citation, IndexStatus, IngestReport, ScoredChunk, Timings
 from ingest.embedder import Embedder
 from ingest.index import ProgressFn, index_status, ingest_paths
 from ingest.keyword import KeywordIndex
@@ -35,7 +35,7 @@ class _Snapshot:
     mtime: float
     store: ChunkStore
     keyword: KeywordIndex | None
-    chunks: int
+    chunks: dict[str, Chunk]
 
 
 class Engine:
@@ -107,7 +107,7 @@ class Engine:
         timings.embedding = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights())
+        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
         retrieved = retriever.retrieve(question, vector, k)
         timings.retrieval = time.perf_counter() - mark
 
@@ -127,7 +127,7 @@ class Engine:
         question = self._clean_question(question)
         snapshot = self._current()
         vector = self.embedder.embed_query(question)
-        return HybridRetriever(snapshot.store, snapshot.keyword, self._weights()).retrieve(
+        return HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks).retrieve(
             question, vector, top_k or self.settings.top_k
         )
 
@@ -173,8 +173,10 @@ class Engine:
                 )
             store = open_store(self.settings, create=False, fresh=self._snapshot is not None)
             keyword = self._load_keyword(state.bm25_dir)
-            chunks = store.count()
-            if chunks == 0:
+            stored = store.all_chunks()
+            wanted = set(keyword.ids) if keyword is not None else set()
+            chunks = {chunk.id: chunk for chunk in stored if chunk.id in wanted}
+            if not chunks:
                 raise EmptyCorpusError(
                     f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
                 )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpusqa.types import ScoredChunk
+from corpusqa.types import Chunk, ScoredChunk
 from ingest.keyword import KeywordIndex
 from ingest.store import ChunkStore
 
@@ -41,16 +41,25 @@ def fuse(
 class HybridRetriever:
     """Top-k chunks for a question from one index snapshot."""
 
-    def __init__(self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights) -> None:
+    def __init__(
+        self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights, chunks: dict[str, Chunk]
+    ) -> None:
         self.store = store
         self.keyword = keyword
         self.weights = weights
+        # The snapshot's chunks: results are limited to them, so a question asked while a re-ingest
+        # writes never mixes a file's old and new chunks.
+        self.chunks = chunks
 
     def retrieve(self, question: str, vector: np.ndarray, top_k: int) -> list[ScoredChunk]:
         """Fused ranking of both retrievers, cut to top_k."""
         depth = max(20, top_k * 4)
         bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth)] if self.keyword else []
-        dense = [chunk_id for chunk_id, _ in self.store.query(vector, depth)] if self.weights.dense > 0 else []
+        dense = (
+            [chunk_id for chunk_id, _ in self.store.query(vector, depth) if chunk_id in self.chunks]
+            if self.weights.dense > 0
+            else []
+        )
         fused = fuse(bm25, dense, self.weights)
         chosen = fused[:top_k]
         # Keep the dense side's best passage even when BM25 outvotes it: it is the one that finds
@@ -58,7 +67,7 @@ class HybridRetriever:
         if dense and self.weights.dense > 0 and top_k > 1 and dense[0] not in {item[0] for item in chosen}:
             chosen = chosen[:-1] + [item for item in fused if item[0] == dense[0]]
         fused = chosen
-        chunks = self.store.get_chunks([chunk_id for chunk_id, *_ in fused])
+        chunks = self.chunks
         return [
             ScoredChunk(chunks[chunk_id], score, bm25_rank, dense_rank)
             for chunk_id, score, bm25_rank, dense_rank in fused
