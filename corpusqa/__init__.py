@@ -12,7 +12,16 @@ from corpusqa.errors import (
     SourceNotFoundError,
 )
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Chunk, Citation, DocumentStatus, IndexStatus, IngestReport, Skipped, Timings
+from corpusqa.types import (
+    Answer,
+    Chunk,
+    Citation,
+    DocumentStatus,
+    IndexStatus,
+    IngestReport,
+    Skipped,
+    Timings,
+)
 
 __all__ = [
     "Answer",

@@ -6,7 +6,7 @@ import re
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["normalise", "accepts", "supports", "evidence_rank", "hit_at", "mrr", "percentile"]
+__all__ = ["accepts", "evidence_rank", "hit_at", "mrr", "normalise", "percentile", "supports"]
 
 
 def normalise(text: str) -> str:
@@ -54,4 +54,4 @@ def percentile(values: Sequence[float], q: float) -> float:
     if len(values) == 1:
         return float(values[0])
     cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return float(values[0] if q <= 0 else cuts[min(98, max(0, int(round(q)) - 1))])
+    return float(values[0] if q <= 0 else cuts[min(98, max(0, round(q) - 1))])

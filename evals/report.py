@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from evals.gate import Check
 from evals.grader import QuestionResult, summarise
 
-__all__ = ["build_report", "compare", "render_table", "save_run", "previous_run"]
+__all__ = ["build_report", "compare", "previous_run", "render_table", "save_run"]
 
 _COLUMNS = (
     ("passed", "pass"),
@@ -84,7 +84,7 @@ def render_table(report: dict[str, Any]) -> str:
 def save_run(report: dict[str, Any], folder: Path) -> Path:
     """Write the full results to folder/run-<time>.json and append a line to folder/history.jsonl."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"run-{stamp}.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     summary = {
@@ -120,8 +120,7 @@ def compare(previous: dict[str, Any], current: dict[str, Any]) -> str:
     for key, label in _COLUMNS:
         before, after = previous["metrics"].get(key, 0), current["metrics"].get(key, 0)
         if before != after:
-            unit = "" if key.endswith("_ms") else ""
-            lines.append(f"  {label}: {before} -> {after}{unit}")
+            lines.append(f"  {label}: {before} -> {after}")
     before_pass = {r["id"]: r["passed"] for r in previous["results"]}
     for r in current["results"]:
         was = before_pass.get(r["id"])

@@ -199,8 +199,10 @@ def describe(result: TuneResult) -> str:
         f"fusion: bm25_weight={result.bm25_weight} dense_weight={result.dense_weight} rrf_k={result.rrf_k} (dev MRR {result.dev_mrr})",
         "extractive params: " + ", ".join(f"{f.name}={getattr(result.params, f.name)}" for f in fields(result.params)),
         f"abstain_threshold={result.threshold}",
-        f"dev: answered correctly {result.dev_answer_accuracy:.0%}, unanswerable abstained {result.dev_abstention:.0%}, "
-        f"answerable abstained {result.dev_false_abstention:.0%}",
+        (
+            f"dev: answered correctly {result.dev_answer_accuracy:.0%}, unanswerable abstained "
+            f"{result.dev_abstention:.0%}, answerable abstained {result.dev_false_abstention:.0%}"
+        ),
         "threshold -> (answered correctly, unanswerable abstained): "
         + ", ".join(f"{t}: ({a:.0%}, {u:.0%})" for t, a, u in result.frontier),
     ]

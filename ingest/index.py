@@ -6,9 +6,10 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError
@@ -21,7 +22,7 @@ from ingest.loader import Scope, SourceFile, UnreadableFile, discover, file_hash
 from ingest.state import IndexState, read_state, write_state
 from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 
-__all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths"]
+__all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
 CHUNKER_VERSION = "2"
@@ -180,7 +181,7 @@ def _apply(
         store.delete_document(source)
 
 
-def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list["np.ndarray"]:  # noqa: F821
+def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list[np.ndarray]:
     texts = [chunk.text[a:b] for chunk in chunks for a, b in chunk.sentences]
     matrix = embedder.embed_texts(texts)
     out = []
@@ -203,28 +204,52 @@ def _finish(settings: Settings, store: ChunkStore, report: IngestReport) -> None
     documents = store.documents()
     report.documents = len(documents)
     report.chunks = sum(doc.chunks for doc in documents.values())
+    sync_keyword_index(settings, store, documents, ingesting=True)
+
+
+def sync_keyword_index(
+    settings: Settings,
+    store: ChunkStore,
+    documents: dict[str, StoredDocument] | None = None,
+    ingesting: bool = False,
+) -> IndexState:
+    """Make the local BM25 index and state.json match what Chroma holds; returns the current state.
+
+    With a Chroma server, the server keeps the shared generation (several machines may ingest);
+    each machine derives its own BM25 from the server's chunks when its copy is stale.
+    """
+    documents = store.documents() if documents is None else documents
     fingerprint = _fingerprint(documents)
     state = read_state(settings.index_dir) or IndexState()
-    bm25_current = state.bm25_dir and (settings.index_dir / state.bm25_dir / "terms.json").is_file()
-    if bm25_current and state.bm25_dir.endswith(fingerprint[:16]) and state.embedding_model:
-        return
+    remote = store.read_generation() if settings.chroma_host else None
+    bm25_current = bool(state.bm25_dir) and (settings.index_dir / state.bm25_dir / "terms.json").is_file()
+    local_ok = bm25_current and state.bm25_dir.endswith(fingerprint[:16]) and bool(state.embedding_model)
+    remote_ok = remote is None or remote.get("fingerprint") == fingerprint
+    if local_ok and remote_ok:
+        return state
+    generation = max(state.generation, int(remote.get("generation", 0)) if remote else 0)
+    if ingesting or not remote_ok or remote is None:
+        generation += 1
     keyword = KeywordIndex.build(store.all_chunks())
-    new_dir = f"bm25-{state.generation + 1}-{fingerprint[:16]}"
+    new_dir = f"bm25-{generation}-{fingerprint[:16]}"
     if keyword is not None:
         keyword.persist(settings.index_dir / new_dir)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    last_ingest = now if (ingesting or remote is None) else str(remote.get("last_ingest") or now)
+    if settings.chroma_host and (ingesting or not remote_ok):
+        store.write_generation(generation, fingerprint, last_ingest)
     old_dir = state.bm25_dir
-    write_state(
-        settings.index_dir,
-        IndexState(
-            generation=state.generation + 1,
-            last_ingest=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            embedding_model=settings.embedding_model,
-            chunk_tokens=settings.chunk_tokens,
-            bm25_dir=new_dir if keyword is not None else "",
-        ),
+    new_state = IndexState(
+        generation=generation,
+        last_ingest=last_ingest,
+        embedding_model=settings.embedding_model,
+        chunk_tokens=settings.chunk_tokens,
+        bm25_dir=new_dir if keyword is not None else "",
     )
+    write_state(settings.index_dir, new_state)
     if old_dir and old_dir != new_dir:
         remove_path(settings.index_dir / old_dir)
+    return new_state
 
 
 def index_status(settings: Settings) -> IndexStatus:

@@ -12,7 +12,7 @@ from typing import Any
 
 from corpusqa.types import Chunk
 
-__all__ = ["KeywordIndex", "STOPWORDS", "stem", "terms"]
+__all__ = ["STOPWORDS", "KeywordIndex", "stem", "terms"]
 
 # llama-index's BM25Retriever default, repeated so that queries tokenise exactly as the index did.
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"

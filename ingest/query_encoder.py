@@ -86,7 +86,7 @@ class QueryEncoder:
         for layer in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{layer}."
 
-            def dense(name: str, inputs: np.ndarray) -> np.ndarray:
+            def dense(name: str, inputs: np.ndarray, p: str = p) -> np.ndarray:
                 return inputs @ w[p + name + ".weight"].T + w[p + name + ".bias"]
 
             q = dense("attention.self.query", x).reshape(-1, heads, size).transpose(1, 0, 2)

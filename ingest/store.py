@@ -25,6 +25,7 @@ __all__ = ["ChunkStore", "StoredDocument", "open_store"]
 
 CHUNKS = "corpusqa_chunks"
 SENTENCES = "corpusqa_sentences"
+META = "corpusqa_meta"  # one record: the shared index generation (used with a Chroma server)
 # Chroma caps one request; 5,000 stays well under its max batch size.
 _BATCH = 5000
 
@@ -102,6 +103,21 @@ class ChunkStore:
         space = {"hnsw:space": "cosine"}
         self.chunks = client.get_or_create_collection(CHUNKS, metadata=space, embedding_function=None)
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
+        self.meta = client.get_or_create_collection(META, embedding_function=None)
+
+    def read_generation(self) -> dict[str, Any] | None:
+        """The generation record written by the last finished ingest (None before the first)."""
+        page = self.meta.get(ids=["state"], include=["metadatas"])
+        metadatas = page["metadatas"] or []
+        return dict(metadatas[0]) if metadatas and metadatas[0] else None
+
+    def write_generation(self, generation: int, fingerprint: str, last_ingest: str) -> None:
+        """Record a finished ingest for every machine sharing this store."""
+        self.meta.upsert(
+            ids=["state"],
+            embeddings=[[0.0]],
+            metadatas=[{"generation": generation, "fingerprint": fingerprint, "last_ingest": last_ingest}],
+        )
 
     # ---- reading -------------------------------------------------------------------------------
 

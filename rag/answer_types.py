@@ -11,7 +11,7 @@ from collections.abc import Callable, Container
 
 _WORD = re.compile(r"[\w’'-]+")
 
-__all__ = ["expected_type", "focus_terms", "has_answer_type", "focus_match"]
+__all__ = ["expected_type", "focus_match", "focus_terms", "has_answer_type"]
 
 _MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 _WEEKDAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -21,20 +21,20 @@ _NUMBER_WORDS = (
 )
 
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
-    ("date", re.compile(r"^\s*(when\b|what (date|day|time|year|month)|on what (date|day)|which (date|day|year|month)|by when|how long ago)", re.I)),
-    ("numeric", re.compile(r"\b(how (many|much|long|old|often|far)|what (number|percentage|share|proportion|age|rate|size)|at what rate)\b", re.I)),
-    ("person", re.compile(r"^\s*(who\b|whom\b|whose\b)|\b(which|what) (person|official|leader|president|spokesman|spokesperson|envoy|journalist|minister|member|commander|negotiator|advisor|adviser)\b|\bwho (is|was)\b|\bname of the (person|official|spokesman|spokesperson)", re.I)),
-    ("place", re.compile(r"^\s*where\b|\b(which|what) (country|city|province|place|town|region|capital|location|prison)\b|\bin which (country|city|province|place)\b", re.I)),
-    ("why", re.compile(r"^\s*why\b|\bfor what (purpose|reason)\b|\bwhat (was|is) the (purpose|reason)\b", re.I)),
+    ("date", re.compile(r"^\s*(when\b|what (date|day|time|year|month)|on what (date|day)|which (date|day|year|month)|by when|how long ago)", re.IGNORECASE)),
+    ("numeric", re.compile(r"\b(how (many|much|long|old|often|far)|what (number|percentage|share|proportion|age|rate|size)|at what rate)\b", re.IGNORECASE)),
+    ("person", re.compile(r"^\s*(who\b|whom\b|whose\b)|\b(which|what) (person|official|leader|president|spokesman|spokesperson|envoy|journalist|minister|member|commander|negotiator|advisor|adviser)\b|\bwho (is|was)\b|\bname of the (person|official|spokesman|spokesperson)", re.IGNORECASE)),
+    ("place", re.compile(r"^\s*where\b|\b(which|what) (country|city|province|place|town|region|capital|location|prison)\b|\bin which (country|city|province|place)\b", re.IGNORECASE)),
+    ("why", re.compile(r"^\s*why\b|\bfor what (purpose|reason)\b|\bwhat (was|is) the (purpose|reason)\b", re.IGNORECASE)),
 ]
 
 _SENTENCE_PATTERNS = {
-    "numeric": re.compile(rf"\d|\b{_NUMBER_WORDS}\b", re.I),
+    "numeric": re.compile(rf"\d|\b{_NUMBER_WORDS}\b", re.IGNORECASE),
     "date": re.compile(
         rf"\b{_MONTHS}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTHS}|\b{_WEEKDAYS}\b|\b(1[89]|20)\d\d\b|\b\d{{1,2}}:\d\d\b|"
         r"\b(yesterday|today|tonight|tomorrow|last (week|month|year)|next (week|month)|early|late|days? after|weeks? after|"
         r"in \d+ (days|weeks|months)|within \d+ (days|weeks|months)|(morning|evening|night))\b",
-        re.I,
+        re.IGNORECASE,
     ),
     # Two capitalised words in a row that do not start the sentence, or a title before a name.
     "person": re.compile(
@@ -44,7 +44,7 @@ _SENTENCE_PATTERNS = {
     "place": re.compile(r"\b(in|at|from|to|near|into|across|inside|outside|of)\s+(?:the\s+)?[A-Z][a-z]+"),
     "why": re.compile(
         r"\b(because|since|so that|in order to|to (build|create|ensure|open|test|end|help|keep|get|make)|intended|aimed|for the sake|due to|as a|reason|purpose|in exchange|so we)\b",
-        re.I,
+        re.IGNORECASE,
     ),
 }
 
@@ -59,8 +59,7 @@ def expected_type(question: str) -> str | None:
 
 # Words a match may carry that are not themselves an answer (prepositions before a place, titles before a name).
 _NOT_ANSWERS = frozenset(
-    "in at from to near into across inside outside of the president gen. gen rep rep. sen mr mrs ms dr "
-    "spokesman spokesperson envoy minister advisor adviser".split()
+    ["in", "at", "from", "to", "near", "into", "across", "inside", "outside", "of", "the", "president", "gen.", "gen", "rep", "rep.", "sen", "mr", "mrs", "ms", "dr", "spokesman", "spokesperson", "envoy", "minister", "advisor", "adviser"]
 )
 
 
@@ -79,16 +78,15 @@ def has_answer_type(sentence: str, answer_type: str | None, question: str = "") 
     return False
 
 
-_FOCUS = re.compile(r"\b(how many|how much|which|what)\s+(.*)", re.I)
+_FOCUS = re.compile(r"\b(how many|how much|which|what)\s+(.*)", re.IGNORECASE)
 _NUMBER = re.compile(
     r"\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
     r"fifty|hundred|hundreds|thousand|thousands|dozens?)\b",
-    re.I,
+    re.IGNORECASE,
 )
 # Verbs that end a focus phrase but are not on the stopword list.
 _VERBS = frozenset(
-    "said says say make makes made held hold have get got took take gave give think thinks must might may "
-    "can will shall would could should need needs want wants".split()
+    ["said", "says", "say", "make", "makes", "made", "held", "hold", "have", "get", "got", "took", "take", "gave", "give", "think", "thinks", "must", "might", "may", "can", "will", "shall", "would", "could", "should", "need", "needs", "want", "wants"]
 )
 
 

@@ -9,11 +9,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpusqa.errors import CorpusQAError, EmptyCorpusError, EmptyQuestionError, IndexNotFoundError, InvalidSettingError
+from corpusqa.errors import (
+    CorpusQAError,
+    EmptyCorpusError,
+    EmptyQuestionError,
+    IndexNotFoundError,
+    InvalidSettingError,
+)
 from corpusqa.settings import Settings
 from corpusqa.types import Answer, Chunk, Citation, IndexStatus, IngestReport, ScoredChunk, Timings
 from ingest.embedder import Embedder
-from ingest.index import ProgressFn, index_status, ingest_paths
+from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
@@ -159,6 +165,8 @@ class Engine:
 
     def _current(self) -> _Snapshot:
         """The latest finished generation of the index, reloaded when an ingest (any process) bumped it."""
+        if self.settings.chroma_host:
+            return self._current_from_server()
         mtime = state_mtime(self.settings.index_dir)
         snapshot = self._snapshot
         if snapshot is not None and snapshot.mtime == mtime:
@@ -172,16 +180,38 @@ class Engine:
                     f"No index in {self.settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
                 )
             store = open_store(self.settings, create=False, fresh=self._snapshot is not None)
-            keyword = self._load_keyword(state.bm25_dir)
-            stored = store.all_chunks()
-            wanted = set(keyword.ids) if keyword is not None else set()
-            chunks = {chunk.id: chunk for chunk in stored if chunk.id in wanted}
-            if not chunks:
-                raise EmptyCorpusError(
-                    f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
-                )
-            self._snapshot = _Snapshot(state.generation, mtime, store, keyword, chunks)
+            self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, mtime)
             return self._snapshot
+
+    def _current_from_server(self) -> _Snapshot:
+        """Server mode: the shared generation lives in Chroma; rebuild the local BM25 when it moved."""
+        snapshot = self._snapshot
+        store = snapshot.store if snapshot is not None else open_store(self.settings, create=False)
+        remote = store.read_generation()
+        if remote is None:
+            raise IndexNotFoundError(
+                f"The Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port} holds no index; "
+                "run `corpusqa ingest` first."
+            )
+        generation = int(remote["generation"])
+        if snapshot is not None and snapshot.generation == generation:
+            return snapshot
+        with self._reload_lock:
+            if self._snapshot is not None and self._snapshot.generation == generation:
+                return self._snapshot
+            state = sync_keyword_index(self.settings, store)
+            self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, 0.0)
+            return self._snapshot
+
+    def _load_snapshot(self, store: ChunkStore, generation: int, bm25_dir: str, mtime: float) -> _Snapshot:
+        keyword = self._load_keyword(bm25_dir)
+        wanted = set(keyword.ids) if keyword is not None else set()
+        chunks = {chunk.id: chunk for chunk in store.all_chunks() if chunk.id in wanted}
+        if not chunks:
+            raise EmptyCorpusError(
+                f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
+            )
+        return _Snapshot(generation, mtime, store, keyword, chunks)
 
     def _load_keyword(self, folder: str) -> KeywordIndex | None:
         if not folder:
@@ -194,7 +224,7 @@ class Engine:
                 "run `corpusqa ingest` to rebuild it."
             ) from exc
 
-    def _extractive(self, question: str, vector: "object", retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Answer:
+    def _extractive(self, question: str, vector: object, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Answer:
         import numpy as np
 
         assert isinstance(vector, np.ndarray)

@@ -19,7 +19,7 @@ SYSTEM_PROMPT = (
     "contains. If the passages do not contain the answer, reply exactly: The documents do not say."
 )
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_ABSTAIN = re.compile(r"\b(documents|passages|context) (do|does) not (say|contain|mention|answer)|\bcannot find\b|\bno information\b", re.I)
+_ABSTAIN = re.compile(r"\b(documents|passages|context) (do|does) not (say|contain|mention|answer)|\bcannot find\b|\bno information\b", re.IGNORECASE)
 
 
 def build_messages(question: str, passages: list[ScoredChunk]) -> list[dict[str, str]]:

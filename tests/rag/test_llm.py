@@ -6,14 +6,14 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-
 from conftest import EXAMPLE_QUESTION
+from support.openai_server import FakeOpenAIServer
+
 from corpusqa.errors import LLMError
 from corpusqa.settings import Settings
 from corpusqa.types import Answer
 from rag import Engine
 from rag.llm import SYSTEM_PROMPT, build_messages, parse_citations
-from support.openai_server import FakeOpenAIServer
 
 
 @pytest.fixture

@@ -1,0 +1,90 @@
+"""A real `corpusqa ingest` killed with SIGKILL half-way, then re-run, ends where an uninterrupted ingest does."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from corpusqa.errors import IndexBusyError
+from corpusqa.settings import Settings, load_settings
+from ingest.embedder import Embedder
+from ingest.state import read_state
+from ingest.store import open_store
+from rag import Engine
+
+CORPUSQA = Path(sys.executable).parent / "corpusqa"
+FILES = 40
+
+
+def _chunks_written(index_dir: Path) -> int:
+    """Chunks in Chroma's SQLite file, read without disturbing the writer (0 while there is none)."""
+    database = index_dir / "chroma" / "chroma.sqlite3"
+    if not database.exists():
+        return 0
+    query = (
+        "SELECT count(*) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+        "JOIN collections c ON s.collection = c.id WHERE c.name = 'corpusqa_chunks'"
+    )
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return int(connection.execute(query).fetchone()[0])
+        finally:
+            connection.close()
+    except sqlite3.Error:  # tables not created yet, or locked by the writer for a moment
+        return 0
+
+
+def _snapshot(settings: Settings) -> tuple[dict[str, tuple[str, int, bool]], list[str], list[str]]:
+    store = open_store(settings, create=False)
+    documents = {source: (doc.hash, doc.chunks, doc.complete) for source, doc in store.documents().items()}
+    chunk_ids = sorted(store.chunks.get(include=[])["ids"])
+    sentence_ids = sorted(store.sentences.get(include=[])["ids"])
+    return documents, chunk_ids, sentence_ids
+
+
+def test_ingest_killed_midway_then_rerun_equals_an_uninterrupted_ingest(
+    tmp_path: Path, embedder: Embedder, notes: Callable[..., list[Path]]
+) -> None:
+    corpus = tmp_path / "corpus"
+    notes(corpus, FILES, sentences=2, paragraphs=2)
+    killed = load_settings(index_dir=tmp_path / "killed")
+    fresh = load_settings(index_dir=tmp_path / "fresh")
+
+    ingest = subprocess.Popen(
+        [str(CORPUSQA), "ingest", str(corpus), "--index-dir", str(killed.index_dir), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 300
+    while _chunks_written(killed.index_dir) < 3:
+        assert ingest.poll() is None, f"ingest ended before it could be killed: {ingest.communicate()}"
+        assert time.monotonic() < deadline, "ingest wrote nothing within 5 minutes"
+        time.sleep(0.02)
+    # two ingests at once: while that one writes, a second is refused (the lock is its, not ours)
+    with pytest.raises(IndexBusyError, match="Another ingest is writing"):
+        Engine(killed, embedder).ingest([corpus])
+    ingest.send_signal(signal.SIGKILL)
+    ingest.communicate(timeout=60)
+
+    assert ingest.returncode == -signal.SIGKILL
+    partial, _, _ = _snapshot(killed)
+    assert 3 <= len(partial) < FILES, "the kill came after the last document"
+    assert read_state(killed.index_dir) is None  # the killed run never finished
+
+    rerun = Engine(killed, embedder).ingest([corpus])  # the killed process's lock died with it
+    reference = Engine(fresh, embedder).ingest([corpus])
+
+    assert sorted(rerun.added + rerun.updated + rerun.unchanged) == sorted(reference.added)
+    assert len(reference.added) == FILES and rerun.skipped == reference.skipped == []
+    assert rerun.embedded_chunks < reference.embedded_chunks  # finished documents were kept, not redone
+    assert _snapshot(killed) == _snapshot(fresh)
+    assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (FILES, len(_snapshot(fresh)[1]))
+    assert Engine(killed, embedder).status().chunks == reference.chunks
