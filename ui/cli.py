@@ -15,7 +15,7 @@ from ui.cli_common import build_settings, handle_errors, index_dir_option
 from ui.cli_eval import eval_command
 from ui.cli_ui import ui
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corpusqa")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 import json
+import sys
 from pathlib import Path
 
 import click

@@ -6,7 +6,7 @@ import textwrap
 
 from corpusqa.types import Answer, Citation, IndexStatus, ScoredChunk
 
-__all__ = ["render_answer", "render_status", "mark_sentence"]
+__all__ = ["mark_sentence", "render_answer", "render_status"]
 
 
 def mark_sentence(text: str, sentence: str, left: str = "»", right: str = "«") -> str:

@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS_DIR
+
 from corpusqa.errors import CorpusQAError
 from evals.metrics import normalise
 from evals.questions import BUNDLED_QUESTIONS, TYPES, load_questions
