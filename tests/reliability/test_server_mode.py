@@ -1,0 +1,84 @@
+"""Chroma server mode: ingest, re-ingest and ask through chromadb's HttpClient; machines share one index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS_DIR, EXAMPLE_QUESTION
+from corpusqa.errors import CorpusQAError
+from corpusqa.settings import load_settings
+from rag import Engine
+
+
+def _settings(tmp_path: Path, name: str, port: int, corpus: Path):  # type: ignore[no-untyped-def]
+    return load_settings(index_dir=tmp_path / name, corpus_dir=corpus, chroma_host="127.0.0.1", chroma_port=port)
+
+
+def test_server_mode_ingest_reingest_and_ask(tmp_path: Path, chroma_server: int, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(_settings(tmp_path, "machine-a", chroma_server, corpus_copy), embedder)
+    first = engine.ingest([corpus_copy]).to_json()
+    assert first["added"] == 1 and first["chunks"] > 20
+    again = engine.ingest([corpus_copy]).to_json()
+    assert again["unchanged"] == 1 and again["added"] == 0
+    answer = engine.ask(EXAMPLE_QUESTION)
+    assert "13,000 to 14,000" in answer.answer and answer.citations
+    status = engine.status().to_json()
+    assert status["location"] == f"chroma server 127.0.0.1:{chroma_server}"
+    assert not (tmp_path / "machine-a" / "chroma").exists(), "no embedded Chroma in server mode"
+
+
+def test_two_machines_share_one_server(tmp_path: Path, chroma_server: int, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    writer = Engine(_settings(tmp_path, "machine-a", chroma_server, corpus_copy), embedder)
+    writer.ingest([corpus_copy])
+    # machine B has never ingested: it derives its BM25 index from the server's chunks
+    reader = Engine(_settings(tmp_path, "machine-b", chroma_server, corpus_copy), embedder)
+    assert "13,000 to 14,000" in reader.ask(EXAMPLE_QUESTION).answer
+    assert reader.ask("What colour is the zebra Mortimer?").abstained
+    (corpus_copy / "zoo.md").write_text("# Zoo news\n\nThe zebra Mortimer is purple with green stripes.\n", encoding="utf-8")
+    writer.ingest([corpus_copy])
+    answer = reader.ask("What colour is the zebra Mortimer?")
+    assert not answer.abstained and "purple" in answer.answer
+
+
+def test_several_processes_write_one_server_index(tmp_path: Path, chroma_server: int) -> None:
+    folders = []
+    for name in ("team-a", "team-b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(CORPUS_DIR / "afghan_prisoner_release_2020.txt", folder / f"{name}.txt")
+        (folder / f"{name}-notes.md").write_text(f"# Notes of {name}\n\nThe code word of {name} is marmalade.\n", encoding="utf-8")
+        folders.append(folder)
+    cli = Path(sys.executable).parent / "corpusqa"
+    env = {**os.environ, "CORPUSQA_CHROMA_HOST": "127.0.0.1", "CORPUSQA_CHROMA_PORT": str(chroma_server)}
+    runs = [
+        subprocess.Popen([str(cli), "ingest", "--json", "--index-dir", str(tmp_path / f"idx-{folder.name}"), str(folder)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for folder in folders
+    ]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    for run, (out, err) in zip(runs, outputs):
+        assert run.returncode == 0, err
+        assert json.loads(out)["added"] == 2
+    status = subprocess.run([str(cli), "status", "--json", "--index-dir", str(tmp_path / "idx-team-a")],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert status.returncode == 0, status.stderr
+    sources = {doc["source"] for doc in json.loads(status.stdout)["documents"]}
+    assert sources == {"team-a.txt", "team-a-notes.md", "team-b.txt", "team-b-notes.md"}
+
+
+def test_unreachable_server_is_one_sentence(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    engine = Engine(_settings(tmp_path, "m", port, tmp_path), embedder)
+    with pytest.raises(CorpusQAError, match="Could not open the index at the Chroma server"):
+        engine.ask(EXAMPLE_QUESTION)
