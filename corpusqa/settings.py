@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
-    max_file_mb: float = Field(64.0, gt=0, description="Files larger than this are skipped at ingest.")
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.")
     max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted by the page's upload.")
     ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")

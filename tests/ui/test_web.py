@@ -1,0 +1,536 @@
+"""The chat page without a browser: formatting, uploads, handlers over the real engine, the real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from support.openai_server import FakeOpenAIServer
+
+import ui.web
+from corpusqa.settings import Settings, load_settings
+from corpusqa.types import Answer, Chunk, Citation, ScoredChunk, Timings
+from rag import Engine
+from ui.cli import cli
+from ui.server import build_app
+from ui.web import (
+    ChatPage,
+    UploadRejected,
+    build_blocks,
+    highlight_passage,
+    render_answer,
+    render_error,
+    render_report,
+    save_uploads,
+    upload_target,
+)
+
+EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
+EXAMPLE_ANSWER = "13,000 to 14,000"
+UNANSWERABLE = "What is the capital of France?"
+NEW_DOC_NAME = "kizimkazi_lighthouse.md"
+NEW_DOC = """# The Kizimkazi lighthouse
+
+The Kizimkazi lighthouse stands on the southern tip of Zanzibar island.
+Its first keeper, Amina Juma, lit the lamp for the first time on 4 May 1931.
+The tower is 23 metres tall and its light can be seen 18 nautical miles out to sea.
+"""
+NEW_DOC_QUESTION = "Who lit the Kizimkazi lighthouse lamp for the first time?"
+
+
+def _noop_progress(*args: Any, **kwargs: Any) -> None:
+    """Stands in for gr.Progress when a handler is called outside a Gradio event."""
+
+
+def _final(page: ChatPage, question: str, backend: str = "extractive", top_k: int = 5) -> tuple[str, Any, int]:
+    """Drive the chat handler to the end: (last message, last JSON value, number of yields)."""
+    events = list(page.ask(question, [], backend, top_k))
+    message, details = events[-1]
+    return message, details, len(events)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the page server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+@contextmanager
+def _gradio_client(url: str, **kwargs: Any) -> Iterator[Any]:
+    """gradio_client over the page; its telemetry is on unless switched off explicitly."""
+    from gradio_client import Client
+
+    client = Client(url + "/", verbose=False, analytics_enabled=False, download_files=False, **kwargs)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def private_index(tmp_path: Path, corpus_copy: Path, embedder: Any) -> Settings:
+    """Settings of an index of its own (over a writable corpus copy), for tests that change it."""
+    settings = load_settings(index_dir=tmp_path / "private-index", corpus_dir=corpus_copy)
+    Engine(settings, embedder).ingest([corpus_copy])
+    return settings
+
+
+# ---- module surface ---------------------------------------------------------------------------------
+
+
+def test_web_all_names_exist() -> None:
+    assert sorted(ui.web.__all__) == sorted(set(ui.web.__all__))
+    for name in ui.web.__all__:
+        assert hasattr(ui.web, name), name
+
+
+def test_web_import_switches_off_gradio_analytics() -> None:
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+# ---- formatting ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence", "expected"),
+    [
+        ("One. Two is here. Three.", "Two is here.", "One. <mark>Two is here.</mark> Three."),
+        ("One.\nTwo  is\nhere. Three.", "Two is here.", "One. <mark>Two is here.</mark> Three."),
+        ("A <b>bold</b> claim & more.", "A <b>bold</b> claim & more.", "<mark>A &lt;b&gt;bold&lt;/b&gt; claim &amp; more.</mark>"),
+        ("<script>alert(1)</script> Fine.", "", "&lt;script&gt;alert(1)&lt;/script&gt; Fine."),
+        ("Para one.\n\nPara two.", "Para two.", "Para one.<br><mark>Para two.</mark>"),
+        ("Nothing matches here.", "Absent sentence.", "Nothing matches here."),
+    ],
+)
+def test_highlight_passage_marks_and_escapes(text: str, sentence: str, expected: str) -> None:
+    assert highlight_passage(text, sentence) == expected
+
+
+def _chunk(number: int, kind: str = "article") -> Chunk:
+    text = f"Intro sentence {number}. The <key> fact {number} is here & now.\n\nA closing line."
+    return Chunk(f"c{number}", text, f"doc{number}.txt", f"Headline {number}", kind, 10 * number, 10 * number + 4, 0, len(text), "h")
+
+
+def _answer(abstained: bool, kind: str = "article") -> Answer:
+    chunks = [_chunk(n, kind) for n in (1, 2, 3, 4)]
+    retrieved = [ScoredChunk(chunk, 1.0 / n) for n, chunk in enumerate(chunks, start=1)]
+    citations = [] if abstained else [
+        Citation(1, "doc1.txt", "Headline 1", kind, 10, 14, chunks[0].text, 0.9, "c1", "The <key> fact 1 is here & now.")
+    ]
+    text = "The documents do not say." if abstained else "The <key> fact 1 is here & now. [1] [7]"
+    return Answer("q", text, abstained, "extractive", 0.1234, citations, Timings(0.012, 0.003, 0.1084), retrieved)
+
+
+def test_render_answer_links_markers_to_the_highlighted_passage() -> None:
+    html = render_answer(_answer(abstained=False), "cqa-abc")
+    assert '<a class="cqa-cite" href="#cqa-abc-1"' in html
+    assert "[7]" in html and 'href="#cqa-abc-7"' not in html  # a marker with no citation stays text
+    assert 'id="cqa-abc-1"' in html
+    assert "Headline 1" in html and "<code>doc1.txt</code>" in html and "lines 10–14" in html and "article" in html
+    assert "<mark>The &lt;key&gt; fact 1 is here &amp; now.</mark>" in html
+    assert "<key>" not in html  # nothing from a document reaches the page unescaped
+    assert "\n" not in html  # a blank line would end the HTML block inside the chat's Markdown
+    assert "123 ms in all: embedding 12 ms · retrieval 3 ms · answering 108 ms (extractive)" in html
+
+
+def test_render_answer_labels_reader_comments() -> None:
+    assert "reader comment" in render_answer(_answer(abstained=False, kind="comment"), "a")
+
+
+def test_render_answer_abstention_says_so_and_shows_closest_passages() -> None:
+    html = render_answer(_answer(abstained=True), "cqa-x")
+    assert "The documents do not answer this question." in html
+    assert "Closest passages found (they do not answer the question)" in html
+    assert html.count('class="cqa-source"') == 3
+    assert "<mark>" not in html and "cqa-cite" not in html
+
+
+def test_render_error_is_one_escaped_line() -> None:
+    html = render_error(ValueError("No <index> in /tmp/x; run `corpusqa ingest` first."))
+    assert html == (
+        '<div class="cqa-error"><strong>Could not answer:</strong> '
+        "No &lt;index&gt; in /tmp/x; run `corpusqa ingest` first.</div>"
+    )
+
+
+def test_render_report_without_report_lists_rejected_uploads() -> None:
+    from corpusqa.types import Skipped
+
+    assert render_report(None, [Skipped("a.exe", "unsupported <type>")]) == (
+        "<ul><li>not uploaded: <code>a.exe</code>: unsupported &lt;type&gt;</li></ul>"
+    )
+
+
+# ---- uploads --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "Report 2020.PDF", "page.html", "readme.markdown", "x.htm", "é.md"])
+def test_upload_target_accepts_plain_names_of_supported_types(tmp_path: Path, name: str) -> None:
+    assert upload_target(tmp_path, name) == tmp_path.resolve() / name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("../escape.txt", "plain name"),
+        ("sub/inner.txt", "plain name"),
+        ("..\\escape.txt", "plain name"),
+        ("/etc/passwd.txt", "plain name"),
+        ("..", "plain name"),
+        ("", "plain name"),
+        ("bad\x00name.txt", "plain name"),
+        ("new\nline.txt", "plain name"),
+        (".hidden.txt", "hidden"),
+        (".env", "hidden"),
+        ("tool.exe", "unsupported file type .exe"),
+        ("archive.tar.gz", "unsupported file type .gz"),
+        ("noextension", "unsupported file type (none)"),
+        ("x" * 300 + ".txt", "too long"),
+    ],
+)
+def test_upload_target_rejects_bad_names(tmp_path: Path, name: str, reason: str) -> None:
+    with pytest.raises(UploadRejected, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        upload_target(tmp_path, name)
+
+
+def test_upload_target_rejects_a_symlink_that_leads_outside(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "trap.txt").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(UploadRejected, match="outside the corpus folder"):
+        upload_target(corpus, "trap.txt")
+
+
+def test_save_uploads_writes_only_good_files_into_the_corpus(tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "good.md").write_text("# Good\n\nSome text.\n")
+    (incoming / "big.txt").write_bytes(b"x" * 3000)
+    (incoming / "empty.txt").write_bytes(b"")
+    (incoming / "tool.exe").write_bytes(b"MZ")
+    corpus = tmp_path / "corpus"  # created on demand
+    files = [incoming / name for name in ("good.md", "big.txt", "empty.txt", "tool.exe")]
+    saved, rejected = save_uploads(files, corpus, max_mb=0.002, inbox=incoming)
+    assert saved == ["good.md"]
+    assert {(r.path, r.reason.split(" (")[0]) for r in rejected} == {
+        ("big.txt", "the file is larger than 0.002 MB"),
+        ("empty.txt", "the file is empty"),
+        ("tool.exe", "unsupported file type .exe"),
+    }
+    assert sorted(os.listdir(corpus)) == ["good.md"]  # no temporary files left behind
+    assert (corpus / "good.md").read_text() == "# Good\n\nSome text.\n"
+    assert stat.S_IMODE((corpus / "good.md").stat().st_mode) == 0o644
+
+
+def test_save_uploads_replaces_a_file_of_the_same_name(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "doc.txt").write_text("old")
+    new = tmp_path / "doc.txt"
+    new.write_text("new")
+    assert save_uploads([new], corpus, max_mb=1, inbox=tmp_path) == (["doc.txt"], [])
+    assert (corpus / "doc.txt").read_text() == "new"
+
+
+def test_save_uploads_refuses_files_that_were_not_uploaded(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("server-side secret")
+    (inbox / "link.txt").symlink_to(secret)
+    corpus = tmp_path / "corpus"
+    saved, rejected = save_uploads([secret, inbox / "link.txt", inbox / ".." / "secret.txt"], corpus, 1, inbox)
+    assert saved == []
+    assert {r.reason for r in rejected} == {"the file was not uploaded through the page"}
+    assert os.listdir(corpus) == []
+
+
+# ---- handlers over the real engine ---------------------------------------------------------------------
+
+
+def test_page_ask_answers_the_example_question_with_a_highlighted_source(engine: Engine, bundled_index: Settings) -> None:
+    message, details, _ = _final(ChatPage(engine, bundled_index), EXAMPLE_QUESTION)
+    assert details["abstained"] is False, message
+    assert EXAMPLE_ANSWER in details["answer"]
+    assert EXAMPLE_ANSWER in message
+    marked = message.split("<mark>", 1)[1].split("</mark>", 1)[0]
+    assert EXAMPLE_ANSWER in marked
+    assert "afghan_prisoner_release_2020.txt" in message and "cqa-cite" in message
+    assert details["citations"][0]["source"] == "afghan_prisoner_release_2020.txt"
+    assert set(details["timings"]) == {"embedding", "retrieval", "answering"}
+
+
+def test_page_ask_abstains_plainly_with_closest_passages(engine: Engine, bundled_index: Settings) -> None:
+    message, details, _ = _final(ChatPage(engine, bundled_index), UNANSWERABLE)
+    assert details["abstained"] is True and details["citations"] == []
+    assert "The documents do not answer this question." in message
+    assert "Closest passages found" in message and message.count('class="cqa-source"') == 3
+
+
+def test_page_ask_uses_the_chosen_top_k(engine: Engine, bundled_index: Settings) -> None:
+    message, _, _ = _final(ChatPage(engine, bundled_index), UNANSWERABLE, top_k=1)
+    assert message.count('class="cqa-source"') == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "backend", "fragment"),
+    [
+        ("   ", "extractive", "The question is empty"),
+        ("x" * 5000, "extractive", "characters long"),
+        ("anything", "nonsense", "Unknown backend"),
+    ],
+)
+def test_page_ask_turns_errors_into_one_chat_message(
+    engine: Engine, bundled_index: Settings, question: str, backend: str, fragment: str
+) -> None:
+    message, details, count = _final(ChatPage(engine, bundled_index), question, backend=backend)
+    assert count == 1
+    assert message.startswith('<div class="cqa-error">') and fragment in message
+    assert fragment in details["error"]
+
+
+def test_page_ask_without_an_index_says_how_to_build_one(tmp_path: Path, embedder: Any) -> None:
+    settings = load_settings(index_dir=tmp_path / "none")
+    page = ChatPage(Engine(settings, embedder), settings)
+    message, details, _ = _final(page, EXAMPLE_QUESTION)
+    assert "No index in" in message and "corpusqa ingest" in message and "No index in" in details["error"]
+    assert "Re-ingest" in page.status()
+    assert "No index in" in page.status_json()["error"]
+
+
+def test_page_ask_over_an_empty_index_says_so(tmp_path: Path, embedder: Any) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.docx").write_bytes(b"PK")
+    settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus)
+    Engine(settings, embedder).ingest([corpus])
+    page = ChatPage(Engine(settings, embedder), settings)
+    message, details, count = _final(page, EXAMPLE_QUESTION)
+    assert count == 1 and message.startswith('<div class="cqa-error">')
+    assert "is empty" in details["error"] and "0 documents, 0 chunks" in page.status()
+
+
+def test_page_ask_reports_an_unreachable_llm_server(bundled_index: Settings, embedder: Any) -> None:
+    settings = bundled_index.model_copy(update={"openai_base_url": f"http://127.0.0.1:{_free_port()}/v1"})
+    message, details, _ = _final(ChatPage(Engine(settings, embedder), settings), EXAMPLE_QUESTION, backend="openai")
+    assert message.startswith('<div class="cqa-error">')
+    assert "127.0.0.1" in details["error"] and "Traceback" not in message
+
+
+def test_page_ask_streams_an_llm_answer_then_links_its_citations(bundled_index: Settings, embedder: Any) -> None:
+    with FakeOpenAIServer(words_per_chunk=1) as llm:
+        settings = bundled_index.model_copy(update={"openai_base_url": llm.base_url, "openai_model": "fake-model"})
+        page = ChatPage(Engine(settings, embedder), settings)
+        events = list(page.ask(EXAMPLE_QUESTION, [], "openai", 5))
+    partial = [message for message, _ in events[:-1]]
+    assert len(partial) > 3 and all(message.startswith('<div class="cqa-answer">') for message in partial)
+    assert len(partial[-1]) > len(partial[0])
+    message, details = events[-1]
+    assert details["backend"] == "openai" and details["citations"], details
+    number = details["citations"][0]["id"]
+    assert 'href="#cqa-' in message and f">[{number}]</a>" in message
+    assert "(openai)" in message
+
+
+def test_page_upload_saves_ingests_and_answers_from_the_new_document(private_index: Settings, embedder: Any) -> None:
+    upload_dir = private_index.index_dir.parent / "browser-upload"
+    upload_dir.mkdir()
+    page = ChatPage(Engine(private_index, embedder), private_index, inbox=upload_dir)
+    (upload_dir / NEW_DOC_NAME).write_text(NEW_DOC)
+    (upload_dir / "tool.exe").write_bytes(b"MZ")
+    calls: list[tuple[Any, ...]] = []
+    summary, status, cleared = page.upload(
+        [str(upload_dir / NEW_DOC_NAME), str(upload_dir / "tool.exe")], progress=lambda *a, **k: calls.append(a + (k,))
+    )
+    assert "1 added" in summary and f"added: <code>{NEW_DOC_NAME}</code>" in summary
+    assert "not uploaded: <code>tool.exe</code>: unsupported file type .exe" in summary
+    assert f"<code>{NEW_DOC_NAME}</code>" in status and "2 documents" in status
+    assert cleared is None
+    assert (private_index.corpus_dir / NEW_DOC_NAME).read_text() == NEW_DOC
+    assert not (private_index.corpus_dir / "tool.exe").exists()
+    assert any(k.get("desc") == "Indexing documents" for *_, k in calls)
+    message, details, _ = _final(page, NEW_DOC_QUESTION)
+    assert "Amina Juma" in details["answer"], message
+    assert details["citations"][0]["source"] == NEW_DOC_NAME
+
+
+def test_page_upload_drops_a_file_that_ingest_cannot_read(private_index: Settings, embedder: Any) -> None:
+    inbox = private_index.index_dir.parent / "inbox"
+    inbox.mkdir()
+    (inbox / "scan.pdf").write_bytes(b"this is not a PDF at all")
+    page = ChatPage(Engine(private_index, embedder), private_index, inbox=inbox)
+    summary, status, _ = page.upload([str(inbox / "scan.pdf")], progress=_noop_progress)
+    assert "0 added" in summary and "not uploaded: <code>scan.pdf</code>: " in summary, summary
+    assert not (private_index.corpus_dir / "scan.pdf").exists() and "scan.pdf" not in status
+    assert "1 unchanged" in page.reingest(progress=_noop_progress)[0]
+
+
+def test_page_upload_of_only_bad_files_reports_without_ingesting(private_index: Settings, embedder: Any) -> None:
+    page = ChatPage(Engine(private_index, embedder), private_index, inbox=private_index.index_dir.parent)
+    bad = private_index.index_dir.parent / ".secret.txt"
+    bad.write_text("hidden")
+    summary, _, _ = page.upload([str(bad)], progress=_noop_progress)
+    assert summary == "<ul><li>not uploaded: <code>.secret.txt</code>: hidden files are not accepted</li></ul>"
+    assert summary == page.upload([str(bad)], progress=_noop_progress)[0]
+    assert page.upload(None, progress=_noop_progress)[0] == "<p>No files were given.</p>"
+
+
+def test_page_reingest_reports_changes_and_skipped_files(private_index: Settings, embedder: Any) -> None:
+    page = ChatPage(Engine(private_index, embedder), private_index)
+    corpus = private_index.corpus_dir
+    (corpus / "notes.docx").write_bytes(b"PK")
+    (corpus / NEW_DOC_NAME).write_text(NEW_DOC)
+    summary, status = page.reingest(progress=_noop_progress)
+    assert "1 added, 0 updated, 1 unchanged, 0 deleted, 1 skipped" in summary
+    assert "skipped: <code>notes.docx</code>: unsupported file type .docx" in summary
+    (corpus / NEW_DOC_NAME).unlink()
+    summary, status = page.reingest(progress=_noop_progress)
+    assert f"deleted: <code>{NEW_DOC_NAME}</code>" in summary and NEW_DOC_NAME not in status
+
+
+def test_page_reingest_builds_a_missing_index(tmp_path: Path, corpus_copy: Path, embedder: Any) -> None:
+    settings = load_settings(index_dir=tmp_path / "fresh", corpus_dir=corpus_copy)
+    page = ChatPage(Engine(settings, embedder), settings)
+    assert "No index in" in page.status()
+    summary, status = page.reingest(progress=_noop_progress)
+    assert "1 added" in summary and "afghan_prisoner_release_2020.txt" in status
+    message, details, _ = _final(page, EXAMPLE_QUESTION)
+    assert EXAMPLE_ANSWER in details["answer"], message
+
+
+def test_page_reingest_of_a_missing_corpus_folder_is_a_message(private_index: Settings, embedder: Any) -> None:
+    settings = private_index.model_copy(update={"corpus_dir": private_index.corpus_dir / "missing"})
+    summary, status = ChatPage(Engine(settings, embedder), settings).reingest(progress=_noop_progress)
+    assert summary.startswith('<div class="cqa-error">') and "No such file or folder" in summary
+    assert "afghan_prisoner_release_2020.txt" in status
+
+
+def test_build_blocks_exposes_named_api_endpoints(engine: Engine, bundled_index: Settings) -> None:
+    blocks = build_blocks(engine, bundled_index)
+    info = blocks.get_api_info()
+    assert {"/ask", "/status", "/ingest", "/upload"} <= set(info["named_endpoints"])
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/ask"]["parameters"]] == ["message", "backend", "top_k"]
+    assert blocks.analytics_enabled is False
+
+
+# ---- the real server: one app with the API, the page and its Gradio API ---------------------------------
+
+
+@pytest.fixture
+def page_url(engine: Engine, bundled_index: Settings) -> Iterator[str]:
+    with _serve(build_app(engine, bundled_index)) as url:
+        yield url
+
+
+def test_server_serves_page_and_http_api_on_one_port(page_url: str) -> None:
+    page = httpx.get(page_url + "/", timeout=30)
+    assert page.status_code == 200 and '"title":"corpusqa"' in page.text
+    assert httpx.get(page_url + "/healthz", timeout=30).json() == {"status": "ok"}
+
+
+def test_gradio_client_ask_returns_message_and_answer_json(page_url: str) -> None:
+    with _gradio_client(page_url) as client:
+        message, details = client.predict(EXAMPLE_QUESTION, "extractive", 3, api_name="/ask")
+    assert EXAMPLE_ANSWER in details["answer"], details
+    assert details["citations"][0]["source"] == "afghan_prisoner_release_2020.txt"
+    assert "<mark>" in message and EXAMPLE_ANSWER in message
+
+
+def test_gradio_client_status_abstention_and_errors(page_url: str) -> None:
+    with _gradio_client(page_url) as client:
+        status = client.predict(api_name="/status")
+        abstained = client.predict(UNANSWERABLE, "extractive", 2, api_name="/ask")
+        message, details = client.predict("", "extractive", 3, api_name="/ask")
+    assert status["document_count"] == 1 and status["chunks"] > 0
+    assert abstained[1]["abstained"] is True and abstained[0].count('class="cqa-source"') == 2
+    assert details == {"error": "The question is empty; type a question about your documents."}
+    assert message.startswith('<div class="cqa-error">')
+
+
+def test_server_refuses_a_server_path_posing_as_an_upload(private_index: Settings, embedder: Any, tmp_path: Path) -> None:
+    secret = Path(tempfile.gettempdir()) / f"corpusqa-secret-{os.getpid()}.txt"
+    secret.write_text("The vault code is 4321.")
+    payload = {"data": [[{"path": str(secret), "meta": {"_type": "gradio.FileData"}}]]}
+    try:
+        with _serve(build_app(Engine(private_index, embedder), private_index)) as url:
+            event = httpx.post(url + "/gradio_api/call/upload", json=payload, timeout=30).json()["event_id"]
+            stream = httpx.get(f"{url}/gradio_api/call/upload/{event}", timeout=60).text
+    finally:
+        secret.unlink()
+    assert "event: error" in stream and "not uploaded by a user" in stream
+    assert not (private_index.corpus_dir / secret.name).exists()
+
+
+def test_server_with_auth_requires_the_password(engine: Engine, bundled_index: Settings) -> None:
+    settings = bundled_index.model_copy(update={"ui_auth": "reader:s3cret"})
+    with _serve(build_app(engine, settings)) as url:
+        assert httpx.get(url + "/config", timeout=30).status_code == 401
+        assert httpx.get(url + "/healthz", timeout=30).status_code == 200  # the HTTP API has its own key
+        with pytest.raises(ValueError, match="Could not login"), _gradio_client(url, auth=("reader", "wrong")):
+            pass
+        with _gradio_client(url, auth=("reader", "s3cret")) as client:
+            assert client.predict(api_name="/status")["document_count"] == 1
+
+
+# ---- `corpusqa ui` ----------------------------------------------------------------------------------------
+
+
+def test_cli_ui_reports_a_busy_port(bundled_index: Settings) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["ui", "--index-dir", str(bundled_index.index_dir), "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+    assert "Index: 1 documents" in result.output
+
+
+def test_cli_ui_without_an_index_prints_a_hint_and_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[Settings] = []
+    monkeypatch.setattr("ui.server.serve", lambda engine, settings, sock: (started.append(settings), sock.close()))
+    result = CliRunner().invoke(cli, ["ui", "--index-dir", str(tmp_path / "empty"), "--port", str(_free_port())])
+    assert result.exit_code == 0, result.output
+    assert "No index in" in result.output and "Documents tab can ingest" in result.output
+    assert "Chat page on http://127.0.0.1:" in result.output
+    assert started and started[0].ui_host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_cli_ui_rejects_bad_ports(port: str) -> None:
+    result = CliRunner().invoke(cli, ["ui", "--port", port])
+    assert result.exit_code == 2, result.output
+
+
