@@ -45,8 +45,11 @@ def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
         else:
             click.echo(f"The index is empty: add documents on the page's Documents tab, or to {settings.corpus_dir}.", err=True)
     sock = bind(settings)
-    if settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_auth:
-        click.echo("Warning: the page is reachable from other machines without a password; set CORPUSQA_UI_AUTH.", err=True)
+    if settings.ui_host not in ("127.0.0.1", "localhost", "::1"):
+        if not settings.ui_auth:
+            click.echo("Warning: the page is reachable from other machines without a password; set CORPUSQA_UI_AUTH.", err=True)
+        if not settings.api_key:
+            click.echo("Warning: the HTTP API under /v1 is reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
     auth = " (password required)" if settings.ui_auth else ""
     click.echo(f"Chat page on http://{_url_host(settings.ui_host)}:{settings.ui_port}/{auth}; Ctrl+C stops it.", err=True)
     try:
