@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from support.openai_server import FakeOpenAIServer
+from support.servers import free_port
 
 from corpusqa.offline import OFFLINE_ENV
 from corpusqa.settings import Settings, load_settings
@@ -36,12 +36,6 @@ class LivePage:
     llm: FakeOpenAIServer
     log: Path
     process: subprocess.Popen[bytes]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
@@ -68,7 +62,7 @@ def live_page(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterat
     shutil.copytree(CORPUS_DIR, corpus)
     settings = load_settings(index_dir=root / "index", corpus_dir=corpus)
     Engine(settings, embedder).ingest([corpus])
-    port = _free_port()
+    port = free_port()
     log = root / "corpusqa-ui.log"
     with FakeOpenAIServer(words_per_chunk=2) as llm:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("CORPUSQA_", "OPENAI_"))}

@@ -5,15 +5,10 @@ from __future__ import annotations
 import random
 import re
 import signal
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from support.servers import serve_asgi
 
 from corpusqa.settings import Settings
 
@@ -204,31 +199,12 @@ def test_gradio_client_calls_the_running_page(live_page: Any) -> None:
     assert answered[1]["citations"][0]["source"] == "afghan_prisoner_release_2020.txt"
 
 
-@contextmanager
-def _serve_in_thread(app: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the page server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-
-
 def test_page_with_auth_asks_for_the_password(page: Any, bundled_index: Settings, embedder: Any, artifacts: Path) -> None:
     from rag import Engine
     from ui.server import build_app
 
     settings = bundled_index.model_copy(update={"ui_auth": "reader:s3cret"})
-    with _serve_in_thread(build_app(Engine(settings, embedder), settings)) as url:
+    with serve_asgi(build_app(Engine(settings, embedder), settings)) as url:
         page.goto(url, wait_until="load")
         page.wait_for_selector("input[type=password]")
         page.screenshot(path=artifacts / "11-login.png")
@@ -252,7 +228,7 @@ def test_page_over_an_empty_index_says_so_in_the_chat(page: Any, tmp_path: Path,
     corpus.mkdir()
     settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus)
     Engine(settings, embedder).ingest([corpus])
-    with _serve_in_thread(build_app(Engine(settings, embedder), settings)) as url:
+    with serve_asgi(build_app(Engine(settings, embedder), settings)) as url:
         page.goto(url, wait_until="load")
         page.wait_for_selector("#question textarea")
         reply = _ask(page, EXAMPLE_QUESTION)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.servers import lock_held_elsewhere
 
 from corpusqa.errors import IndexBusyError, IndexNotFoundError, SourceNotFoundError
 from corpusqa.settings import Settings, load_settings
@@ -425,26 +423,6 @@ def test_index_status_without_an_index_raises_index_not_found(tmp_path: Path, no
 # ---- one writer at a time ----------------------------------------------------------------------------
 
 
-@contextmanager
-def _lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
-    """Hold `lock_path` with filelock in another process, as a running ingest does."""
-    code = (
-        "import sys\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\nlock.acquire()\n"
-        "print('locked', flush=True)\nsys.stdin.read()\nlock.release()\n"
-    )
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(lock_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
-
-
 def test_ingest_while_another_ingest_holds_the_lock_raises_index_busy(
     tmp_path: Path, embedder: Embedder, notes: Callable[..., list[Path]]
 ) -> None:
@@ -452,7 +430,7 @@ def test_ingest_while_another_ingest_holds_the_lock_raises_index_busy(
     notes(corpus, 1)
     settings = _settings(tmp_path / "index")
 
-    with _lock_held_elsewhere(settings.index_dir / "ingest.lock"):
+    with lock_held_elsewhere(settings.index_dir / "ingest.lock"):
         with pytest.raises(IndexBusyError) as info:
             Engine(settings, embedder).ingest([corpus])
         dry = Engine(settings, embedder).ingest([corpus], dry_run=True)  # a dry run only reads

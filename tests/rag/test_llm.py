@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 from conftest import EXAMPLE_QUESTION
 from support.openai_server import FakeOpenAIServer
+from support.servers import free_port
 
 from corpusqa.errors import LLMError
 from corpusqa.settings import Settings
@@ -77,12 +77,6 @@ def test_openai_backend_abstains_when_server_says_not_found(engine: Engine, serv
     assert not answer.unsupported
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     ("mode", "changes", "message"),
     [
@@ -104,7 +98,7 @@ def test_openai_backend_errors_are_one_sentence(
 
 
 def test_openai_backend_unreachable_server(engine: Engine) -> None:
-    port = _free_port()
+    port = free_port()
     broken = engine.with_settings(backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=2.0)
     with pytest.raises(LLMError, match="Could not reach the LLM server"):
         broken.ask(EXAMPLE_QUESTION)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from support.servers import free_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     """Start `chroma run` and yield its port; stopped after the test."""
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     log = (tmp_path / "chroma.log").open("w")

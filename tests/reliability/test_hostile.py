@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import EXAMPLE_QUESTION
+
 from corpusqa.settings import Settings
 from ui.cli import cli
 

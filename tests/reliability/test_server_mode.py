@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS_DIR, EXAMPLE_QUESTION
+
 from corpusqa.errors import CorpusQAError
 from corpusqa.settings import load_settings
 from rag import Engine

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from support.openai_server import FakeOpenAIServer
+from support.servers import serve_asgi
 
 import ui.api
 from corpusqa.errors import LLMError
@@ -33,30 +31,10 @@ ERROR_KEYS = {"message", "type", "param", "code"}
 KEY = "s3cret-key"
 
 
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-
-
 @pytest.fixture
 def api_url(engine: Engine, bundled_index: Settings) -> Iterator[str]:
     """The API over the bundled index, no key."""
-    with serve(create_api_app(engine, bundled_index)) as url:
+    with serve_asgi(create_api_app(engine, bundled_index)) as url:
         yield url
 
 
@@ -163,7 +141,7 @@ def test_api_openai_backend_through_the_api(bundled_index: Settings, embedder: A
     """corpusqa-openai is offered when configured and answers through the (fake, real-HTTP) LLM server."""
     with FakeOpenAIServer() as llm:
         settings = bundled_index.model_copy(update={"backend": "openai", "openai_base_url": llm.base_url})
-        with serve(create_api_app(Engine(settings, embedder), settings)) as url:
+        with serve_asgi(create_api_app(Engine(settings, embedder), settings)) as url:
             client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             assert [model.id for model in client.models.list()] == ["corpusqa-openai", "corpusqa-extractive"]
             completion = client.chat.completions.create(
@@ -192,7 +170,7 @@ def test_api_llm_failure_is_a_gateway_error(
     with FakeOpenAIServer(mode=mode, delay=5.0) as llm:
         update = {"backend": "openai", "openai_base_url": llm.base_url, "llm_timeout": timeout}
         settings = bundled_index.model_copy(update=update)
-        with serve(create_api_app(Engine(settings, embedder), settings)) as url:
+        with serve_asgi(create_api_app(Engine(settings, embedder), settings)) as url:
             body = {"model": "corpusqa-openai", "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]}
             _assert_error(httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30), status, code)
             _assert_error(
@@ -242,7 +220,7 @@ def test_api_stream_error_after_text_is_an_error_event() -> None:
 @pytest.fixture
 def keyed_url(bundled_index: Settings, embedder: Any) -> Iterator[str]:
     settings = bundled_index.model_copy(update={"api_key": KEY})
-    with serve(create_api_app(Engine(settings, embedder), settings)) as url:
+    with serve_asgi(create_api_app(Engine(settings, embedder), settings)) as url:
         yield url
 
 
@@ -447,7 +425,7 @@ def test_api_unexpected_error_is_one_sentence_500(
         raise RuntimeError("secret internals\nTraceback (most recent call last)")
 
     monkeypatch.setattr(engine, "status", broken)
-    with serve(create_api_app(engine, bundled_index)) as url:
+    with serve_asgi(create_api_app(engine, bundled_index)) as url:
         response = httpx.get(f"{url}/v1/status")
     error = _assert_error(response, 500)
     assert "secret" not in error["message"] and error["type"] == "server_error"
@@ -455,7 +433,7 @@ def test_api_unexpected_error_is_one_sentence_500(
 
 def test_api_without_index_is_409(tmp_path: Path, embedder: Any) -> None:
     settings = load_settings(index_dir=tmp_path / "nothing", corpus_dir=tmp_path)
-    with serve(create_api_app(Engine(settings, embedder), settings)) as url:
+    with serve_asgi(create_api_app(Engine(settings, embedder), settings)) as url:
         _assert_error(httpx.get(f"{url}/v1/status"), 409, "index_not_found")
         _assert_error(
             httpx.post(f"{url}/v1/ask", json={"question": "anything?"}, timeout=60), 409, "index_not_found"
@@ -494,7 +472,7 @@ def test_api_ingest_while_answering(tmp_path: Path, corpus_copy: Path, embedder:
         barrier.wait()
         results.append(httpx.post(f"{url}/v1/ingest", timeout=300))
 
-    with serve(create_api_app(engine, settings)) as url:
+    with serve_asgi(create_api_app(engine, settings)) as url:
         threads = [threading.Thread(target=ingest) for _ in range(2)]
         for thread in threads:
             thread.start()
@@ -533,7 +511,7 @@ def test_api_ingest_of_a_subfolder(tmp_path: Path, corpus_copy: Path, embedder: 
     engine.ingest()
     _add_documents(corpus_copy, 1)
     (corpus_copy / "escape").symlink_to(tmp_path, target_is_directory=True)
-    with serve(create_api_app(engine, settings)) as url:
+    with serve_asgi(create_api_app(engine, settings)) as url:
         response = httpx.post(f"{url}/v1/ingest", json={"path": "more/./"}, timeout=300)
         escape = httpx.post(f"{url}/v1/ingest", json={"path": "escape"}, timeout=300)
     assert response.status_code == 200, response.text
@@ -555,7 +533,7 @@ def test_api_leaves_root_free_for_the_page(engine: Engine, bundled_index: Settin
         ]
     )
     app.mount("/", page)
-    with serve(app) as url:
+    with serve_asgi(app) as url:
         assert httpx.get(f"{url}/").text == "page"
         assert httpx.post(f"{url}/upload", content=b"x" * (2 * MAX_BODY_BYTES)).text == str(
             2 * MAX_BODY_BYTES
@@ -607,7 +585,7 @@ def test_api_ingest_of_a_subfolder_keeps_corpus_relative_sources(
     engine = Engine(settings, embedder)
     engine.ingest()
     _add_documents(corpus_copy, 1)
-    with serve(create_api_app(engine, settings)) as url:
+    with serve_asgi(create_api_app(engine, settings)) as url:
         assert httpx.post(f"{url}/v1/ingest", json={"path": "more"}, timeout=300).status_code == 200
         assert httpx.post(f"{url}/v1/ingest", timeout=300).json()["added"] == 0
         sources = [document["source"] for document in httpx.get(f"{url}/v1/status").json()["documents"]]

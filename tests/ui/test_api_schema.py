@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from conftest import CORPUS_DIR
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from support.servers import serve_asgi
 
 from corpusqa.settings import load_settings
 from rag import Engine
@@ -40,23 +37,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Itera
         config = load_settings(index_dir=root / "index", corpus_dir=root / "corpus")
     engine = Engine(config, embedder)
     engine.ingest()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_api_app(engine, config), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.02)
-    try:
-        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{sock.getsockname()[1]}/openapi.json")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with serve_asgi(create_api_app(engine, config), lifespan="off") as url:
+        yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 
 
 OPERATIONS = [

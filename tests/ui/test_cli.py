@@ -9,13 +9,12 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from support.servers import lock_held_elsewhere
 
 from corpusqa.settings import Settings
 from ui.cli import cli
@@ -197,25 +196,6 @@ def test_cli_status_text_names_every_field(bundled_index: Settings) -> None:
 # ---- errors -------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _lock_held_elsewhere(lock_path: Path) -> Iterator[None]:
-    code = (
-        "import sys\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\nlock.acquire()\n"
-        "print('locked', flush=True)\nsys.stdin.read()\n"
-    )
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(lock_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
-
-
 @pytest.mark.parametrize(
     ("args", "exit_code", "message"),
     [
@@ -241,7 +221,7 @@ def test_cli_ingest_while_another_ingest_runs_refuses_with_index_busy(tmp_path: 
     corpus = _notes(tmp_path / "corpus")
     index_dir = tmp_path / "index"
 
-    with _lock_held_elsewhere(index_dir / "ingest.lock"):
+    with lock_held_elsewhere(index_dir / "ingest.lock"):
         busy = run("ingest", str(corpus))
     after = run("ingest", "--json", str(corpus))
 

@@ -6,8 +6,6 @@ import os
 import socket
 import stat
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from support.openai_server import FakeOpenAIServer
+from support.servers import free_port, serve_asgi
 
 import ui.web
 from corpusqa.settings import Settings, load_settings
@@ -59,32 +57,6 @@ def _final(page: ChatPage, question: str, backend: str = "extractive", top_k: in
     events = list(page.ask(question, [], backend, top_k))
     message, details = events[-1]
     return message, details, len(events)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the page server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 @contextmanager
@@ -343,7 +315,7 @@ def test_page_ask_over_an_empty_index_says_so(tmp_path: Path, embedder: Any) -> 
 
 
 def test_page_ask_reports_an_unreachable_llm_server(bundled_index: Settings, embedder: Any) -> None:
-    settings = bundled_index.model_copy(update={"openai_base_url": f"http://127.0.0.1:{_free_port()}/v1"})
+    settings = bundled_index.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1"})
     message, details, _ = _final(ChatPage(Engine(settings, embedder), settings), EXAMPLE_QUESTION, backend="openai")
     assert message.startswith('<div class="cqa-error">')
     assert "127.0.0.1" in details["error"] and "Traceback" not in message
@@ -450,7 +422,7 @@ def test_build_blocks_exposes_named_api_endpoints(engine: Engine, bundled_index:
 
 @pytest.fixture
 def page_url(engine: Engine, bundled_index: Settings) -> Iterator[str]:
-    with _serve(build_app(engine, bundled_index)) as url:
+    with serve_asgi(build_app(engine, bundled_index)) as url:
         yield url
 
 
@@ -484,7 +456,7 @@ def test_server_refuses_a_server_path_posing_as_an_upload(private_index: Setting
     secret.write_text("The vault code is 4321.")
     payload = {"data": [[{"path": str(secret), "meta": {"_type": "gradio.FileData"}}]]}
     try:
-        with _serve(build_app(Engine(private_index, embedder), private_index)) as url:
+        with serve_asgi(build_app(Engine(private_index, embedder), private_index)) as url:
             event = httpx.post(url + "/gradio_api/call/upload", json=payload, timeout=30).json()["event_id"]
             stream = httpx.get(f"{url}/gradio_api/call/upload/{event}", timeout=60).text
     finally:
@@ -495,7 +467,7 @@ def test_server_refuses_a_server_path_posing_as_an_upload(private_index: Setting
 
 def test_server_with_auth_requires_the_password(engine: Engine, bundled_index: Settings) -> None:
     settings = bundled_index.model_copy(update={"ui_auth": "reader:s3cret"})
-    with _serve(build_app(engine, settings)) as url:
+    with serve_asgi(build_app(engine, settings)) as url:
         assert httpx.get(url + "/config", timeout=30).status_code == 401
         assert httpx.get(url + "/healthz", timeout=30).status_code == 200  # the HTTP API has its own key
         with pytest.raises(ValueError, match="Could not login"), _gradio_client(url, auth=("reader", "wrong")):
@@ -521,7 +493,7 @@ def test_cli_ui_reports_a_busy_port(bundled_index: Settings) -> None:
 def test_cli_ui_without_an_index_prints_a_hint_and_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[Settings] = []
     monkeypatch.setattr("ui.server.serve", lambda engine, settings, sock: (started.append(settings), sock.close()))
-    result = CliRunner().invoke(cli, ["ui", "--index-dir", str(tmp_path / "empty"), "--port", str(_free_port())])
+    result = CliRunner().invoke(cli, ["ui", "--index-dir", str(tmp_path / "empty"), "--port", str(free_port())])
     assert result.exit_code == 0, result.output
     assert "No index in" in result.output and "Documents tab can ingest" in result.output
     assert "Chat page on http://127.0.0.1:" in result.output
