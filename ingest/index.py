@@ -143,9 +143,9 @@ def _is_current(old: StoredDocument, digest: str, signature: str) -> bool:
     return old.complete and old.hash == digest and old.signature == signature
 
 
-# Sentences embedded together: small files are pooled so the model runs on full batches (one file at
-# a time, 40 small files took 6.5 s against 2.7 s pooled); writes still happen file by file.
-_POOL_SENTENCES = 512
+# Small files are pooled so the model runs on full batches (one file at a time, 40 small files took
+# 6.5 s against 2.7 s pooled); writes still happen file by file. Pool size: this many batches.
+_POOL_BATCHES = 8
 
 
 def _apply(
@@ -198,7 +198,7 @@ def _apply(
             continue
         pool.append((item, chunks))
         pooled += sum(len(chunk.sentences) for chunk in chunks)
-        if pooled >= _POOL_SENTENCES:
+        if pooled >= settings.embed_batch_size * _POOL_BATCHES:
             flush()
             pooled = 0
     flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ from rag import Engine
 
 CORPUSQA = Path(sys.executable).parent / "corpusqa"
 FILES = 40
+QUESTIONS = ["What is in report 7-1-0?", "Which report mentions the harbour?", "How many reports are there?"]
 
 
 def _chunks_written(index_dir: Path) -> int:
@@ -50,7 +52,39 @@ def _snapshot(settings: Settings) -> tuple[dict[str, tuple[str, int, bool]], lis
     return documents, chunk_ids, sentence_ids
 
 
-def test_ingest_killed_midway_then_rerun_equals_an_uninterrupted_ingest(
+def _start_ingest(corpus: Path, settings: Settings) -> subprocess.Popen[bytes]:
+    # small embedding batches, so that files are written one pool (four files) at a time
+    env = {**os.environ, "CORPUSQA_EMBED_BATCH_SIZE": "2"}
+    return subprocess.Popen(
+        [str(CORPUSQA), "ingest", str(corpus), "--index-dir", str(settings.index_dir), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def _kill_after(ingest: subprocess.Popen[bytes], index_dir: Path, chunks: int) -> None:
+    deadline = time.monotonic() + 300
+    while _chunks_written(index_dir) < chunks:
+        assert ingest.poll() is None, f"ingest ended before it could be killed: {ingest.communicate()}"
+        assert time.monotonic() < deadline, "ingest wrote too little within 5 minutes"
+        time.sleep(0.01)
+    ingest.send_signal(signal.SIGKILL)
+    ingest.communicate(timeout=60)
+    assert ingest.returncode == -signal.SIGKILL
+
+
+def _answers(settings: Settings, embedder: Embedder) -> list[dict[str, object]]:
+    engine = Engine(settings, embedder)
+    out = []
+    for question in QUESTIONS:
+        data = engine.ask(question).to_json()
+        data.pop("seconds")
+        out.append(data)
+    return out
+
+
+def test_ingest_killed_at_several_points_then_rerun_equals_an_uninterrupted_ingest(
     tmp_path: Path, embedder: Embedder, notes: Callable[..., list[Path]]
 ) -> None:
     corpus = tmp_path / "corpus"
@@ -58,28 +92,25 @@ def test_ingest_killed_midway_then_rerun_equals_an_uninterrupted_ingest(
     killed = load_settings(index_dir=tmp_path / "killed")
     fresh = load_settings(index_dir=tmp_path / "fresh")
 
-    ingest = subprocess.Popen(
-        [str(CORPUSQA), "ingest", str(corpus), "--index-dir", str(killed.index_dir), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    first = _start_ingest(corpus, killed)
     deadline = time.monotonic() + 300
     while _chunks_written(killed.index_dir) < 3:
-        assert ingest.poll() is None, f"ingest ended before it could be killed: {ingest.communicate()}"
-        assert time.monotonic() < deadline, "ingest wrote nothing within 5 minutes"
-        time.sleep(0.02)
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
     # two ingests at once: while that one writes, a second is refused (the lock is its, not ours)
     with pytest.raises(IndexBusyError, match="Another ingest is writing"):
         Engine(killed, embedder).ingest([corpus])
-    ingest.send_signal(signal.SIGKILL)
-    ingest.communicate(timeout=60)
-
-    assert ingest.returncode == -signal.SIGKILL
+    _kill_after(first, killed.index_dir, 3)
     partial, _, _ = _snapshot(killed)
-    assert 3 <= len(partial) < FILES, "the kill came after the last document"
+    assert 3 <= len(partial) < FILES, "the first kill came after the last document"
     assert read_state(killed.index_dir) is None  # the killed run never finished
 
-    rerun = Engine(killed, embedder).ingest([corpus])  # the killed process's lock died with it
+    # killed again later on, in the run that was repairing the first kill
+    _kill_after(_start_ingest(corpus, killed), killed.index_dir, len(_snapshot(killed)[1]) + 20)
+    later, _, _ = _snapshot(killed)
+    assert len(partial) < len(later) < FILES, "the second kill came after the last document"
+
+    rerun = Engine(killed, embedder).ingest([corpus])  # the killed processes' locks died with them
     reference = Engine(fresh, embedder).ingest([corpus])
 
     assert sorted(rerun.added + rerun.updated + rerun.unchanged) == sorted(reference.added)
@@ -87,4 +118,4 @@ def test_ingest_killed_midway_then_rerun_equals_an_uninterrupted_ingest(
     assert rerun.embedded_chunks < reference.embedded_chunks  # finished documents were kept, not redone
     assert _snapshot(killed) == _snapshot(fresh)
     assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (FILES, len(_snapshot(fresh)[1]))
-    assert Engine(killed, embedder).status().chunks == reference.chunks
+    assert _answers(killed, embedder) == _answers(fresh, embedder)
