@@ -18,6 +18,8 @@ __all__ = ["chunk_file", "count_tokens", "split_sentences"]
 # A "sentence" longer than this many chunk sizes (a minified file, a table dump) is cut at word
 # boundaries: keeping it whole would make an unreadable, unembeddable passage.
 _LONGEST_SENTENCE_FACTOR = 2
+# Lines shorter than this, followed by a capitalised line, end a sentence (hard-wrapped prose runs ~70+).
+_SHORT_LINE = 48
 
 
 @lru_cache(maxsize=1)
@@ -60,12 +62,19 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 def _split_unterminated_lines(piece: str, left: int, right: int) -> list[tuple[int, int]]:
     out = []
     cursor = left
+    line_start = left
     for match in re.finditer(r"\n", piece[left:right]):
         newline = left + match.start()
         before = piece[cursor:newline].rstrip()
-        if before and before[-1] not in ",;-–—(" and not before[-1].islower():
+        line = piece[line_start:newline].strip()
+        following = piece[newline + 1 : right].lstrip()[:1]
+        unterminated = bool(before) and before[-1] not in ",;-–—(" and not before[-1].islower()
+        # a short line before a capitalised one is a label or a photo credit, not wrapped prose
+        short_label = 0 < len(line) < _SHORT_LINE and (following.isupper() or following in "\"“'‘")
+        if unterminated or short_label:
             out.append((cursor, cursor + len(before)))
             cursor = newline + 1
+        line_start = newline + 1
     out.append((cursor, right))
     return [(a, b) for a, b in out if piece[a:b].strip()]
 

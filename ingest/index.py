@@ -25,7 +25,7 @@ from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 __all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 #: progress(stage, done, total): stage is "documents" or "chunks"
 ProgressFn = Callable[[str, int, int], None]
