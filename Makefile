@@ -16,6 +16,7 @@ run: ingest
 test: install chromium ingest
 	$(PY) -m pytest
 	$(CLI) eval --split test
+	$(CLI) bench --quick
 
 install: $(STAMP)
 
