@@ -98,7 +98,7 @@ class ColdAsk:
     median_s: float = 0.0
 
     def __post_init__(self) -> None:
-        self.median_s = percentile(sorted(self.runs_s), 50) if self.runs_s else 0.0
+        self.median_s = round(percentile(sorted(self.runs_s), 50), 3) if self.runs_s else 0.0
 
 
 @dataclass
