@@ -162,6 +162,8 @@ def _apply(
     done = 0
     pool: list[tuple[_Planned, list[Chunk]]] = []
     pooled = 0  # sentences waiting in the pool
+    if progress and total:
+        progress("documents", 0, total)  # shown at once: the first pool may take a while to embed
 
     def flush() -> None:
         nonlocal done

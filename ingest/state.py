@@ -22,6 +22,8 @@ class IndexState:
     embedding_model: str = ""
     chunk_tokens: int = 0
     bm25_dir: str = ""
+    # the process that wrote it: a reader in another process must reopen Chroma to see the writes
+    writer_pid: int = 0
 
 
 def read_state(index_dir: Path) -> IndexState | None:
@@ -40,6 +42,7 @@ def read_state(index_dir: Path) -> IndexState | None:
 def write_state(index_dir: Path, state: IndexState) -> None:
     """Replace state.json atomically (write a temp file, fsync, rename)."""
     index_dir.mkdir(parents=True, exist_ok=True)
+    state.writer_pid = os.getpid()
     fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".state-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(asdict(state), handle, indent=2)

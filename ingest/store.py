@@ -8,6 +8,7 @@ upsert deletes first: run-llama/llama_index#22639).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -69,9 +70,8 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
                     f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
                 )
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            if fresh:
-                _forget_cached_system(str(settings.chroma_dir))
-            client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+            path = _fresh_path(str(settings.chroma_dir)) if fresh else str(settings.chroma_dir)
+            client = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except CorpusQAError:
         raise
     except Exception as exc:  # chromadb raises assorted types for an unreachable or broken store
@@ -87,12 +87,21 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
     return ChunkStore(client)
 
 
-def _forget_cached_system(path: str) -> None:
-    # Private chromadb API (no public way to drop one path's cached System); clients still holding
-    # the old one transparently pick up the new System for the same path.
+_reopens = itertools.count(1)
+
+
+def _fresh_path(base: str) -> str:
+    """A spelling of `base` whose cached System is at least two reopens old, dropped so it reloads.
+
+    chromadb caches Systems by the path string; the two spellings (`dir`, `dir/.`) alternate, so the
+    System that questions in flight may still use is never the one dropped. Uses chromadb's private
+    cache (there is no public way to drop one path's System).
+    """
     from chromadb.api.shared_system_client import SharedSystemClient
 
+    path = base + "/." if next(_reopens) % 2 else base
     SharedSystemClient._identifier_to_system.pop(path, None)
+    return path
 
 
 class ChunkStore:

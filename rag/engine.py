@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -179,7 +180,9 @@ class Engine:
                 raise IndexNotFoundError(
                     f"No index in {self.settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
                 )
-            store = open_store(self.settings, create=False, fresh=self._snapshot is not None)
+            # Another process wrote this generation: reopen Chroma, whose cache would not show it.
+            elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
+            store = open_store(self.settings, create=False, fresh=elsewhere)
             self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, mtime)
             return self._snapshot
 
