@@ -35,6 +35,7 @@ from evals.bench_types import (
 )
 from evals.metrics import evidence_rank, hit_at, mrr
 from evals.questions import BUNDLED_QUESTIONS, Question, load_questions
+from ingest.index import signature_of
 from rag.engine import Engine
 
 __all__ = ["BenchOptions", "machine_info", "run_bench"]
@@ -135,7 +136,8 @@ def run_bench(settings: Settings, options: BenchOptions, say: Say = lambda _: No
     return BenchReport(
         run=options.run_name,
         machine=machine,
-        settings={key: getattr(settings, key) for key in _RECORDED},
+        # the signature names the chunker version: a bench whose tree changed mid-run shows it in history
+        settings={**{key: getattr(settings, key) for key in _RECORDED}, "signature": signature_of(settings)},
         floor=floor,
         ours=ours,
         reference=reference,

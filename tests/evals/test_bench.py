@@ -191,6 +191,7 @@ def test_bench_renders_table_markdown_and_saves_history(bench_run: tuple[BenchRe
     history = [json.loads(line) for line in (tmp_path / "bench" / "history.jsonl").read_text().splitlines()]
     assert len(history) == 2
     assert history[0]["run"] == "bench-quick" and history[0]["settings"]["chunk_tokens"] == report.settings["chunk_tokens"]
+    assert "chunker-" in history[0]["settings"]["signature"]
     assert set(history[0]["recall_at_k"]) == {"hit_at_1", "hit_at_5"} and 0 <= history[0]["mrr"] <= 1
     assert history[0]["timings"]["warm_median_ms"] > 0 and "scale" in history[0]
     assert "openai_api_key" not in json.dumps(asdict(report))
