@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLE_QUESTION
+from support.documents import EXAMPLE_ANSWER, NEW_DOC, NEW_DOC_NAME, NEW_DOC_QUESTION, UNANSWERABLE
 from support.openai_server import FakeOpenAIServer
 from support.servers import free_port, serve_asgi
 
@@ -34,18 +36,6 @@ from ui.web import (
     save_uploads,
     upload_target,
 )
-
-EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
-EXAMPLE_ANSWER = "13,000 to 14,000"
-UNANSWERABLE = "What is the capital of France?"
-NEW_DOC_NAME = "kizimkazi_lighthouse.md"
-NEW_DOC = """# The Kizimkazi lighthouse
-
-The Kizimkazi lighthouse stands on the southern tip of Zanzibar island.
-Its first keeper, Amina Juma, lit the lamp for the first time on 4 May 1931.
-The tower is 23 metres tall and its light can be seen 18 nautical miles out to sea.
-"""
-NEW_DOC_QUESTION = "Who lit the Kizimkazi lighthouse lamp for the first time?"
 
 
 def _noop_progress(*args: Any, **kwargs: Any) -> None:
