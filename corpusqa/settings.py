@@ -40,7 +40,14 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, description="Weight of the dense (MiniLM) ranking in reciprocal-rank fusion.")
     rrf_k: int = Field(20, ge=1, description="Rank constant of reciprocal-rank fusion.")
     backend: Literal["extractive", "openai"] = Field("extractive", description="Answer backend: extractive (offline) or openai.")
-    abstain_threshold: float = Field(0.36, ge=0.0, le=1.0, description="Extractive confidence below which the answer abstains.")
+    abstain_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Extractive confidence below which the answer abstains; unset: the fitted value in rag/fitted.json.",
+    )
+    answer_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Extractive confidence from which the answer is given unhedged (between the two: \"possibly\"); unset: fitted.",
+    )
     openai_base_url: str = Field("http://127.0.0.1:11434/v1", description="Base URL of an OpenAI-compatible chat-completions server.")
     openai_model: str = Field("llama3.2", description="Model name sent to the OpenAI-compatible server.")
     openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")

@@ -34,6 +34,8 @@ class Chunk:
     doc_hash: str
     # (start, end) character offsets of each sentence inside `text`
     sentences: tuple[tuple[int, int], ...] = ()
+    # (start, end, spaCy label) of each named entity, number or date in `text`, found at ingest
+    entities: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class Answer:
     # True when an LLM answer carried no valid [n] citation
     unsupported: bool = False
     confidence: float = 0.0
+    # the span of the cited sentence that answers a number/date/name question (None: the sentence is the answer)
+    short_answer: str | None = None
+    band: str = "answer"  # "answer" | "possibly" (hedged) | "abstain"
 
     def to_json(self) -> dict[str, Any]:
         """The answer as in `corpusqa ask --json` (a stable contract other tools read)."""
@@ -116,6 +121,9 @@ class Answer:
             "backend": self.backend,
             "seconds": round(self.seconds, 4),
             "citations": [citation.to_json() for citation in self.citations],
+            "short_answer": self.short_answer,
+            "confidence": round(self.confidence, 4),
+            "band": self.band,
         }
 
 

@@ -20,6 +20,7 @@ from ingest.embedder import Embedder
 from ingest.keyword import KeywordIndex
 from ingest.loader import Scope, SourceFile, UnreadableFile, discover, file_hash, read_file
 from ingest.state import IndexState, read_state, write_state
+from ingest.text import ANNOTATION_VERSION, annotate_chunks
 from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 
 __all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
@@ -41,7 +42,7 @@ class _Planned:
 
 def signature_of(settings: Settings) -> str:
     """What, besides content, decides a document's chunks and vectors."""
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}"
+    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{ANNOTATION_VERSION}"
 
 
 def ingest_paths(
@@ -188,7 +189,7 @@ def _apply(
     for item in planned:
         try:
             loaded = read_file(item.data, item.file.path, item.file.source, max_bytes)
-            chunks = chunk_file(loaded, item.hash, settings.chunk_tokens)
+            chunks = annotate_chunks(chunk_file(loaded, item.hash, settings.chunk_tokens))
             if not chunks:
                 raise UnreadableFile("no text to index")
         except UnreadableFile as exc:

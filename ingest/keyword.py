@@ -4,68 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from corpusqa.types import Chunk
+from ingest.text import BM25_TOKEN_PATTERN, STOPWORDS, stem, stemmer, terms
 
+# STOPWORDS, stem and terms live in ingest.text; re-exported for callers of the old place.
 __all__ = ["STOPWORDS", "KeywordIndex", "stem", "terms"]
-
-# llama-index's BM25Retriever default, repeated so that queries tokenise exactly as the index did.
-_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
-# Question words that NLTK's list keeps but that never carry a question's topic.
-_EXTRA_STOPWORDS = frozenset({"many", "much", "according", "also", "would", "could"})
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    # NLTK's English list as shipped inside llama-index-core, read as a file: importing nltk (1.4 s)
-    # or llama_index.core (1.9 s) would dominate a cold `corpusqa ask`.
-    import importlib.util
-
-    spec = importlib.util.find_spec("llama_index.core")
-    assert spec is not None and spec.origin is not None
-    path = Path(spec.origin).parent / "_static/nltk_cache/corpora/stopwords/english"
-    return frozenset(path.read_text(encoding="utf-8").split()) | _EXTRA_STOPWORDS
-
-
-class _Stop:
-    def __contains__(self, word: object) -> bool:
-        return word in _stopwords()
-
-
-STOPWORDS = _Stop()
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def stem(word: str) -> str:
-    """The Snowball stem of one lower-cased word (as `terms` uses)."""
-    return str(_stemmer().stemWord(word))
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed content words of `text` (stopwords dropped; numbers kept without commas)."""
-    words = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0)
-        if word[0].isdigit():
-            word = word.replace(",", "")
-        else:
-            word = re.sub(r"['’]s$", "", word)
-        if word in STOPWORDS:
-            continue
-        words.append(word)
-    return list(_stemmer().stemWords(words))
 
 
 def bm25_text(chunk: Chunk) -> str:
@@ -103,7 +50,7 @@ class KeywordIndex:
 
         nodes = [TextNode(id_=chunk.id, text=bm25_text(chunk)) for chunk in chunks]
         retriever = BM25Retriever.from_defaults(
-            nodes=nodes, similarity_top_k=min(10, len(nodes)), stemmer=_stemmer(), token_pattern=_TOKEN_PATTERN
+            nodes=nodes, similarity_top_k=min(10, len(nodes)), stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN
         )
         df: Counter[str] = Counter()
         for chunk in chunks:
@@ -139,7 +86,7 @@ class KeywordIndex:
         import bm25s
 
         k = max(1, min(limit, self.size))
-        tokens = bm25s.tokenize(query, stemmer=_stemmer(), token_pattern=_TOKEN_PATTERN, show_progress=False)
+        tokens = bm25s.tokenize(query, stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN, show_progress=False)
         if not tokens.vocab:
             return []
         try:

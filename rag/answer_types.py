@@ -1,131 +1,164 @@
-"""The kind of answer a question expects (number, date, person, place, reason) and whether a sentence holds one.
+"""What a question asks for (its answer type and constraints) and the short span of a sentence that answers it.
 
-Hand-written rules: the candidates are single sentences already retrieved, so cheap patterns are
-enough, and a tagger (spaCy and the like) would cost seconds of start-up and a model download.
+General English only: the wh-word and, for "what/which X", X's head noun from a short list of common
+nouns; the sentence side comes from the spaCy entities stored with each chunk at ingest.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Container
+from dataclasses import dataclass
 
-_WORD = re.compile(r"[\w’'-]+")
+from ingest.text import TYPE_LABELS, Span, entity_spans, nlp, stem, terms, words
 
-__all__ = ["expected_type", "focus_match", "focus_terms", "has_answer_type"]
+__all__ = ["NEGATIONS", "QuestionAnalysis", "analyse_question", "short_span", "typed_spans"]
 
-_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
-_WEEKDAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
-_NUMBER_WORDS = (
-    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-    r"hundred|hundreds|thousand|thousands|million|millions|dozen|dozens|half)"
-)
+#: Words that negate a clause.
+NEGATIONS = frozenset({"not", "n't", "never", "no", "none", "nor", "neither", "without", "cannot", "nobody", "nothing"})
 
-_QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
-    ("date", re.compile(r"^\s*(when\b|what (date|day|time|year|month)|on what (date|day)|which (date|day|year|month)|by when|how long ago)", re.IGNORECASE)),
-    ("numeric", re.compile(r"\b(how (many|much|long|old|often|far)|what (number|percentage|share|proportion|age|rate|size)|at what rate)\b", re.IGNORECASE)),
-    ("person", re.compile(r"^\s*(who\b|whom\b|whose\b)|\b(which|what) (person|official|leader|president|spokesman|spokesperson|envoy|journalist|minister|member|commander|negotiator|advisor|adviser)\b|\bwho (is|was)\b|\bname of the (person|official|spokesman|spokesperson)", re.IGNORECASE)),
-    ("place", re.compile(r"^\s*where\b|\b(which|what) (country|city|province|place|town|region|capital|location|prison)\b|\bin which (country|city|province|place)\b", re.IGNORECASE)),
-    ("why", re.compile(r"^\s*why\b|\bfor what (purpose|reason)\b|\bwhat (was|is) the (purpose|reason)\b", re.IGNORECASE)),
-]
-
-_SENTENCE_PATTERNS = {
-    "numeric": re.compile(rf"\d|\b{_NUMBER_WORDS}\b", re.IGNORECASE),
-    "date": re.compile(
-        rf"\b{_MONTHS}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTHS}|\b{_WEEKDAYS}\b|\b(1[89]|20)\d\d\b|\b\d{{1,2}}:\d\d\b|"
-        r"\b(yesterday|today|tonight|tomorrow|last (week|month|year)|next (week|month)|early|late|days? after|weeks? after|"
-        r"in \d+ (days|weeks|months)|within \d+ (days|weeks|months)|(morning|evening|night))\b",
-        re.IGNORECASE,
+# Head nouns of "what X" / "which X" that name the kind of answer (general English).
+_NOUN_TYPES: dict[str, str] = {
+    **dict.fromkeys(["year", "date", "day", "month", "century", "decade", "time", "period", "era", "season", "week", "hour", "age"], "date"),
+    **dict.fromkeys(
+        ["number", "amount", "quantity", "total", "count", "sum", "population", "size", "length", "height", "width",
+         "depth", "distance", "weight", "speed", "temperature", "score", "rank", "version"],
+        "number",
     ),
-    # Two capitalised words in a row that do not start the sentence, or a title before a name.
-    "person": re.compile(
-        r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\b|\b(?:President|Gen\.|Rep\.|Sen\.|Mr\.|Mrs\.|Ms\.|Dr\.|"
-        r"spokesman|spokesperson|envoy|minister|advisor|adviser)\s+[A-Z][a-z]+"
+    **dict.fromkeys(["percentage", "percent", "proportion", "share", "fraction", "ratio", "rate"], "percent"),
+    **dict.fromkeys(["price", "cost", "salary", "budget", "fee", "revenue", "income", "money", "fine", "value"], "money"),
+    **dict.fromkeys(
+        ["country", "city", "state", "town", "place", "region", "continent", "location", "nation", "province",
+         "capital", "village", "island", "county", "area", "district", "river", "mountain", "ocean", "sea", "street"],
+        "place",
     ),
-    "place": re.compile(r"\b(in|at|from|to|near|into|across|inside|outside|of)\s+(?:the\s+)?[A-Z][a-z]+"),
-    "why": re.compile(
-        r"\b(because|since|so that|in order to|to (build|create|ensure|open|test|end|help|keep|get|make)|intended|aimed|for the sake|due to|as a|reason|purpose|in exchange|so we)\b",
-        re.IGNORECASE,
+    **dict.fromkeys(
+        ["person", "man", "woman", "individual", "author", "leader", "president", "king", "queen", "inventor", "founder",
+         "scientist", "writer", "player", "director", "mathematician"],
+        "person",
     ),
+    **dict.fromkeys(
+        ["company", "organization", "organisation", "agency", "group", "university", "institution", "party", "team",
+         "firm", "association", "school", "corporation", "department", "ministry", "government", "body", "club"],
+        "organisation",
+    ),
+    **dict.fromkeys(["name", "title"], "named"),
 }
+_HOW: dict[str, str] = {
+    "many": "number", "much": "number", "long": "duration", "old": "duration", "far": "number", "often": "number",
+    "big": "number", "large": "number", "tall": "number", "high": "number", "fast": "number", "small": "number",
+}
+_WH_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
+_WH_TYPES = {"when": "date", "who": "agent", "whom": "agent", "whose": "agent", "where": "place"}
 
 
-def expected_type(question: str) -> str | None:
-    """"numeric", "date", "person", "place", "why", or None when any sentence could answer."""
-    for name, pattern in _QUESTION_TYPES:
-        if pattern.search(question):
-            return name
-    return None
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    """A parsed question: the type of answer it expects and the specifics an answer must agree with."""
+
+    text: str
+    answer_type: str | None  # a key of ingest.text.TYPE_LABELS, or None for any sentence
+    entities: tuple[tuple[str, str], ...]  # (text, label) of names, numbers and dates the question gives
+    negated: bool
+    focus: str  # stem of the head noun of "how many X" / "which X" ("" when none)
+    words: frozenset[str]  # every lower-cased word of the question
+
+    @property
+    def labels(self) -> frozenset[str]:
+        """spaCy entity labels that can answer the question (empty when any sentence may)."""
+        return TYPE_LABELS.get(self.answer_type or "", frozenset())
 
 
-# Words a match may carry that are not themselves an answer (prepositions before a place, titles before a name).
-_NOT_ANSWERS = frozenset(
-    ["in", "at", "from", "to", "near", "into", "across", "inside", "outside", "of", "the", "president", "gen.", "gen", "rep", "rep.", "sen", "mr", "mrs", "ms", "dr", "spokesman", "spokesperson", "envoy", "minister", "advisor", "adviser"]
-)
+def _wh_type(doc: object) -> tuple[str | None, str]:
+    """(answer type, focus stem) from the first wh-word of a parsed question."""
+    tokens = list(doc)  # type: ignore[call-overload]
+    for i, token in enumerate(tokens):
+        lower = token.lower_
+        if lower == "how" and i + 1 < len(tokens):
+            following = tokens[i + 1].lower_
+            kind = _HOW.get(following)
+            if kind is None:
+                continue
+            focus = ""
+            if following in ("many", "much") and i + 2 < len(tokens) and tokens[i + 2].pos_ in ("NOUN", "PROPN"):
+                head = tokens[i + 2]
+                while head.dep_ == "compound" and head.head.i > head.i:
+                    head = head.head
+                focus = stem(head.lower_)
+                if following == "much" and _NOUN_TYPES.get(head.lower_) == "money":
+                    kind = "money"
+            return kind, focus
+        if lower in _WH_TYPES:
+            return _WH_TYPES[lower], ""
+        if lower in ("what", "which"):
+            noun = token.head if token.dep_ == "det" else None
+            if noun is None and i + 1 < len(tokens) and tokens[i + 1].pos_ in ("NOUN", "PROPN"):
+                noun = tokens[i + 1]
+            if noun is None:
+                # "What is the name of ...", "What year ...": the first noun after the copula
+                for later in tokens[i + 1 : i + 5]:
+                    if later.pos_ == "NOUN":
+                        noun = later
+                        break
+                    if later.pos_ not in ("AUX", "DET", "ADJ"):
+                        break
+            if noun is None:
+                return None, ""
+            kind = _NOUN_TYPES.get(noun.lower_) or _NOUN_TYPES.get(noun.lower_.rstrip("s"))
+            return kind, stem(noun.lower_)
+        if token.tag_ in ("WDT", "WP", "WP$", "WRB"):
+            return None, ""
+    return None, ""
 
 
-def has_answer_type(sentence: str, answer_type: str | None, question: str = "") -> bool:
-    """Whether the sentence contains something of the expected type that the question itself does not
-    already say (True when no type is expected): "Who heads the council Faisal speaks for?" is not
-    answered by a sentence whose only name is Faisal."""
-    if answer_type is None:
-        return True
-    asked = {word.lower() for word in _WORD.findall(question)}
-    for match in _SENTENCE_PATTERNS[answer_type].finditer(sentence):
-        words = {word.lower() for word in _WORD.findall(match.group(0))}
-        words -= _NOT_ANSWERS
-        if not words or not words <= asked:
-            return True
-    return False
+def analyse_question(question: str) -> QuestionAnalysis:
+    """Parse a question with spaCy (~5 ms): answer type, its names/numbers/dates, negation, focus noun."""
+    doc = nlp()(question)
+    answer_type, focus = _wh_type(doc)
+    entities = tuple(
+        (question[s:e], label) for s, e, label in entity_spans(doc) if not set(words(question[s:e])) & _WH_WORDS
+    )
+    negated = any(token.dep_ == "neg" or token.lower_ in NEGATIONS for token in doc)
+    return QuestionAnalysis(question, answer_type, entities, negated, focus, frozenset(words(question)))
 
 
-_FOCUS = re.compile(r"\b(how many|how much|which|what)\s+(.*)", re.IGNORECASE)
-_NUMBER = re.compile(
-    r"\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
-    r"fifty|hundred|hundreds|thousand|thousands|dozens?)\b",
-    re.IGNORECASE,
-)
-# Verbs that end a focus phrase but are not on the stopword list.
-_VERBS = frozenset(
-    ["said", "says", "say", "make", "makes", "made", "held", "hold", "have", "get", "got", "took", "take", "gave", "give", "think", "thinks", "must", "might", "may", "can", "will", "shall", "would", "could", "should", "need", "needs", "want", "wants"]
-)
+def typed_spans(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> list[Span]:
+    """The sentence's spans of the expected type that the question does not already give."""
+    labels = analysis.labels
+    if not labels:
+        return []
+    out = []
+    for start, end, label in spans:
+        if label not in labels:
+            continue
+        span_words = set(words(sentence[start:end]))
+        if span_words and span_words <= analysis.words:
+            continue  # "Who heads the council X speaks for?" is not answered by X
+        out.append((start, end, label))
+    return out
 
 
-def focus_terms(question: str, stopwords: Container[str]) -> tuple[str, list[str]]:
-    """("count" | "which" | "", words) — what a "how many X" / "which X" question asks about.
+def short_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> str | None:
+    """The shortest span of `sentence` that answers the question, or None when it asks for no span type.
 
-    X is the run of up to three words after the question phrase, ending at the first stopword or
-    past-tense verb; its last word is the head noun.
+    Among the spans of the expected type, the one nearest to the question's words in the sentence; a
+    "how many X" question prefers a number right before X.
     """
-    match = _FOCUS.search(question)
-    if not match:
-        return "", []
-    run: list[str] = []
-    for word in _WORD.findall(match.group(2))[:3]:
-        lower = word.lower().strip("’'")
-        if lower in stopwords or lower in _VERBS or (lower.endswith(("ed", "ing")) and len(lower) > 4):
-            break
-        run.append(lower)
-    kind = "count" if match.group(1).lower().startswith("how") else "which"
-    return kind, run
+    candidates = typed_spans(sentence, spans, analysis)
+    if not candidates:
+        return None
+    question_terms = set(terms(analysis.text))
+    anchors = [i for i, term in enumerate(terms(sentence)) if term in question_terms]
 
+    def distance(span: Span) -> float:
+        start, end, _ = span
+        if analysis.focus:
+            after = [stem(word) for word in words(sentence[end : end + 40])[:4]]
+            if analysis.focus in after:
+                return -1.0 + 0.1 * after.index(analysis.focus)
+        first = len(terms(sentence[:start]))
+        last = first + len(terms(sentence[start:end]))
+        if not anchors:
+            return float(first)
+        return float(min(min(abs(a - first), abs(a - last)) for a in anchors))
 
-def focus_match(
-    question: str, sentence: str, stem: Callable[[str], str], stopwords: Container[str]
-) -> tuple[float, float]:
-    """(count focus, which focus): each 1 when the sentence holds what the question asks for, 0 when it
-    does not, 0.5 when the question has no such focus.
-
-    "how many X": a number stands within four words before X's head noun. "which X": X's head occurs.
-    """
-    kind, run = focus_terms(question, stopwords)
-    if not run:
-        return 0.5, 0.5
-    head = stem(run[-1])
-    tokens = _WORD.findall(sentence)
-    stems = [stem(token.lower().strip("’'")) for token in tokens]
-    if kind == "which":
-        return 0.5, (1.0 if head in stems else 0.0)
-    for index, token_stem in enumerate(stems):
-        if token_stem == head and any(_NUMBER.fullmatch(word) for word in tokens[max(0, index - 4) : index]):
-            return 1.0, 0.5
-    return 0.0, 0.5
+    best = min(candidates, key=distance)
+    return sentence[best[0] : best[1]].strip(" ,;:")

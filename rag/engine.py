@@ -24,7 +24,8 @@ from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_in
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
-from rag.extractive import ABSTAIN_TEXT, ExtractiveParams, answer_extractively
+from rag.confidence import Bands, Fitted, load_fitted
+from rag.extractive import ABSTAIN_TEXT, answer_extractively
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
 
@@ -53,14 +54,21 @@ class Engine:
         settings: Settings,
         embedder: Embedder,
         llm: LLMClient | None = None,
-        params: ExtractiveParams | None = None,
+        fitted: Fitted | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.llm = llm or LLMClient(settings)
-        self.params = params or ExtractiveParams()
+        self._fitted = fitted
         self._snapshot: _Snapshot | None = None
         self._reload_lock = threading.Lock()
+
+    @property
+    def fitted(self) -> Fitted:
+        """The fitted ranker, confidence model and bands (rag/fitted.json unless given)."""
+        if self._fitted is None:
+            self._fitted = load_fitted()
+        return self._fitted
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -144,9 +152,9 @@ class Engine:
         self.embedder.embed_query("warm up")
 
     def with_settings(self, **changes: object) -> Engine:
-        """A copy sharing this engine's model and params, with some settings changed (evals, tuning)."""
+        """A copy sharing this engine's model and fitted parameters, with some settings changed (evals, tuning)."""
         settings = self.settings.model_copy(update=changes)
-        return Engine(settings, self.embedder, LLMClient(settings), self.params)
+        return Engine(settings, self.embedder, LLMClient(settings), self._fitted)
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -233,23 +241,36 @@ class Engine:
         assert isinstance(vector, np.ndarray)
         sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
         idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
-        result = answer_extractively(
-            question, vector, retrieved, sentence_vectors, idf, self.params, self.settings.abstain_threshold
-        )
-        if result.best is None:
-            return Answer(question, ABSTAIN_TEXT, True, "extractive", 0.0, [], retrieved=retrieved, confidence=result.confidence)
+        result = answer_extractively(question, vector, retrieved, sentence_vectors, idf, self.fitted, self._bands())
+        if result.best is None or result.abstained:
+            return Answer(
+                question, ABSTAIN_TEXT, True, "extractive", 0.0, [], retrieved=retrieved,
+                confidence=result.confidence, band="abstain",
+            )
         scored = retrieved[result.best.chunk_index]
         citation = _citation(1, scored, result.best.text)
+        text = f"{result.short_answer} — “{result.best.text}” [1]" if result.short_answer else f"{result.best.text} [1]"
+        if result.band == "possibly":
+            text = f"Possibly: {text}"
         return Answer(
             question,
-            f"{result.best.text} [1]",
+            text,
             False,
             "extractive",
             0.0,
             [citation],
             retrieved=retrieved,
             confidence=result.confidence,
+            short_answer=result.short_answer,
+            band=result.band,
         )
+
+    def _bands(self) -> Bands:
+        """The fitted band thresholds, overridden by the abstain/answer threshold settings when set."""
+        fitted = self.fitted.bands
+        possibly = fitted.possibly if self.settings.abstain_threshold is None else self.settings.abstain_threshold
+        answer = fitted.answer if self.settings.answer_threshold is None else self.settings.answer_threshold
+        return Bands(answer=max(answer, possibly), possibly=possibly)
 
     def _generative(self, question: str, retrieved: list[ScoredChunk]) -> Iterator[str | Answer]:
         pieces: list[str] = []
@@ -262,7 +283,10 @@ class Engine:
         unsupported = not abstained and not citations
         if unsupported:
             text += UNSUPPORTED_NOTE
-        return Answer(question, text, abstained, "openai", 0.0, citations, retrieved=retrieved, unsupported=unsupported)
+        return Answer(
+            question, text, abstained, "openai", 0.0, citations, retrieved=retrieved, unsupported=unsupported,
+            band="abstain" if abstained else "answer",
+        )
 
 
 def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:

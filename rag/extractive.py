@@ -1,192 +1,187 @@
-"""The offline answerer: pick the retrieved sentence that best answers the question, or abstain.
+"""The offline answerer: pick the retrieved sentence that best answers the question, say how sure it is.
 
-Scoring combines what the issue asks for and what we measured on the eval dev split: MiniLM
-similarity of question and sentence, idf-weighted overlap of the question's terms with the sentence
-and its passage, the expected answer type, and the retrieval rank. Abstention looks at how much of
-the question's rare vocabulary the best passage holds, the type match and the lead over the
-runner-up; a cosine threshold alone cannot tell unanswerable questions apart (STACK-NOTES).
+Every sentence of the retrieved passages gets features that mean the same on any document (MiniLM
+similarity, idf-weighted overlap, the expected answer type, whether the question's names, numbers and
+dates appear or are contradicted, negation, retrieval rank). A fitted logistic ranker picks the best
+sentence; a second fitted model turns the best sentence's features into a confidence, and the
+confidence falls in a band: answer, possibly, abstain (see rag.confidence and evals/fit.py).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from corpusqa.types import ScoredChunk
-from ingest.keyword import STOPWORDS, stem, terms
-from rag.answer_types import expected_type, focus_match, has_answer_type
+from ingest.text import Span, terms, words
+from rag.answer_types import NEGATIONS, QuestionAnalysis, analyse_question, short_span, typed_spans
+from rag.confidence import Fitted, band_of
 
-__all__ = ["ABSTAIN_TEXT", "Candidate", "ExtractiveParams", "ExtractiveResult", "answer_extractively", "candidates"]
+__all__ = [
+    "ABSTAIN_TEXT",
+    "Candidate",
+    "ExtractiveResult",
+    "answer_extractively",
+    "candidates",
+    "confidence_row",
+    "rank",
+]
 
 ABSTAIN_TEXT = "The documents do not say. The closest passages I found are listed below."
 
 
 @dataclass(frozen=True)
-class ExtractiveParams:
-    """Weights of the sentence score and of the confidence model (fitted by `corpusqa eval --tune`)."""
-
-    # Fitted on the eval dev split by `corpusqa eval --split dev --tune` (2026-11-25, 79 questions):
-    # sentence-score weights by random search, confidence by class-balanced logistic regression over
-    # five features (key, lex, typed, focus, pred; the others are kept at 0, see evals/tune.py).
-    w_dense: float = 1.27
-    w_lex: float = 1.62
-    w_ctx: float = 1.77
-    w_type: float = 1.77
-    w_prior: float = 0.07
-    w_focus: float = 1.28
-    w_which: float = 0.53
-    c0: float = -6.793
-    c_key: float = -3.188
-    c_lex: float = 2.286
-    c_dense: float = 0.0
-    c_type: float = 5.213
-    c_margin: float = 0.0
-    c_missing: float = 0.0
-    c_focus: float = 1.242
-    c_which: float = 0.0
-    c_ctx: float = 0.0
-    c_pred: float = 4.283
-
-
-@dataclass(frozen=True)
 class Candidate:
-    """One retrieved sentence with its features and score."""
+    """One retrieved sentence, its features (names as in rag.confidence) and its ranker probability."""
 
     chunk_index: int
     sentence_index: int
     text: str
-    dense: float
-    lex: float
-    ctx: float
-    key: float
-    missing: float  # idf of the rarest question term absent from the passage, relative to the rarest possible
-    typed: float
-    focus: float  # 1/0: the sentence holds / lacks the number a "how many X" question asks for; 0.5 n/a
-    which: float  # 1/0: the sentence names / lacks the X of a "which X" question; 0.5 n/a
-    pred: float  # idf-weighted share of the question's non-name terms found in the sentence
-    prior: float
-    score: float
+    spans: tuple[Span, ...]  # entity spans in characters of `text`
+    features: dict[str, float] = field(default_factory=dict)
+    chunk_features: dict[str, float] = field(default_factory=dict)  # per passage: key, missing, ent_ctx
+    score: float = 0.0
 
 
 @dataclass(frozen=True)
 class ExtractiveResult:
-    """The chosen sentence (None when abstaining) and the confidence behind the choice."""
+    """The chosen sentence (None when nothing was retrieved), its short answer, confidence and band."""
 
     best: Candidate | None
+    short_answer: str | None
     confidence: float
-    abstained: bool
+    band: str
     ranked: list[Candidate]
 
-
-def _coverage(question_terms: dict[str, float], text_terms: set[str]) -> float:
-    total = sum(question_terms.values())
-    if total == 0:
-        return 0.0
-    return sum(weight for term, weight in question_terms.items() if term in text_terms) / total
+    @property
+    def abstained(self) -> bool:
+        """Whether the answer falls in the abstain band."""
+        return self.band == "abstain"
 
 
-def _key_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
-    """The question's distinctive terms: names, numbers and words rarer than the question's median."""
-    weights = {term: idf(term) for term in terms(question)}
-    if not weights:
-        return {}
-    median = sorted(weights.values())[len(weights) // 2]
-    named = {t for word in re.findall(r"(?<!^)\b[A-Z][\w’'-]+|\d[\d,]*", question) for t in terms(word)}
-    return {term: w for term, w in weights.items() if w >= median or term in named}
+def _coverage(weights: dict[str, float], present: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
-def _predicate_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
-    """The question's terms that are not names or numbers: what it asks about them ("become", "members")."""
-    named = {t for word in re.findall(r"(?<!^)\b[A-Z][\w’'-]+|\d[\d,]*", question) for t in terms(word)}
-    return {term: idf(term) for term in terms(question) if term not in named}
+def _entity_words(analysis: QuestionAnalysis) -> list[tuple[set[str], str]]:
+    return [(set(words(text)), label) for text, label in analysis.entities if words(text)]
+
+
+def _entity_features(analysis: QuestionAnalysis, text: str, spans: tuple[Span, ...]) -> tuple[float, float]:
+    """(share of the question's names/numbers/dates present, 1 when an absent one is replaced by another of its kind)."""
+    asked = _entity_words(analysis)
+    if not asked:
+        return 0.5, 0.0
+    present = set(words(text))
+    found = [entity <= present for entity, _ in asked]
+    labels_here = {label for s, e, label in spans if not set(words(text[s:e])) <= analysis.words}
+    conflict = any(not ok and label in labels_here for ok, (_, label) in zip(found, asked))
+    return sum(found) / len(found), 1.0 if conflict else 0.0
 
 
 def candidates(
-    question: str,
+    question: str | QuestionAnalysis,
     vector: np.ndarray,
     retrieved: list[ScoredChunk],
     sentence_vectors: dict[str, np.ndarray],
     idf: Callable[[str], float],
-    params: ExtractiveParams,
-) -> list[Candidate]:
-    """Every sentence of the retrieved chunks, scored, best first."""
-    question_terms = {term: idf(term) for term in terms(question)}
-    key_terms = _key_terms(question, idf)
-    predicate_terms = _predicate_terms(question, idf)
-    answer_type = expected_type(question)
-    top = retrieved[0].score if retrieved else 1.0
+) -> tuple[QuestionAnalysis, list[Candidate]]:
+    """Every sentence of the retrieved chunks with its features (unranked)."""
+    analysis = question if isinstance(question, QuestionAnalysis) else analyse_question(question)
+    question_terms = {t: idf(t) for t in terms(analysis.text)}
+    named = {t for text, _ in analysis.entities for t in terms(text)}
+    predicate = {t: w for t, w in question_terms.items() if t not in named}
+    key = _key_terms(question_terms, named)
     max_idf = idf("\x00never-seen\x00") or 1.0
+    top = retrieved[0].score if retrieved else 1.0
+    asked = _entity_words(analysis)
     out: list[Candidate] = []
     for chunk_index, scored in enumerate(retrieved):
         chunk = scored.chunk
         matrix = sentence_vectors.get(chunk.id)
         chunk_terms = set(terms(f"{chunk.title}\n{chunk.text}"))
-        ctx = _coverage(question_terms, chunk_terms)
-        key = _coverage(key_terms, chunk_terms)
-        absent = [weight for term, weight in question_terms.items() if term not in chunk_terms]
-        missing = max(absent, default=0.0) / max_idf
-        prior = scored.score / top if top else 0.0
+        chunk_words = set(words(f"{chunk.title}\n{chunk.text}"))
+        absent = [w for t, w in question_terms.items() if t not in chunk_terms]
+        chunk_features = {
+            "ctx": _coverage(question_terms, chunk_terms),
+            "key": _coverage(key, chunk_terms),
+            "missing": max(absent, default=0.0) / max_idf,
+            "ent_ctx": sum(entity <= chunk_words for entity, _ in asked) / len(asked) if asked else 0.5,
+            "prior": scored.score / top if top else 0.0,
+        }
         for sentence_index, (start, end) in enumerate(chunk.sentences):
             text = chunk.text[start:end]
-            dense = float(matrix[sentence_index] @ vector) if matrix is not None else 0.0
-            lex = _coverage(question_terms, set(terms(text)))
-            typed = 1.0 if has_answer_type(text, answer_type, question) else 0.0
-            pred = _coverage(predicate_terms, set(terms(text))) if predicate_terms else 0.5
-            focus, which = focus_match(question, text, stem, STOPWORDS)
-            score = (
-                params.w_dense * dense
-                + params.w_lex * lex
-                + params.w_ctx * ctx
-                + params.w_type * typed
-                + params.w_prior * prior
-                + params.w_focus * focus
-                + params.w_which * which
-            )
-            if len(text.split()) < 4 or text.rstrip().endswith("?"):
-                score -= 0.5  # fragments and questions rarely answer anything
-            out.append(Candidate(chunk_index, sentence_index, text, dense, lex, ctx, key, missing, typed, focus, which, pred, prior, score))
-    out.sort(key=lambda candidate: -candidate.score)
-    return out
+            spans = tuple((s - start, e - start, label) for s, e, label in chunk.entities if s >= start and e <= end)
+            sentence_terms = set(terms(text))
+            sentence_words = set(words(text))
+            ent_cover, conflict = _entity_features(analysis, text, spans)
+            features = {
+                "dense": float(matrix[sentence_index] @ vector) if matrix is not None else 0.0,
+                "lex": _coverage(question_terms, sentence_terms),
+                "ctx": chunk_features["ctx"],
+                "pred": _coverage(predicate, sentence_terms) if predicate else 0.5,
+                "typed": (1.0 if typed_spans(text, list(spans), analysis) else 0.0) if analysis.labels else 0.5,
+                "focus": (1.0 if analysis.focus in sentence_terms else 0.0) if analysis.focus else 0.5,
+                "ent_cover": ent_cover,
+                "conflict": conflict,
+                "neg_mismatch": 1.0 if analysis.negated != bool(sentence_words & NEGATIONS) else 0.0,
+                "prior": chunk_features["prior"],
+                "fragment": 1.0 if len(text.split()) < 4 or text.rstrip().endswith("?") else 0.0,
+            }
+            out.append(Candidate(chunk_index, sentence_index, text, spans, features, chunk_features))
+    return analysis, out
 
 
-def confidence_of(ranked: list[Candidate], params: ExtractiveParams) -> float:
-    """Probability-like confidence that the best candidate answers the question."""
-    if not ranked:
-        return 0.0
+def _key_terms(question_terms: dict[str, float], named: set[str]) -> dict[str, float]:
+    """The question's distinctive terms: its names and numbers, and words at least as rare as its median."""
+    if not question_terms:
+        return {}
+    median = sorted(question_terms.values())[len(question_terms) // 2]
+    return {t: w for t, w in question_terms.items() if w >= median or t in named}
+
+
+def rank(found: list[Candidate], fitted: Fitted) -> list[Candidate]:
+    """The candidates scored by the fitted ranker, best first."""
+    scored = [replace(c, score=fitted.ranker.probability(c.features)) for c in found]
+    scored.sort(key=lambda c: -c.score)
+    return scored
+
+
+def confidence_row(analysis: QuestionAnalysis, ranked: list[Candidate]) -> dict[str, float]:
+    """The confidence model's features for the best of `ranked` (which must not be empty)."""
     best = ranked[0]
-    margin = best.score - ranked[1].score if len(ranked) > 1 else best.score
-    z = (
-        params.c0
-        + params.c_key * best.key
-        + params.c_lex * best.lex
-        + params.c_dense * best.dense
-        + params.c_type * best.typed
-        + params.c_margin * margin
-        + params.c_missing * best.missing
-        + params.c_focus * best.focus
-        + params.c_which * best.which
-        + params.c_ctx * best.ctx
-        + params.c_pred * best.pred
-    )
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+    return {
+        "rank_p": best.score,
+        "margin": best.score - runner_up,
+        **{name: best.features[name] for name in ("dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch")},
+        "key": best.chunk_features["key"],
+        "missing": best.chunk_features["missing"],
+        "ent_ctx": best.chunk_features["ent_ctx"],
+        "has_type": 1.0 if analysis.labels else 0.0,
+        "has_entities": 1.0 if analysis.entities else 0.0,
+        "dense_gap": max(c.features["dense"] for c in ranked) - best.features["dense"],
+    }
 
 
 def answer_extractively(
-    question: str,
+    question: str | QuestionAnalysis,
     vector: np.ndarray,
     retrieved: list[ScoredChunk],
     sentence_vectors: dict[str, np.ndarray],
     idf: Callable[[str], float],
-    params: ExtractiveParams,
-    threshold: float,
+    fitted: Fitted,
+    bands: object | None = None,
 ) -> ExtractiveResult:
-    """Choose the answer sentence, or abstain when the confidence is below `threshold`."""
-    ranked = candidates(question, vector, retrieved, sentence_vectors, idf, params)
-    confidence = confidence_of(ranked, params)
-    if not ranked or confidence < threshold:
-        return ExtractiveResult(None, confidence, True, ranked)
-    return ExtractiveResult(ranked[0], confidence, False, ranked)
+    """Choose the answer sentence and its short answer, with a confidence and its band."""
+    analysis, found = candidates(question, vector, retrieved, sentence_vectors, idf)
+    if not found:
+        return ExtractiveResult(None, None, 0.0, "abstain", [])
+    ranked = rank(found, fitted)
+    confidence = fitted.confidence.probability(confidence_row(analysis, ranked))
+    band = band_of(confidence, bands if bands is not None else fitted.bands)  # type: ignore[arg-type]
+    best = ranked[0]
+    return ExtractiveResult(best, short_span(best.text, list(best.spans), analysis), confidence, band, ranked)

@@ -276,6 +276,17 @@ class AskResponse(BaseModel):
     citations: list[CitationModel] = Field(
         description="The passages the answer cites, numbered as its [n] markers."
     )
+    short_answer: str | None = Field(
+        None,
+        description="The span of the cited sentence that answers a number, date, name or place question "
+        "(the answer text leads with it); null when the sentence itself is the answer.",
+    )
+    confidence: float = Field(0.0, description="How sure the extractive answerer is (0-1, calibrated; 0 for openai).")
+    band: Literal["answer", "possibly", "abstain"] = Field(
+        "answer",
+        description='"answer"; "possibly" (the best sentence, hedged: the answer text starts "Possibly:"); '
+        '"abstain" (exactly when `abstained`).',
+    )
 
 
 # ---- /v1/ingest and /v1/status ------------------------------------------------------------------------

@@ -25,7 +25,8 @@ __all__ = ["eval_command"]
               help="Ingest this folder into its own index under the index dir and evaluate against it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics, per type, thresholds).")
 @click.option("--compare", "compare_previous", is_flag=True, help="Compare with the previous run of the same set.")
-@click.option("--tune", is_flag=True, help="Fit fusion weights and the abstention model on the split and print them.")
+@click.option("--fit", "--tune", "tune", is_flag=True,
+              help="Refit the answerer leave-one-corpus-out on every eval corpus and write rag/fitted.json.")
 @click.option("--no-gate", is_flag=True, help="Report only; exit 0 even when a metric is below its threshold.")
 @handle_errors
 def eval_command(
@@ -62,14 +63,12 @@ def eval_command(
     engine = Engine.from_settings(settings)
     if corpus_dir is not None:
         click.echo(engine.ingest([corpus_dir]).summary(), err=True)
+    if tune:
+        from evals.fit import main as fit
+
+        raise SystemExit(fit([], settings))
     path = questions_path or BUNDLED_QUESTIONS
     questions = load_questions(path, split)
-    if tune:
-        from evals.tune import describe
-        from evals.tune import tune as fit
-
-        click.echo(describe(fit(engine, questions)))
-        return
     with click.progressbar(length=len(questions), label="Asking", file=sys.stderr) as bar:
         results = run_eval(engine, questions, on_result=lambda _: bar.update(1))
     checks = check_thresholds(build_report(results, [], {})["metrics"], load_thresholds())

@@ -43,8 +43,9 @@ def render_answer(answer: Answer) -> str:
             lines.extend(_passage_lines(scored, number))
     t = answer.timings
     lines.append("")
+    sure = f", confidence {answer.confidence:.2f} ({answer.band})" if answer.backend == "extractive" else ""
     lines.append(
-        f"({answer.backend}, {answer.seconds * 1000:.0f} ms: embedding {t.embedding * 1000:.0f} ms, "
+        f"({answer.backend}{sure}, {answer.seconds * 1000:.0f} ms: embedding {t.embedding * 1000:.0f} ms, "
         f"retrieval {t.retrieval * 1000:.0f} ms, answering {t.answering * 1000:.0f} ms)"
     )
     return "\n".join(lines)

@@ -33,7 +33,10 @@ def test_engine_answers_example_question_with_cited_evidence(engine: Engine) -> 
 
 def test_engine_answer_json_matches_contract(engine: Engine) -> None:
     data = engine.ask(EXAMPLE_QUESTION).to_json()
-    assert set(data) == {"question", "answer", "abstained", "backend", "seconds", "citations"}
+    assert set(data) == {
+        "question", "answer", "abstained", "backend", "seconds", "citations", "short_answer", "confidence", "band",
+    }
+    assert data["short_answer"] == "13,000 to 14,000" and data["band"] in ("answer", "possibly")
     assert data["backend"] == "extractive" and isinstance(data["seconds"], float)
     assert set(data["citations"][0]) == {"id", "source", "title", "kind", "start_line", "end_line", "text", "score"}
 

@@ -1,0 +1,252 @@
+"""Fit the extractive answerer's ranker, confidence model and bands, leave-one-corpus-out.
+
+Run `python -m evals.fit [--reuse] [--out FILE]` (`--reuse`: the question features of the last run). For each eval corpus it builds an index (cached
+under `.corpusqa/fit/<corpus>`), asks every question through the engine's own feature code, then:
+
+1. LOCO: for each corpus C, fits on the dev splits of the other corpora and scores C's questions with
+   those parameters; the figures reported for C come from that fold only.
+2. Ships: fits on the dev splits of all corpora and writes `rag/fitted.json` with the date, the
+   threshold rule, the band claims and the LOCO figures.
+
+The models are scikit-learn logistic regressions on standardised features; the bands follow the rule
+in `choose_bands`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpusqa.settings import Settings
+from evals.metrics import accepts, supports
+from evals.questions import Question
+from evals.fit_data import FitCorpus, fit_corpora, squad_f1
+from rag.answer_types import QuestionAnalysis, short_span
+from rag.confidence import CONFIDENCE_FEATURES, FITTED_PATH, RANKER_FEATURES, Bands, Fitted, LinearModel, band_of
+from rag.engine import Engine
+from rag.extractive import Candidate, candidates, confidence_row, rank
+
+__all__ = ["Asked", "choose_bands", "collect", "fit_models", "main", "score_corpus"]
+
+#: The threshold rule: the answer band starts at the lowest confidence at which the precision of the
+#: answers given (dev, pooled) stays at or above this; below it, "possibly" goes down to the confidence
+#: under which the best sentence is right for at most ABSTAIN_RIGHT of the questions.
+ANSWER_PRECISION = 0.85
+ABSTAIN_RIGHT = 0.15
+
+
+@dataclass
+class Asked:
+    """One question with the features of every retrieved sentence."""
+
+    corpus: str
+    item: Question
+    kind: str  # "answerable" | "out_of_scope" | "near_miss" | "unanswerable"
+    analysis: QuestionAnalysis
+    found: list[Candidate]
+    passages: list[str]  # retrieved chunk texts, best first
+
+
+def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
+    """Index a corpus (incrementally) and compute every question's candidate features."""
+    folder = cache / corpus.name
+    local = engine.with_settings(index_dir=folder, corpus_dir=corpus.paths[0].parent)
+    local.ingest(list(corpus.paths))
+    snapshot = local._current()
+    idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+    out = []
+    for item, kind in zip(corpus.questions, corpus.kinds):
+        vector = local.embedder.embed_query(item.question)
+        retrieved = local.retrieve(item.question)
+        vectors = snapshot.store.sentence_vectors([s.chunk for s in retrieved])
+        analysis, found = candidates(item.question, vector, retrieved, vectors, idf)
+        out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved]))
+    return out
+
+
+def _sentence_right(asked: Asked, candidate: Candidate) -> bool:
+    item = asked.item
+    return item.answerable and accepts(candidate.text, item.accept) and supports(asked.passages[candidate.chunk_index], item.evidence)
+
+
+def _fit_linear(rows: list[dict[str, float]], labels: list[bool], names: tuple[str, ...], balanced: bool) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.asarray([[row[name] for name in names] for row in rows], dtype=np.float64)
+    y = np.asarray(labels, dtype=int)
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
+    model = LogisticRegression(C=0.5, class_weight="balanced" if balanced else None, max_iter=2000)
+    model.fit((x - scaler.mean_) / scale, y)
+    return LinearModel(names, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
+
+
+def _confidences(data: list[Asked], ranker: LinearModel, confidence: LinearModel | None) -> list[tuple[float, bool, list[Candidate]]]:
+    """(confidence, best sentence right, ranked) per question; confidence 0 without a model or candidates."""
+    fitted = Fitted(ranker, confidence or ranker, Bands(1.0, 0.0))
+    out = []
+    for asked in data:
+        if not asked.found:
+            out.append((0.0, False, []))
+            continue
+        ranked = rank(asked.found, fitted)
+        p = confidence.probability(confidence_row(asked.analysis, ranked)) if confidence else 0.0
+        out.append((p, _sentence_right(asked, ranked[0]), ranked))
+    return out
+
+
+def choose_bands(scored: list[tuple[float, bool]]) -> tuple[Bands, dict[str, float]]:
+    """Apply the threshold rule to (confidence, right) pairs; returns the bands and each band's right share."""
+    ordered = sorted(scored, key=lambda pair: -pair[0])
+    answer = 1.0
+    right = 0
+    for n, (p, ok) in enumerate(ordered, start=1):
+        right += ok
+        if right / n >= ANSWER_PRECISION:
+            answer = p  # the lowest confidence at which the answers given so far stay precise enough
+    possibly = 0.0
+    ascending = ordered[::-1]
+    right = 0
+    for n, (p, ok) in enumerate(ascending, start=1):
+        if p >= answer:
+            break
+        right += ok
+        if right / n <= ABSTAIN_RIGHT and n < len(ascending) and ascending[n][0] > p:
+            possibly = ascending[n][0]
+    bands = Bands(answer=round(answer, 4), possibly=round(min(possibly, answer), 4))
+    return bands, _band_shares(scored, bands)
+
+
+def _band_shares(scored: list[tuple[float, bool]], bands: Bands) -> dict[str, float]:
+    shares = {}
+    for name in ("answer", "possibly", "abstain"):
+        inside = [ok for p, ok in scored if band_of(p, bands) == name]
+        shares[name] = round(sum(inside) / len(inside), 4) if inside else float("nan")
+        shares[f"{name}_n"] = len(inside)
+    return shares
+
+
+def fit_models(train: list[Asked]) -> tuple[Fitted, dict[str, float]]:
+    """Fit ranker, confidence and bands on `train`; returns them and the band shares on `train`."""
+    rows, labels = [], []
+    for asked in train:
+        if asked.item.answerable and any(_sentence_right(asked, c) for c in asked.found):
+            for c in asked.found:
+                rows.append(c.features)
+                labels.append(_sentence_right(asked, c))
+    ranker = _fit_linear(rows, labels, RANKER_FEATURES, balanced=True)
+    ranked = _confidences(train, ranker, None)
+    conf_rows = [confidence_row(a.analysis, r) for a, (_, _, r) in zip(train, ranked) if r]
+    conf_labels = [ok for (_, ok, r) in ranked if r]
+    confidence = _fit_linear(conf_rows, conf_labels, CONFIDENCE_FEATURES, balanced=False)
+    scored = [(p, ok) for p, ok, _ in _confidences(train, ranker, confidence)]
+    bands, shares = choose_bands(scored)
+    return Fitted(ranker, confidence, bands), shares
+
+
+def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
+    """The eval figures of one corpus's questions under `fitted` (as the engine would answer them)."""
+    from sklearn.metrics import roc_auc_score
+
+    rows = _confidences(data, fitted.ranker, fitted.confidence)
+    answerable = [(a, r) for a, r in zip(data, rows) if a.item.answerable]
+    unanswerable = [(a, r) for a, r in zip(data, rows) if not a.item.answerable]
+
+    def given(row: tuple[float, bool, list[Candidate]]) -> bool:
+        return bool(row[2]) and band_of(row[0], fitted.bands) != "abstain"
+
+    f1s = []
+    for asked, (p, _ok, ranked) in answerable:
+        if not given((p, _ok, ranked)):
+            f1s.append(0.0)
+            continue
+        best = ranked[0]
+        short = short_span(best.text, list(best.spans), asked.analysis)
+        f1s.append(squad_f1(short or best.text, asked.item.accept))
+    answered = [ok for _, (p, ok, r) in answerable if given((p, ok, r))]
+    given_all = [ok for _, (p, ok, r) in answerable + unanswerable if given((p, ok, r))]
+    labels = [a.item.answerable for a in data]
+    scores = [p for p, _, _ in rows]
+    by_kind: dict[str, list[bool]] = {}
+    for asked, row in unanswerable:
+        by_kind.setdefault(asked.kind, []).append(not given(row))
+
+    def share(values: list[bool]) -> float:
+        return round(sum(values) / len(values), 4) if values else float("nan")
+
+    return {
+        "questions": len(data),
+        "answerable": len(answerable),
+        "answered_cited": share([given(r) and r[1] for _, r in answerable]),
+        "false_abstention": share([not given(r) for _, r in answerable]),
+        "abstention": share([not given(r) for _, r in unanswerable]),
+        **{f"abstention_{kind}": share(values) for kind, values in by_kind.items()},
+        "precision": share(given_all if given_all else []),
+        "answered_right_of_given": share(answered),
+        "f1": round(float(np.mean(f1s)), 4) if f1s else float("nan"),
+        "auroc": round(float(roc_auc_score(labels, scores)), 4) if 0 < sum(labels) < len(labels) else float("nan"),
+        "bands": _band_shares([(p, ok) for p, ok, _ in rows], fitted.bands),
+    }
+
+
+def _fitted_json(fitted: Fitted, claims: dict[str, float], figures: dict[str, Any], sizes: dict[str, int]) -> dict[str, Any]:
+    return {
+        "fitted": datetime.now(UTC).date().isoformat(),
+        "by": "python -m evals.fit (scikit-learn LogisticRegression on standardised features)",
+        "protocol": "leave-one-corpus-out; shipped parameters fitted on the dev splits of all corpora",
+        "rule": (
+            f"answer band: the lowest confidence at which the precision of the answers given on the pooled dev "
+            f"splits stays >= {ANSWER_PRECISION:.0%}; abstain band: below the confidence under which the best "
+            f"sentence is right for <= {ABSTAIN_RIGHT:.0%} of dev questions; possibly: between"
+        ),
+        "dev_questions": sizes,
+        "ranker": fitted.ranker.to_json(),
+        "confidence": fitted.confidence.to_json(),
+        "bands": {"answer": fitted.bands.answer, "possibly": fitted.bands.possibly},
+        "claims": claims,
+        "figures": figures,
+    }
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Fit, print per-corpus LOCO figures, and write rag/fitted.json."""
+    args = argv if argv is not None else sys.argv[1:]
+    out_path = Path(args[args.index("--out") + 1]) if "--out" in args else FITTED_PATH
+    settings = settings or Settings()
+    engine = Engine.from_settings(settings)
+    cache = settings.index_dir / "fit"
+    data: dict[str, list[Asked]] = {}
+    for corpus in fit_corpora():
+        saved = cache / f"{corpus.name}.features.pickle"
+        if "--reuse" in args and saved.is_file():
+            # features computed by an earlier run of this script (same code): refitting alone is quick
+            data[corpus.name] = pickle.loads(saved.read_bytes())
+            continue
+        print(f"indexing and asking {corpus.name} ({len(corpus.questions)} questions)", file=sys.stderr)
+        data[corpus.name] = collect(corpus, engine, cache)
+        saved.write_bytes(pickle.dumps(data[corpus.name]))
+    dev = {name: [a for a in asked if a.item.split == "dev"] for name, asked in data.items()}
+    figures: dict[str, Any] = {}
+    for name, asked in data.items():
+        train = [a for other, rows in dev.items() if other != name for a in rows]
+        fitted, _ = fit_models(train)
+        test = [a for a in asked if a.item.split == "test"]
+        figures[name] = {"loco_test": score_corpus(test, fitted), "loco_all": score_corpus(asked, fitted)}
+        print(name, json.dumps(figures[name]["loco_test"]), file=sys.stderr)
+    shipped, claims = fit_models([a for rows in dev.values() for a in rows])
+    sizes = {name: len(rows) for name, rows in dev.items()}
+    out_path.write_text(json.dumps(_fitted_json(shipped, claims, figures, sizes), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out_path}; bands {shipped.bands}; dev band shares {claims}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The fitted models of the extractive answerer (sentence ranker and confidence) and the answer bands.
+
+The parameters live in `rag/fitted.json`, written by `python -m evals.fit` (leave-one-corpus-out,
+scikit-learn logistic regression); here they are applied with numpy alone, so answering never
+imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BANDS",
+    "CONFIDENCE_FEATURES",
+    "FITTED_PATH",
+    "RANKER_FEATURES",
+    "Bands",
+    "Fitted",
+    "LinearModel",
+    "band_of",
+    "load_fitted",
+]
+
+FITTED_PATH = Path(__file__).resolve().parent / "fitted.json"
+
+#: Features of one candidate sentence that the ranker scores (see rag.extractive.Candidate).
+RANKER_FEATURES = (
+    "dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "prior", "fragment",
+)
+#: Features of the chosen sentence and its question that the confidence model reads.
+CONFIDENCE_FEATURES = (
+    "rank_p", "margin", "dense", "lex", "ctx", "key", "missing", "pred", "typed", "has_type", "focus",
+    "ent_cover", "ent_ctx", "has_entities", "conflict", "neg_mismatch", "dense_gap",
+)
+BANDS = ("answer", "possibly", "abstain")
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A logistic model over named features: p = sigmoid(((x - mean) / scale) . coef + intercept)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def decision(self, values: dict[str, float]) -> float:
+        """The log-odds for one row of named feature values."""
+        x = np.asarray([values[name] for name in self.features], dtype=np.float64)
+        z = float(((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept)
+        return z
+
+    def probability(self, values: dict[str, float]) -> float:
+        """sigmoid(decision)."""
+        z = max(-30.0, min(30.0, self.decision(values)))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in fitted.json."""
+        return {
+            "features": list(self.features),
+            "mean": [round(v, 6) for v in self.mean],
+            "scale": [round(v, 6) for v in self.scale],
+            "coef": [round(v, 6) for v in self.coef],
+            "intercept": round(self.intercept, 6),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> LinearModel:
+        """Read one model from fitted.json."""
+        return cls(
+            tuple(raw["features"]),
+            tuple(float(v) for v in raw["mean"]),
+            tuple(float(v) for v in raw["scale"]),
+            tuple(float(v) for v in raw["coef"]),
+            float(raw["intercept"]),
+        )
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Confidence at or above `answer` answers; at or above `possibly` answers hedged; below abstains."""
+
+    answer: float
+    possibly: float
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Everything fitted to questions: the ranker, the confidence model and the band thresholds."""
+
+    ranker: LinearModel
+    confidence: LinearModel
+    bands: Bands
+
+
+@lru_cache(maxsize=4)
+def load_fitted(path: Path = FITTED_PATH) -> Fitted:
+    """The shipped parameters (or another fitted.json)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    bands = raw["bands"]
+    return Fitted(
+        LinearModel.from_json(raw["ranker"]),
+        LinearModel.from_json(raw["confidence"]),
+        Bands(float(bands["answer"]), float(bands["possibly"])),
+    )
+
+
+def band_of(confidence: float, bands: Bands) -> str:
+    """"answer", "possibly" or "abstain" for a confidence."""
+    if confidence >= bands.answer:
+        return "answer"
+    if confidence >= bands.possibly:
+        return "possibly"
+    return "abstain"
