@@ -1,4 +1,4 @@
-"""Load and check eval question files (JSON Lines: id, question, accept, evidence, type, split)."""
+"""Load and check eval question files (JSON Lines: id, question, accept, evidence, type, split[, unanswerable])."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from pathlib import Path
 
 from corpusqa.errors import CorpusQAError
 
-__all__ = ["BUNDLED_QUESTIONS", "TYPES", "Question", "load_questions"]
+__all__ = ["BUNDLED_QUESTIONS", "TYPES", "UNANSWERABLE_KINDS", "Question", "load_questions"]
 
-BUNDLED_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
-TYPES = ("numeric", "date", "person", "place", "fact", "why", "unanswerable")
+# The news corpus's questions (the set written with the bundled corpus); see evals/corpora.py for all sets.
+BUNDLED_QUESTIONS = Path(__file__).resolve().parent / "corpora" / "news" / "questions.jsonl"
+# "squad": crowd-written SQuAD 2.0 questions, which carry no answer type.
+TYPES = ("numeric", "date", "person", "place", "fact", "why", "squad", "unanswerable")
+# out_of_scope: the documents do not cover the topic; near_miss: they almost answer (a swapped name, another
+# year, a negation, a detail the text does not give).
+UNANSWERABLE_KINDS = ("out_of_scope", "near_miss")
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Question:
     evidence: str | None
     type: str
     split: str
+    unanswerable: str | None = None  # one of UNANSWERABLE_KINDS when the file says which kind
 
     @property
     def answerable(self) -> bool:
@@ -48,7 +54,10 @@ def load_questions(path: Path = BUNDLED_QUESTIONS, split: str = "all") -> list[Q
                 evidence=raw.get("evidence"),
                 type=str(raw.get("type") or ("unanswerable" if raw.get("evidence") is None else "fact")),
                 split=str(raw.get("split") or "test"),
+                unanswerable=raw.get("unanswerable"),
             )
+            if item.unanswerable is not None and (item.unanswerable not in UNANSWERABLE_KINDS or item.answerable):
+                raise ValueError(f"unanswerable must be one of {', '.join(UNANSWERABLE_KINDS)} on a question without evidence")
         except (ValueError, KeyError, TypeError) as exc:
             raise CorpusQAError(f"{path}:{number} is not a valid question line ({exc}); fix it and rerun.") from exc
         if split == "all" or item.split == split:

@@ -20,7 +20,8 @@ def test_question_file_has_the_required_shape() -> None:
     lines = [json.loads(line) for line in BUNDLED_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) >= 60
     for raw in lines:
-        assert set(raw) == {"id", "question", "accept", "evidence", "type", "split"}, raw
+        keys = {"id", "question", "accept", "evidence", "type", "split"}
+        assert set(raw) == (keys | {"unanswerable"} if raw["evidence"] is None else keys), raw
         assert raw["type"] in TYPES and raw["split"] in ("dev", "test")
     assert len({raw["id"] for raw in lines}) == len(lines)
 
@@ -38,7 +39,7 @@ def test_question_set_covers_types_splits_and_unanswerables() -> None:
     items = load_questions()
     types = Counter(item.type for item in items)
     assert types["unanswerable"] >= 10
-    assert all(types[kind] > 0 for kind in TYPES)
+    assert all(types[kind] > 0 for kind in TYPES if kind != "squad")
     for split in ("dev", "test"):
         part = load_questions(split=split)
         assert sum(item.type == "unanswerable" for item in part) >= 5
