@@ -1,6 +1,7 @@
 """Fit the extractive answerer's ranker, confidence model and bands, leave-one-corpus-out.
 
-Run `python -m evals.fit [--reuse] [--out FILE]` (`--reuse`: the question features of the last run). For each eval corpus it builds an index (cached
+Run `python -m evals.fit [--reuse] [--out FILE]` (`--reuse`: the question features of the last run;
+`--only a,b --collect-only` computes some corpora's features without fitting). For each eval corpus it builds an index (cached
 under `.corpusqa/fit/<corpus>`), asks every question through the engine's own feature code, then:
 
 1. LOCO: for each corpus C, fits on the dev splits of the other corpora and scores C's questions with
@@ -25,13 +26,22 @@ from typing import Any
 import numpy as np
 
 from corpusqa.settings import Settings
+from evals.fit_data import FitCorpus, fit_corpora, squad_f1
 from evals.metrics import accepts, supports
 from evals.questions import Question
-from evals.fit_data import FitCorpus, fit_corpora, squad_f1
 from rag.answer_types import QuestionAnalysis, short_span
-from rag.confidence import CONFIDENCE_FEATURES, FITTED_PATH, RANKER_FEATURES, Bands, Fitted, LinearModel, band_of
+from rag.confidence import (
+    CONFIDENCE_FEATURES,
+    FITTED_PATH,
+    RANKER_FEATURES,
+    Bands,
+    Fitted,
+    LinearModel,
+    band_of,
+)
 from rag.engine import Engine
-from rag.extractive import Candidate, candidates, confidence_row, rank
+from rag.extractive import Candidate, candidates, best_features, confidence_row, rank, ranker_row
+from rag.retriever import HybridRetriever
 
 __all__ = ["Asked", "choose_bands", "collect", "fit_models", "main", "score_corpus"]
 
@@ -56,15 +66,15 @@ class Asked:
 
 def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
     """Index a corpus (incrementally) and compute every question's candidate features."""
-    folder = cache / corpus.name
-    local = engine.with_settings(index_dir=folder, corpus_dir=corpus.paths[0].parent)
-    local.ingest(list(corpus.paths))
+    local = engine.with_settings(index_dir=cache / corpus.name, corpus_dir=corpus.documents)
+    local.ingest([corpus.documents])
     snapshot = local._current()
     idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+    retriever = HybridRetriever(snapshot.store, snapshot.keyword, local._weights(), snapshot.chunks)
     out = []
     for item, kind in zip(corpus.questions, corpus.kinds):
         vector = local.embedder.embed_query(item.question)
-        retrieved = local.retrieve(item.question)
+        retrieved = retriever.retrieve(item.question, vector, local.settings.top_k)
         vectors = snapshot.store.sentence_vectors([s.chunk for s in retrieved])
         analysis, found = candidates(item.question, vector, retrieved, vectors, idf)
         out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved]))
@@ -139,8 +149,9 @@ def fit_models(train: list[Asked]) -> tuple[Fitted, dict[str, float]]:
     rows, labels = [], []
     for asked in train:
         if asked.item.answerable and any(_sentence_right(asked, c) for c in asked.found):
+            best = best_features(asked.found)
             for c in asked.found:
-                rows.append(c.features)
+                rows.append(ranker_row(c.features, best))
                 labels.append(_sentence_right(asked, c))
     ranker = _fit_linear(rows, labels, RANKER_FEATURES, balanced=True)
     ranked = _confidences(train, ranker, None)
@@ -224,7 +235,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     engine = Engine.from_settings(settings)
     cache = settings.index_dir / "fit"
     data: dict[str, list[Asked]] = {}
-    for corpus in fit_corpora():
+    only = args[args.index("--only") + 1].split(",") if "--only" in args else None
+    for corpus in fit_corpora(only):
         saved = cache / f"{corpus.name}.features.pickle"
         if "--reuse" in args and saved.is_file():
             # features computed by an earlier run of this script (same code): refitting alone is quick
@@ -233,6 +245,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         print(f"indexing and asking {corpus.name} ({len(corpus.questions)} questions)", file=sys.stderr)
         data[corpus.name] = collect(corpus, engine, cache)
         saved.write_bytes(pickle.dumps(data[corpus.name]))
+    if "--collect-only" in args:
+        return 0
     dev = {name: [a for a in asked if a.item.split == "dev"] for name, asked in data.items()}
     figures: dict[str, Any] = {}
     for name, asked in data.items():
@@ -249,4 +263,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main, so pickled features name evals.fit.Asked, not __main__.Asked.
+    from evals.fit import main as _main
+
+    raise SystemExit(_main())

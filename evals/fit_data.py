@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections import Counter
@@ -10,51 +9,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.questions import BUNDLED_QUESTIONS, Question, load_questions
+from evals.corpora import corpus_names, load_corpus
+from evals.questions import Question
 
 __all__ = ["FitCorpus", "fit_corpora", "squad_f1"]
 
-_ROOT = Path(__file__).resolve().parent.parent
-_SHARED_SQUAD = _ROOT.parent.parent / "shared" / "corpora" / "squad2-complexity"
 
 
 @dataclass(frozen=True)
 class FitCorpus:
-    """A corpus: the files to ingest, its questions, and each question's kind."""
+    """A corpus: its documents folder, its questions, and each question's kind."""
 
     name: str
-    paths: tuple[Path, ...]
+    documents: Path
     questions: list[Question]
     kinds: list[str]  # "answerable", or the unanswerable kind ("out_of_scope", "near_miss", "unanswerable")
 
 
-def _kinds(path: Path, questions: list[Question]) -> list[str]:
-    raw = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            raw[str(row["id"])] = row
+def fit_corpora(names: Sequence[str] | None = None) -> list[FitCorpus]:
+    """The eval corpora under evals/corpora/ (all, or the named ones)."""
     out = []
-    for item in questions:
-        if item.answerable:
-            out.append("answerable")
-        else:
-            kind = raw.get(item.id, {}).get("unanswerable")
-            out.append(kind if isinstance(kind, str) else "unanswerable")
+    for name in names or corpus_names():
+        corpus = load_corpus(name)
+        kinds = ["answerable" if q.answerable else (q.unanswerable or "unanswerable") for q in corpus.questions]
+        out.append(FitCorpus(name, corpus.documents, corpus.questions, kinds))
     return out
-
-
-def _corpus(name: str, paths: Sequence[Path], questions_path: Path) -> FitCorpus:
-    questions = load_questions(questions_path)
-    return FitCorpus(name, tuple(paths), questions, _kinds(questions_path, questions))
-
-
-def fit_corpora() -> list[FitCorpus]:
-    """Every eval corpus with documents and questions present."""
-    corpora = [_corpus("news", sorted((_ROOT / "data" / "corpus").glob("*.txt")), BUNDLED_QUESTIONS)]
-    if (_SHARED_SQUAD / "questions.jsonl").is_file():
-        corpora.append(_corpus("squad2-complexity", sorted(_SHARED_SQUAD.glob("*.txt")), _SHARED_SQUAD / "questions.jsonl"))
-    return corpora
 
 
 def _squad_tokens(text: str) -> list[str]:

@@ -20,8 +20,8 @@ from ingest.embedder import Embedder
 from ingest.keyword import KeywordIndex
 from ingest.loader import Scope, SourceFile, UnreadableFile, discover, file_hash, read_file
 from ingest.state import IndexState, read_state, write_state
-from ingest.text import ANNOTATION_VERSION, annotate_chunks
 from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
+from ingest.text import ANNOTATION_VERSION, annotate_chunks
 
 __all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 

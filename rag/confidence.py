@@ -21,6 +21,8 @@ __all__ = [
     "CONFIDENCE_FEATURES",
     "FITTED_PATH",
     "RANKER_FEATURES",
+    "RANKER_PRODUCTS",
+    "RELATIVE",
     "Bands",
     "Fitted",
     "LinearModel",
@@ -34,10 +36,15 @@ FITTED_PATH = Path(__file__).resolve().parent / "fitted.json"
 RANKER_FEATURES = (
     "dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "prior", "fragment",
 )
+#: Products of candidate features, also read by the ranker.
+RANKER_PRODUCTS = ("lex*typed", "dense*lex", "pred*typed", "lex*ctx", "dense*typed", "focus*typed", "lex*prior", "pred*lex")
+#: Features also read as the difference to the best candidate of the same question.
+RELATIVE = ("dense", "lex", "pred", "typed")
+RANKER_FEATURES = RANKER_FEATURES + RANKER_PRODUCTS + tuple(f"{name}-best" for name in RELATIVE)
 #: Features of the chosen sentence and its question that the confidence model reads.
 CONFIDENCE_FEATURES = (
     "rank_p", "margin", "dense", "lex", "ctx", "key", "missing", "pred", "typed", "has_type", "focus",
-    "ent_cover", "ent_ctx", "has_entities", "conflict", "neg_mismatch", "dense_gap",
+    "ent_cover", "ent_ctx", "has_entities", "conflict", "neg_mismatch", "dense_max", "fragment",
 )
 BANDS = ("answer", "possibly", "abstain")
 

@@ -17,7 +17,7 @@ import numpy as np
 from corpusqa.types import ScoredChunk
 from ingest.text import Span, terms, words
 from rag.answer_types import NEGATIONS, QuestionAnalysis, analyse_question, short_span, typed_spans
-from rag.confidence import Fitted, band_of
+from rag.confidence import RANKER_PRODUCTS, RELATIVE, Fitted, band_of
 
 __all__ = [
     "ABSTAIN_TEXT",
@@ -26,7 +26,9 @@ __all__ = [
     "answer_extractively",
     "candidates",
     "confidence_row",
+    "best_features",
     "rank",
+    "ranker_row",
 ]
 
 ABSTAIN_TEXT = "The documents do not say. The closest passages I found are listed below."
@@ -67,7 +69,8 @@ def _coverage(weights: dict[str, float], present: set[str]) -> float:
 
 
 def _entity_words(analysis: QuestionAnalysis) -> list[tuple[set[str], str]]:
-    return [(set(words(text)), label) for text, label in analysis.entities if words(text)]
+    """The question's entities as sets of content terms ("the" and the like do not count)."""
+    return [(set(terms(text)), label) for text, label in analysis.entities if terms(text)]
 
 
 def _entity_features(analysis: QuestionAnalysis, text: str, spans: tuple[Span, ...]) -> tuple[float, float]:
@@ -75,7 +78,7 @@ def _entity_features(analysis: QuestionAnalysis, text: str, spans: tuple[Span, .
     asked = _entity_words(analysis)
     if not asked:
         return 0.5, 0.0
-    present = set(words(text))
+    present = set(terms(text))
     found = [entity <= present for entity, _ in asked]
     labels_here = {label for s, e, label in spans if not set(words(text[s:e])) <= analysis.words}
     conflict = any(not ok and label in labels_here for ok, (_, label) in zip(found, asked))
@@ -103,13 +106,12 @@ def candidates(
         chunk = scored.chunk
         matrix = sentence_vectors.get(chunk.id)
         chunk_terms = set(terms(f"{chunk.title}\n{chunk.text}"))
-        chunk_words = set(words(f"{chunk.title}\n{chunk.text}"))
         absent = [w for t, w in question_terms.items() if t not in chunk_terms]
         chunk_features = {
             "ctx": _coverage(question_terms, chunk_terms),
             "key": _coverage(key, chunk_terms),
             "missing": max(absent, default=0.0) / max_idf,
-            "ent_ctx": sum(entity <= chunk_words for entity, _ in asked) / len(asked) if asked else 0.5,
+            "ent_ctx": sum(entity <= chunk_terms for entity, _ in asked) / len(asked) if asked else 0.5,
             "prior": scored.score / top if top else 0.0,
         }
         for sentence_index, (start, end) in enumerate(chunk.sentences):
@@ -129,7 +131,8 @@ def candidates(
                 "conflict": conflict,
                 "neg_mismatch": 1.0 if analysis.negated != bool(sentence_words & NEGATIONS) else 0.0,
                 "prior": chunk_features["prior"],
-                "fragment": 1.0 if len(text.split()) < 4 or text.rstrip().endswith("?") else 0.0,
+                # short, a question, or no closing punctuation (a heading or a label)
+                "fragment": 1.0 if len(text.split()) < 4 or not text.rstrip().endswith((".", "!", ":", ";", '"', "”", ")")) else 0.0,
             }
             out.append(Candidate(chunk_index, sentence_index, text, spans, features, chunk_features))
     return analysis, out
@@ -143,9 +146,27 @@ def _key_terms(question_terms: dict[str, float], named: set[str]) -> dict[str, f
     return {t: w for t, w in question_terms.items() if w >= median or t in named}
 
 
+def ranker_row(features: dict[str, float], best: dict[str, float]) -> dict[str, float]:
+    """A candidate's features, each relative to the best among its question's candidates (`best`), plus
+    the pairwise products the ranker reads (a linear model cannot form them)."""
+    row = dict(features)
+    for name in RELATIVE:
+        row[f"{name}-best"] = features[name] - best[name]
+    for name in RANKER_PRODUCTS:
+        left, right = name.split("*")
+        row[name] = features[left] * features[right]
+    return row
+
+
+def best_features(found: list[Candidate]) -> dict[str, float]:
+    """The highest value of each relative feature among a question's candidates."""
+    return {name: max((c.features[name] for c in found), default=0.0) for name in RELATIVE}
+
+
 def rank(found: list[Candidate], fitted: Fitted) -> list[Candidate]:
     """The candidates scored by the fitted ranker, best first."""
-    scored = [replace(c, score=fitted.ranker.probability(c.features)) for c in found]
+    best = best_features(found)
+    scored = [replace(c, score=fitted.ranker.probability(ranker_row(c.features, best))) for c in found]
     scored.sort(key=lambda c: -c.score)
     return scored
 
@@ -163,7 +184,8 @@ def confidence_row(analysis: QuestionAnalysis, ranked: list[Candidate]) -> dict[
         "ent_ctx": best.chunk_features["ent_ctx"],
         "has_type": 1.0 if analysis.labels else 0.0,
         "has_entities": 1.0 if analysis.entities else 0.0,
-        "dense_gap": max(c.features["dense"] for c in ranked) - best.features["dense"],
+        "dense_max": max(c.features["dense"] for c in ranked),
+        "fragment": best.features["fragment"],
     }
 
 

@@ -53,8 +53,10 @@ def test_annotate_merges_number_ranges() -> None:
     [
         (
             "How many Taliban prisoners were held in total?",
-            "The Taliban wanted 5,000 of its prisoners to be released by the government--out of 13,000 to 14,000 "
-            "prisoners--on the day of the talks.",
+            (
+                "The Taliban wanted 5,000 of its prisoners to be released by the government--out of 13,000 to 14,000 "
+                "prisoners--on the day of the talks."
+            ),
             "13,000 to 14,000",
         ),
         ("When was the harbour reopened?", "The harbour was reopened on 3 May 1921 after repairs.", "3 May 1921"),
