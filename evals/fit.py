@@ -86,7 +86,9 @@ def _sentence_right(asked: Asked, candidate: Candidate) -> bool:
     return item.answerable and accepts(candidate.text, item.accept) and supports(asked.passages[candidate.chunk_index], item.evidence)
 
 
-def _fit_linear(rows: list[dict[str, float]], labels: list[bool], names: tuple[str, ...], balanced: bool) -> LinearModel:
+def _fit_linear(
+    rows: list[dict[str, float]], labels: list[bool], names: tuple[str, ...], balanced: bool, c: float = 0.5
+) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -94,7 +96,7 @@ def _fit_linear(rows: list[dict[str, float]], labels: list[bool], names: tuple[s
     y = np.asarray(labels, dtype=int)
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
-    model = LogisticRegression(C=0.5, class_weight="balanced" if balanced else None, max_iter=2000)
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000)
     model.fit((x - scaler.mean_) / scale, y)
     return LinearModel(names, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
 
@@ -157,7 +159,8 @@ def fit_models(train: list[Asked]) -> tuple[Fitted, dict[str, float]]:
     ranked = _confidences(train, ranker, None)
     conf_rows = [confidence_row(a.analysis, r) for a, (_, _, r) in zip(train, ranked) if r]
     conf_labels = [ok for (_, ok, r) in ranked if r]
-    confidence = _fit_linear(conf_rows, conf_labels, CONFIDENCE_FEATURES, balanced=False)
+    # strongly regularised: few corpora, and features whose meaning shifts between them
+    confidence = _fit_linear(conf_rows, conf_labels, CONFIDENCE_FEATURES, balanced=False, c=0.05)
     scored = [(p, ok) for p, ok, _ in _confidences(train, ranker, confidence)]
     bands, shares = choose_bands(scored)
     return Fitted(ranker, confidence, bands), shares
