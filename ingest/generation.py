@@ -17,7 +17,15 @@ from corpusqa.settings import Settings
 from corpusqa.types import IngestReport
 from ingest.keyword import KeywordIndex
 from ingest.plan import IngestPlan
-from ingest.state import IndexState, Manifest, ManifestEntry, manifest_from_rows, manifest_rows, read_state, write_state
+from ingest.state import (
+    IndexState,
+    Manifest,
+    ManifestEntry,
+    manifest_from_rows,
+    manifest_rows,
+    read_state,
+    write_state,
+)
 from ingest.store import ChunkStore, StoredDocument, remove_path
 
 __all__ = ["commit", "committed_manifest", "sync_keyword_index"]
@@ -70,14 +78,15 @@ def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: s
             item.file.source, item.hash, signature, len(item.chunks), str(item.file.root)
         )
     sync_keyword_index(settings, store, manifest, versions, ingesting=True)
-    garbage = [
-        chunk_id
-        for source in sorted(plan.touched)
-        for version in versions.get(source, [])
-        if source not in manifest or not _shows(version, manifest[source])
-        for chunk_id in version.ids
-    ]
-    store.delete_chunks(garbage)
+    # Only now, with the new generation committed, delete what it no longer shows: older and partial
+    # versions of the sources this run walked (and sentences a killed run wrote for chunks it never did).
+    written = {item.file.source for item in plan.files}
+    for source in sorted(plan.touched):
+        entry = manifest.get(source)
+        stored = versions.get(source, [])
+        keep = {chunk_id for v in stored if entry is not None and _shows(v, entry) for chunk_id in v.ids}
+        if source in written or any(set(v.ids) - keep for v in stored):
+            store.delete_document(source, keep=keep)
     report.documents = len(manifest)
     report.chunks = sum(entry.chunks for entry in manifest.values())
 

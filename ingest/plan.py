@@ -133,9 +133,9 @@ def plan_ingest(
     report.deleted.sort()
     # versions an interrupted run left of files that are gone: never shown, removed at commit
     for source, stored in versions.items():
-        if delete and source not in seen and source not in committed:
-            if any(_in_scope(source, v.root, v.signature != signature, scopes) for v in stored):
-                plan.touched.add(source)
+        gone = delete and source not in seen and source not in committed
+        if gone and any(_in_scope(source, v.root, v.signature != signature, scopes) for v in stored):
+            plan.touched.add(source)
     return plan
 
 

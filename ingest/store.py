@@ -268,17 +268,6 @@ class ChunkStore:
                 metadatas=metas[start:stop],
             )
 
-    def delete_chunks(self, ids: list[str]) -> None:
-        """Delete chunks by id, then their sentences."""
-        for start in range(0, len(ids), _BATCH):
-            self.chunks.delete(ids=ids[start : start + _BATCH])
-        # sentences are found by their chunk: a where on a few hundred ids at a time stays fast
-        for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
-            orphan = self.sentences.get(where={"chunk_id": {"$in": batch}}, include=[])["ids"]
-            for first in range(0, len(orphan), _BATCH):
-                self.sentences.delete(ids=orphan[first : first + _BATCH])
-
     def delete_document(self, source: str, keep: set[str] | None = None) -> int:
         """Delete a source's chunks (except ids in `keep`), then their sentences; returns chunks deleted."""
         keep = keep or set()

@@ -353,7 +353,8 @@ def test_ingest_dry_run_without_an_index_creates_nothing(tmp_path: Path, no_mode
 
     report = Engine(settings, no_model).ingest([corpus], dry_run=True)
 
-    assert report.added == ["note_00.txt", "note_01.txt"] and (report.documents, report.chunks) == (2, 0)
+    # the chunks the real run would index: a dry run reads and chunks files as it does
+    assert report.added == ["note_00.txt", "note_01.txt"] and (report.documents, report.chunks) == (2, 2)
     assert not settings.index_dir.exists()
 
 

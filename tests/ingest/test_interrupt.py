@@ -168,6 +168,7 @@ def test_ingest_killed_just_after_new_chunks_reach_chroma_answers_from_one_gener
     rerun = Engine(killed, embedder).ingest([corpus])
     reference = Engine(fresh, embedder).ingest([corpus])
     assert len(rerun.updated) == CHANGED and len(rerun.unchanged) == len(ANIMALS) - CHANGED
+    assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (len(ANIMALS), before.chunks + CHANGED)
     assert _snapshot(killed) == _snapshot(fresh)
     for animal in ANIMALS[:CHANGED]:
         assert "acorns" in Engine(killed, embedder).ask(f"What does the {animal} eat?").answer
