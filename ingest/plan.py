@@ -127,14 +127,14 @@ def plan_ingest(
         plan.files.append(PlannedFile(item, digest, action, chunks, reuse))
         getattr(report, action).append(item.source)
     for source, entry in sorted(committed.items()):
-        if delete and source not in seen and _in_scope(source, entry.root, entry.signature != signature, scopes):
+        if delete and source not in seen and _in_scope(source, entry.root, scopes):
             report.deleted.append(source)
             plan.touched.add(source)
     report.deleted.sort()
     # versions an interrupted run left of files that are gone: never shown, removed at commit
     for source, stored in versions.items():
         gone = delete and source not in seen and source not in committed
-        if gone and any(_in_scope(source, v.root, v.signature != signature, scopes) for v in stored):
+        if gone and any(_in_scope(source, v.root, scopes) for v in stored):
             plan.touched.add(source)
     return plan
 
@@ -175,6 +175,10 @@ def _is_stored(versions: dict[str, list[StoredDocument]], old: ManifestEntry, di
     return any(v.complete and v.hash == digest and v.signature == signature for v in versions.get(old.source, []))
 
 
-def _in_scope(source: str, root: str, stale_name: bool, scopes: list[LabelledScope]) -> bool:
-    """Whether this run walked where `source` lives (a walked root also claims names older versions gave its files)."""
-    return any(root == s.root and (source.startswith(s.prefix) or (s.whole and stale_name)) for s in scopes)
+def _in_scope(source: str, root: str, scopes: list[LabelledScope]) -> bool:
+    """Whether this run walked where `source` lives.
+
+    A walk of a whole root saw every file under it, so it also claims documents stored from that root
+    under another name (by an older version, or with another corpus folder): they are gone or renamed.
+    """
+    return any(root == s.root and (s.whole or source.startswith(s.prefix)) for s in scopes)
