@@ -8,8 +8,8 @@ from typing import Any
 __all__ = [
     "Answer",
     "Chunk",
-    "Claim",
     "Citation",
+    "Claim",
     "DocumentStatus",
     "IndexStatus",
     "IngestReport",

