@@ -263,7 +263,8 @@ class Engine:
         sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved]) if cited else {}
         idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
         claims = check_claims(text, retrieved, self.embedder.embed_query, sentence_vectors, idf)
-        yield "\n\n" + verdict_note(claims)
+        if not all(claim.supported for claim in claims):
+            yield "\n\n" + verdict_note(claims)  # the tokens are out: the verdict follows them
         if not any(claim.supported for claim in claims):
             return Answer(
                 question, ABSTAIN_TEXT, True, "openai", 0.0, [], retrieved=retrieved,

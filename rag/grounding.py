@@ -45,9 +45,9 @@ class GroundingThresholds:
 
 # Chosen on the test server's scripted replies (tests/support/openai_server.py; the table is printed by
 # tests/rag/test_grounding.py::test_thresholds_separate_the_scripted_replies), never on eval questions,
-# 2026-11-30. Correct claims, quoted or paraphrased, scored similarity 0.59-0.97 and term overlap
+# 2026-11-30. Correct claims, quoted or paraphrased, scored similarity 0.57-0.97 and term overlap
 # 0.56-1.00 against their best sentence. Inventions that borrow a passage's words scored overlap
-# 0.00-0.17 but similarity up to 0.62 ("The Taliban's supreme leader is Khalilzad."): MiniLM alone
+# 0.00-0.17 but similarity up to 0.62 (a passage's two names joined by an invented relation): MiniLM alone
 # does not separate them, overlap does. The overlap bound sits near the middle of the gap (0.17-0.56);
 # the similarity bound is a floor below every correct claim, for paraphrases that share words but
 # not meaning. Numbers, dates and names are checked first and exactly (rag/facts.py).
