@@ -75,19 +75,28 @@ def _label(numbers: tuple[int, ...]) -> str:
 def support(
     claim: SplitClaim,
     facts: Facts,
-    vector: np.ndarray,
+    embed: Callable[[str], np.ndarray],
     retrieved: list[ScoredChunk],
     sentence_vectors: dict[str, np.ndarray],
     idf: Callable[[str], float],
     thresholds: GroundingThresholds = THRESHOLDS,
+    *,
+    always_embed: bool = False,
 ) -> Support:
-    """Whether the passages a claim cites state its facts and hold a sentence close to it."""
+    """Whether the passages a claim cites state its facts and hold a sentence close to it.
+
+    The claim is embedded only when its facts and term overlap already pass (the MiniLM vector is most of
+    the cost); `always_embed` computes the similarity anyway, for reports.
+    """
     if not claim.citations:
         return Support(False, None, None, 0.0, 0.0, "no citation")
     cited = [retrieved[number - 1] for number in claim.citations]
-    texts = [f"{scored.chunk.title}\n{scored.chunk.text}" for scored in cited]
-    missing = missing_facts(facts, texts)
-    ranked = candidates(claim.core, vector, cited, sentence_vectors, idf, _PARAMS)
+    missing = missing_facts(facts, [f"{scored.chunk.title}\n{scored.chunk.text}" for scored in cited])
+    width = next((matrix.shape[1] for matrix in sentence_vectors.values()), 1)
+    ranked = candidates(claim.core, np.zeros(width, dtype=np.float32), cited, sentence_vectors, idf, _PARAMS)
+    overlap = max((candidate.lex for candidate in ranked), default=0.0)
+    if always_embed or (not missing and overlap >= thresholds.min_overlap):
+        ranked = candidates(claim.core, embed(claim.core), cited, sentence_vectors, idf, _PARAMS)
     best = max(ranked, key=lambda c: min(c.dense / thresholds.min_similarity, c.lex / thresholds.min_overlap), default=None)
     evidence = best.text if best else None
     passage = claim.citations[best.chunk_index] if best else None
@@ -96,9 +105,10 @@ def support(
         shown = ", ".join(f"“{fact}”" for fact in missing[:3])
         return Support(False, evidence, passage, similarity, overlap, f"{shown} not in {_label(claim.citations)}")
     if best is None or similarity < thresholds.min_similarity or overlap < thresholds.min_overlap:
+        said = f"similarity {similarity:.2f}, " if similarity else ""
         return Support(
             False, evidence, passage, similarity, overlap,
-            f"no sentence of {_label(claim.citations)} says this (similarity {similarity:.2f}, term overlap {overlap:.0%})",
+            f"no sentence of {_label(claim.citations)} says this ({said}term overlap {overlap:.0%})",
         )
     return Support(True, evidence, passage, similarity, overlap, "")
 
@@ -116,9 +126,7 @@ def check_claims(
     facts = claim_facts([claim.core for claim in split])
     out = []
     for claim, found in zip(split, facts):
-        # Uncited claims fail without a look; the others need their vector.
-        vector = embed(claim.core) if claim.citations else np.zeros(1, dtype=np.float32)
-        verdict = support(claim, found, vector, retrieved, sentence_vectors, idf, thresholds)
+        verdict = support(claim, found, embed, retrieved, sentence_vectors, idf, thresholds)
         out.append(
             Claim(
                 claim.text,

@@ -206,7 +206,7 @@ def test_thresholds_separate_the_scripted_replies(engine: Engine, embedder) -> N
         claims = split_claims(text)
         out = []
         for claim, facts in zip(claims, claim_facts([c.core for c in claims])):
-            result = support(claim, facts, embedder.embed_query(claim.core), retrieved, vectors, snapshot.keyword.idf)
+            result = support(claim, facts, embedder.embed_query, retrieved, vectors, snapshot.keyword.idf, always_embed=True)
             out.append((result.supported, result.similarity, result.overlap, claim.core))
         return out
 
