@@ -19,6 +19,7 @@ from ingest.chunker import chunk_file
 from ingest.embedder import Embedder
 from ingest.keyword import KeywordIndex
 from ingest.loader import Scope, SourceFile, UnreadableFile, discover, file_hash, read_file
+from ingest.onnx_model import EXPORT_VERSION
 from ingest.state import IndexState, read_state, write_state
 from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 
@@ -41,7 +42,9 @@ class _Planned:
 
 def signature_of(settings: Settings) -> str:
     """What, besides content, decides a document's chunks and vectors."""
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}"
+    # fp32 ONNX gives sentence-transformers' vectors, so only int8 (and its recipe) changes them
+    precision = f"|int8-{EXPORT_VERSION}" if settings.embedding_precision == "int8" else ""
+    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}{precision}"
 
 
 def ingest_paths(
