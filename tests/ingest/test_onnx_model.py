@@ -93,9 +93,10 @@ def test_a_missing_or_broken_export_is_rebuilt_with_one_message(
     embedder.embed_query("warm up")  # the session's export exists
     if damage != "missing":  # a good fp32 export beside a damaged int8 one: only the quantisation reruns
         shutil.copytree(model_cache, cache)
-        broken = export_path(model_dir, cache, quantized=True)
-        data = broken.read_bytes()
-        broken.write_bytes(b"not an onnx model" * 100 if damage == "corrupt" else data[: len(data) // 3])
+        int8 = export_path(model_dir, cache, quantized=True)
+        for broken in (int8, int8.with_suffix(".opt.onnx")):  # the export and its optimised graph
+            data = broken.read_bytes()
+            broken.write_bytes(b"not an onnx model" * 100 if damage == "corrupt" else data[: len(data) // 3])
 
     with caplog.at_level(logging.WARNING, logger="corpusqa.embedder"):
         fresh = Embedder(MODEL, 64, cache)
@@ -107,9 +108,23 @@ def test_a_missing_or_broken_export_is_rebuilt_with_one_message(
     assert ("no export at" if damage == "missing" else "could not be read") in messages[0]
     assert np.abs(vector - embedder.embed_query("How were the prisoners released?")).max() < 1e-6
     assert export_path(model_dir, cache, quantized=True).is_file()
+    assert export_path(model_dir, cache, quantized=True).with_suffix(".opt.onnx").is_file()
     assert not list(cache.glob("*.part"))  # written to a temporary name, then moved into place
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="corpusqa.embedder"):
         Embedder(MODEL, 64, cache).embed_query("again")
     assert not [r for r in caplog.records if r.name == "corpusqa.embedder"]  # the next run reuses it
+
+
+def test_a_broken_optimised_graph_is_replaced_silently(tmp_path: Path, model_cache: Path, embedder: Embedder) -> None:
+    embedder.embed_query("warm up")
+    cache = tmp_path / "models"
+    shutil.copytree(model_cache, cache)
+    optimised = export_path(resolve_model_path(MODEL), cache, quantized=True).with_suffix(".opt.onnx")
+    optimised.write_bytes(b"half a graph")
+
+    vector = Embedder(MODEL, 64, cache).embed_query("How were the prisoners released?")
+
+    assert np.abs(vector - embedder.embed_query("How were the prisoners released?")).max() < 1e-6
+    assert optimised.stat().st_size > 1_000_000  # saved again from the export
