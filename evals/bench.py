@@ -44,8 +44,8 @@ __all__ = ["BenchOptions", "machine_info", "run_bench"]
 Say = Callable[[str], None]
 
 #: The settings a bench run records (never keys, tokens or hosts).
-_RECORDED = ("embedding_model", "embedding_precision", "embed_batch_size", "chunk_tokens", "top_k", "bm25_weight", "dense_weight", "rrf_k",
-             "abstain_threshold")
+_RECORDED = ("embedding_model", "embedding_precision", "embed_batch_size", "chunk_tokens", "top_k", "bm25_weight",
+             "dense_weight", "rrf_k", "abstain_threshold")
 
 
 @dataclass
