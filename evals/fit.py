@@ -40,7 +40,7 @@ from rag.confidence import (
     band_of,
 )
 from rag.engine import Engine
-from rag.extractive import Candidate, candidates, best_features, confidence_row, rank, ranker_row
+from rag.extractive import Candidate, best_features, candidates, confidence_row, rank, ranker_row
 from rag.retriever import HybridRetriever
 
 __all__ = ["Asked", "choose_bands", "collect", "fit_models", "main", "score_corpus"]

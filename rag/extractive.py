@@ -24,9 +24,9 @@ __all__ = [
     "Candidate",
     "ExtractiveResult",
     "answer_extractively",
+    "best_features",
     "candidates",
     "confidence_row",
-    "best_features",
     "rank",
     "ranker_row",
 ]
