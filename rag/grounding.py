@@ -3,7 +3,7 @@
 A claim (one sentence) holds when (1) every number, date and proper name in it appears in one of its
 cited passages (rag/facts.py) and (2) one sentence of those passages is close to it: MiniLM
 similarity and idf-weighted term overlap, the `dense` and `lex` features the extractive answerer
-computes for a question and a sentence (rag/extractive.py `candidates`, over ingest/keyword.py
+computes for a question and a sentence (rag/extractive.py `candidates`, over ingest/text.py
 `terms`/`stem` and the BM25 idf). One notion of "this sentence supports that", not two; `support`
 is the one function to re-point when those features move to a shared module.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from corpusqa.types import Claim, ScoredChunk
 from rag.citations import SplitClaim, split_claims
-from rag.extractive import ABSTAIN_TEXT, ExtractiveParams, candidates
+from rag.extractive import ABSTAIN_TEXT, candidates
 from rag.facts import Facts, claim_facts, missing_facts
 
 __all__ = [
@@ -52,8 +52,6 @@ class GroundingThresholds:
 # the similarity bound is a floor below every correct claim, for paraphrases that share words but
 # not meaning. Numbers, dates and names are checked first and exactly (rag/facts.py).
 THRESHOLDS = GroundingThresholds(min_similarity=0.5, min_overlap=0.4)
-
-_PARAMS = ExtractiveParams()
 
 
 @dataclass(frozen=True)
@@ -93,14 +91,18 @@ def support(
     cited = [retrieved[number - 1] for number in claim.citations]
     missing = missing_facts(facts, [f"{scored.chunk.title}\n{scored.chunk.text}" for scored in cited])
     width = next((matrix.shape[1] for matrix in sentence_vectors.values()), 1)
-    ranked = candidates(claim.core, np.zeros(width, dtype=np.float32), cited, sentence_vectors, idf, _PARAMS)
-    overlap = max((candidate.lex for candidate in ranked), default=0.0)
+    _, ranked = candidates(claim.core, np.zeros(width, dtype=np.float32), cited, sentence_vectors, idf)
+    overlap = max((candidate.features["lex"] for candidate in ranked), default=0.0)
     if always_embed or (not missing and overlap >= thresholds.min_overlap):
-        ranked = candidates(claim.core, embed(claim.core), cited, sentence_vectors, idf, _PARAMS)
-    best = max(ranked, key=lambda c: min(c.dense / thresholds.min_similarity, c.lex / thresholds.min_overlap), default=None)
+        _, ranked = candidates(claim.core, embed(claim.core), cited, sentence_vectors, idf)
+    best = max(
+        ranked,
+        key=lambda c: min(c.features["dense"] / thresholds.min_similarity, c.features["lex"] / thresholds.min_overlap),
+        default=None,
+    )
     evidence = best.text if best else None
     passage = claim.citations[best.chunk_index] if best else None
-    similarity, overlap = (best.dense, best.lex) if best else (0.0, 0.0)
+    similarity, overlap = (best.features["dense"], best.features["lex"]) if best else (0.0, 0.0)
     if missing:
         shown = ", ".join(f"“{fact}”" for fact in missing[:3])
         return Support(False, evidence, passage, similarity, overlap, f"{shown} not in {_label(claim.citations)}")
