@@ -25,7 +25,7 @@ from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
 __all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 
 #: progress(stage, done, total): stage is "documents" or "chunks"
 ProgressFn = Callable[[str, int, int], None]
@@ -41,7 +41,8 @@ class _Planned:
 
 def signature_of(settings: Settings) -> str:
     """What, besides content, decides a document's chunks and vectors."""
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}"
+    layout = "" if settings.text_layout == "auto" else f"|layout-{settings.text_layout}"
+    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}{layout}"
 
 
 def ingest_paths(
@@ -187,7 +188,7 @@ def _apply(
 
     for item in planned:
         try:
-            loaded = read_file(item.data, item.file.path, item.file.source, max_bytes)
+            loaded = read_file(item.data, item.file.path, item.file.source, max_bytes, settings.text_layout)
             chunks = chunk_file(loaded, item.hash, settings.chunk_tokens)
             if not chunks:
                 raise UnreadableFile("no text to index")

@@ -6,7 +6,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,14 +71,14 @@ class Engine:
 
     def ingest(
         self,
-        paths: list[Path] | None = None,
+        paths: Sequence[str | os.PathLike[str]] | None = None,
         *,
         dry_run: bool = False,
         delete: bool = True,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         """Bring the index in step with the given files and folders (default: the corpus folder)."""
-        report = ingest_paths(self.settings, list(paths or []), self.embedder, dry_run=dry_run, delete=delete, progress=progress)
+        report = ingest_paths(self.settings, [Path(path) for path in paths or []], self.embedder, dry_run=dry_run, delete=delete, progress=progress)
         return report
 
     def status(self) -> IndexStatus:
@@ -278,4 +278,5 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         score=scored.score,
         chunk_id=chunk.id,
         highlight=highlight,
+        page=chunk.page,
     )
