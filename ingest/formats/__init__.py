@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["PATH_SEPARATOR", "Paragraph", "Section", "StructureBuilder", "UnreadableFile"]
+__all__ = ["PATH_SEPARATOR", "Paragraph", "Section", "StructureBuilder", "UnreadableFile", "fold_single_top_heading"]
 
 #: Joins a section path into a citation title: "Installation › System Requirements".
 PATH_SEPARATOR = " › "

@@ -59,8 +59,7 @@ class _Walker:
         self.inline: list[str] = []
 
     def walk(self, node: Any) -> None:
-        from bs4 import NavigableString, Tag
-        from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+        from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 
         for child in node.children:
             if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):

@@ -39,8 +39,8 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
     heading_levels = {} if outline else _heading_sizes(pages)
     builder = StructureBuilder()
     for number, lines in enumerate(pages, start=1):
-        for level, heading in outline.get(number, []):
-            builder.heading(level, heading)
+        for outline_level, heading in outline.get(number, []):
+            builder.heading(outline_level, heading)
         body: list[str] = []
         for text, size in lines:
             level = heading_levels.get(size)
@@ -102,11 +102,16 @@ def _outline(reader: Any) -> dict[int, list[tuple[int, str]]]:
             if isinstance(item, list):
                 walk(item, level + 1)
                 continue
-            try:
-                page = reader.get_destination_page_number(item) + 1
-            except Exception:  # an entry that points nowhere names no page; skip it
-                continue
-            found.setdefault(page, []).append((level, " ".join(str(item.title).split())))
+            page = _destination_page(reader, item)
+            if page is not None:  # an entry that points nowhere names no page
+                found.setdefault(page, []).append((level, " ".join(str(item.title).split())))
 
     walk(list(reader.outline or []), 1)
     return found
+
+
+def _destination_page(reader: Any, item: Any) -> int | None:
+    try:
+        return int(reader.get_destination_page_number(item)) + 1
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None

@@ -91,6 +91,33 @@ def test_formats_manual_titles_two_word_headings_and_is_not_news() -> None:
     assert not {"Installation", "System Requirements"} & set(_sentences(chunks)), "a heading is a title, not text"
 
 
+@pytest.mark.parametrize(
+    ("text", "titles"),
+    [
+        ("Usage\n\nRun the tool on a folder of notes.\n", ["Usage"]),
+        ("Getting Started\n\nRun the tool on a folder of notes.\n", ["Getting Started"]),
+        # a chapter with no text of its own, then its first section: both are headings
+        ("1 Setup\n\n1.1 First Run\n\nRun the tool once.\n\n2 Upkeep\n\nClean it.\n", ["1 Setup › 1.1 First Run", "2 Upkeep"]),
+        ("Backups\n=======\n\nCopies are nightly.\n\nRestore\n-------\n\nPick a file.\n\nKeep\n----\n\nTen.\n",
+         ["Backups", "Restore", "Keep"]),  # the lone === heading names the document: left out of the paths
+        ("Backups\n=======\n\nNightly.\n\nRestore\n-------\n\nPick.\n\nAdmin\n=====\n\nRoot.\n",
+         ["Backups", "Backups › Restore", "Admin"]),
+        # not headings: sentence punctuation, lower case, indented, a date, the last line, a long line
+        ("Read this first.\n\nBody text here.\n", ["Notes"]),
+        ("see below\n\nBody text here.\n", ["Notes"]),
+        ("    Run Quill Now\n\nBody text here.\n", ["Notes"]),
+        ("12 March 2024\n\nBody text here.\n", ["Notes"]),
+        ("Body text here.\n\nThanks Everyone\n", ["Notes"]),
+        ("Body text here.\n\n" + "Word " * 13 + "\n\nMore body.\n", ["Notes"]),
+    ],
+)
+def test_formats_plain_text_heading_rule(text: str, titles: list[str]) -> None:
+    chunks = chunk_file(LoadedFile("notes.txt", text, "text", ""), "h", 160)
+
+    assert [c.title for c in chunks][: len(titles)] == titles
+    assert len({c.title for c in chunks}) == len(titles)
+
+
 @pytest.mark.parametrize(("layout", "kinds"), [("auto", {"article"}), ("plain", {"article"}), ("news", {"comment"})])
 def test_formats_text_layout_setting_overrides_the_detection(layout: str, kinds: set[str]) -> None:
     _, chunks = _load(DOCUMENTS / "manual.txt", layout)
@@ -108,7 +135,7 @@ def test_formats_bundled_corpus_is_detected_as_news() -> None:
 
 
 def test_formats_markdown_code_blocks_are_whole_and_never_headings() -> None:
-    loaded, chunks = _load(DOCUMENTS / "README.md")
+    _, chunks = _load(DOCUMENTS / "README.md")
 
     assert [(c.title, c.kind) for c in chunks] == [
         ("Quill", "article"),
@@ -225,7 +252,7 @@ def test_formats_each_document_answers_with_its_citation(  # type: ignore[no-unt
 
 def test_formats_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"### Python API\n\n```python\n(.*?)```", readme, re.S)
+    example = re.search(r"### Python API\n\n```python\n(.*?)```", readme, re.DOTALL)
     assert example is not None
     shutil.copytree(ROOT / "data" / "corpus", tmp_path / "data" / "corpus")
     monkeypatch.chdir(tmp_path)
