@@ -1,7 +1,8 @@
 """HTML: the page's main content (its <main>, role="main" or <article> landmark), without navigation or footers.
 
-Chosen over trafilatura: on the Sphinx pages of the Python docs it keeps code examples, definition lists
-and the h1-h3 structure that the titles need (README's ingest section has the comparison).
+Chosen over trafilatura: on the Sphinx pages of the Python docs both keep the evidence, but trafilatura's
+text carries Markdown markup and Sphinx's pilcrows; this keeps clean text, code blocks marked and h1-h6
+for titles (README's performance section has the comparison).
 """
 
 from __future__ import annotations
