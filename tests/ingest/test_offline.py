@@ -129,5 +129,6 @@ def test_cli_ingest_runs_without_network_and_draws_progress_on_a_terminal(
     ), summary
     assert "Traceback" not in screen
     status = Engine(load_settings(index_dir=index_dir), embedder).status()
-    assert [d.source for d in status.documents] == ["cafe.txt", "guide.md", "news.txt", "page.html", "paper.pdf"]
+    names = ["cafe.txt", "guide.md", "news.txt", "page.html", "paper.pdf"]
+    assert [d.source for d in status.documents] == [f"{corpus.name}/{name}" for name in names]
     assert _files_under(Path(offline_env["HF_HOME"])) == []
