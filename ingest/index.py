@@ -15,6 +15,7 @@ from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport
 from ingest.embedder import Embedder
 from ingest.generation import commit, committed_manifest, sync_keyword_index
 from ingest.loader import discover
+from ingest.onnx_model import EXPORT_VERSION
 from ingest.plan import IngestPlan, PlannedFile, label_sources, plan_ingest
 from ingest.state import read_state
 from ingest.store import ChunkStore, open_store
@@ -33,8 +34,11 @@ ProgressFn = Callable[[str, int, int], None]
 
 def signature_of(settings: Settings) -> str:
     """What, besides content, decides a document's chunks and vectors."""
+    # fp32 ONNX gives sentence-transformers' vectors, so only int8 (and its recipe) changes them
+    precision = f"|int8-{EXPORT_VERSION}" if settings.embedding_precision == "int8" else ""
+    names = f"names-{NAMES_VERSION}"
     layout = "" if settings.text_layout == "auto" else f"|layout-{settings.text_layout}"
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|names-{NAMES_VERSION}{layout}"
+    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}{layout}"
 
 
 def ingest_paths(

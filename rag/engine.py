@@ -65,7 +65,7 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         """The engine with its real collaborators (the model loads on first use)."""
-        return cls(settings, Embedder(settings.embedding_model, settings.embed_batch_size))
+        return cls(settings, Embedder.from_settings(settings))
 
     # ---- ingest and status ----------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ def _status_rows(settings: Settings, embedder: Embedder) -> list[tuple[str, str,
 @pytest.fixture
 def no_model() -> Embedder:
     """An embedder whose model cannot load: any attempt to embed raises ModelLoadError."""
-    return Embedder("/nonexistent/embedding-model")
+    return Embedder("/nonexistent/embedding-model", 64, Path("/nonexistent/models"))
 
 
 # ---- one ingest of a folder holding every format, good files and bad ----------------------------
