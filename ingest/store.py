@@ -299,6 +299,7 @@ def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> di
         "signature": signature,
         "sentences": json.dumps([list(span) for span in chunk.sentences]),
         "entities": json.dumps([list(span) for span in chunk.entities]),
+        "page": chunk.page or 0,  # Chroma metadata holds no None; 0 = no page
     }
 
 
@@ -316,6 +317,7 @@ def _to_chunk(chunk_id: str, text: str | None, meta: Any) -> Chunk:
         doc_hash=str(meta["doc_hash"]),
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))),
         entities=tuple((int(a), int(b), str(label)) for a, b, label in json.loads(str(meta.get("entities") or "[]"))),
+        page=int(meta.get("page") or 0) or None,
     )
 
 
