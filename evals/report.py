@@ -127,19 +127,36 @@ def build_suite_report(runs: list[CorpusRun], meta: dict[str, Any]) -> dict[str,
     }
 
 
+# A rate is undefined on a corpus with none of its denominator (squad2-complexity has no out-of-scope
+# questions): such a corpus is left out of that rate's macro average rather than counted as 0.
+_DENOMINATORS = {
+    "abstention": "unanswerable",
+    "abstention_out_of_scope": "out_of_scope",
+    "abstention_near_miss": "near_miss",
+    "answered_precision": "answered",
+    "f1": "answerable",
+    "answer_accuracy": "answerable",
+    "correct_and_cited": "answerable",
+    "false_abstention": "answerable",
+} | {f"band_{b}_right": f"band_{b}" for b in BANDS}
+_COUNTS = ("questions", "answerable", "unanswerable", "errors", "out_of_scope", "near_miss", "answered")
+
+
+def _defined(key: str, m: dict[str, Any]) -> bool:
+    if key not in m or (key == "confidence_auroc" and m[key] < 0):
+        return False
+    return key not in _DENOMINATORS or bool(m.get(_DENOMINATORS[key]))
+
+
 def _macro(metrics: list[dict[str, Any]]) -> dict[str, Any]:
-    # The unweighted mean over corpora; counts are summed, and an undefined AUROC (-1) is left out.
+    # The unweighted mean over corpora of each rate where it is defined; counts are summed.
     out: dict[str, Any] = {}
     for key in dict.fromkeys(k for m in metrics for k in m):
-        values = [m[key] for m in metrics if key in m and not (key == "confidence_auroc" and m[key] < 0)]
-        if not values:
-            out[key] = -1.0 if key == "confidence_auroc" else 0
-        elif key in ("questions", "answerable", "unanswerable", "errors", "out_of_scope", "near_miss", "answered") or (
-            key.startswith("band_") and not key.endswith("_right")
-        ):
-            out[key] = sum(values)
-        else:
-            out[key] = round(sum(values) / len(values), 4)
+        if key in _COUNTS or (key.startswith("band_") and not key.endswith("_right")):
+            out[key] = sum(m.get(key, 0) for m in metrics)
+            continue
+        values = [m[key] for m in metrics if _defined(key, m)]
+        out[key] = round(sum(values) / len(values), 4) if values else (-1.0 if key == "confidence_auroc" else 0.0)
     out["corpora"] = len(metrics)
     return out
 
@@ -182,8 +199,10 @@ def _summary_table(report: dict[str, Any]) -> str:
             value = m.get(key, 0)
             if key.endswith("_ms"):
                 cells.append(f"{value:>11.1f}")
+            elif not _defined(key, m):
+                cells.append(f"{'n/a':>11}")
             elif key == "confidence_auroc":
-                cells.append(f"{value:>11.2f}" if value >= 0 else f"{'n/a':>11}")
+                cells.append(f"{value:>11.2f}")
             else:
                 cells.append(f"{value:>11.0%}")
         return f"{name:{width}}{m['questions']:>5}" + "".join(cells)
