@@ -40,6 +40,7 @@ class EvalCorpus:
     questions: list[Question]
     gate: dict[str, dict[str, float]]  # {"min": {metric: bound}, "max": {metric: bound}}; empty = no gate
     split: str = "all"
+    questions_file: Path | None = None  # default: folder/questions.jsonl
 
     def in_split(self, split: str) -> list[Question]:
         """Its questions of one split ("dev", "test" or "all")."""
@@ -77,6 +78,7 @@ def load_corpus_dir(folder: Path, split: str = "all") -> EvalCorpus:
         questions=load_questions(folder / "questions.jsonl", split),
         gate=gate,
         split=split,
+        questions_file=folder / "questions.jsonl",
     )
 
 

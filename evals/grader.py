@@ -9,11 +9,14 @@ from typing import Any
 
 from corpusqa.errors import CorpusQAError
 from corpusqa.types import Answer
-from evals.metrics import accepts, evidence_rank, hit_at, mrr, percentile, supports
+from evals.metrics import accepts, auroc, evidence_rank, hit_at, mrr, percentile, squad_f1, supports
 from evals.questions import Question
 from rag.engine import Engine
 
-__all__ = ["QuestionResult", "grade", "run_eval", "summarise"]
+__all__ = ["BANDS", "QuestionResult", "grade", "run_eval", "summarise"]
+
+# The answer bands an engine may report on `Answer.band`, surest first.
+BANDS = ("answer", "possibly", "abstain")
 
 
 @dataclass
@@ -38,6 +41,12 @@ class QuestionResult:
     error: str = ""
     passed: bool = False
     cited_sources: list[str] = field(default_factory=list)
+    unanswerable: str | None = None  # the unanswerable question's kind: out_of_scope | near_miss
+    confidence: float = 0.0
+    short_answer: str | None = None
+    f1: float = 0.0  # SQuAD token F1 of short_answer (or answer) against the accept strings; 0 if abstained
+    band: str | None = None  # the engine's band when its answers carry one
+    right: bool = False  # answerable, and the text offered (even under abstention) is correct and cited
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for the results file."""
@@ -48,9 +57,13 @@ def grade(item: Question, answer: Answer, retrieved_texts: list[str]) -> Questio
     """Grade one answer. Answerable: passes when correct and some citation contains the evidence.
     Unanswerable: passes when the engine abstained."""
     supporting = sum(1 for c in answer.citations if supports(c.text, item.evidence))
+    offered = item.answerable and accepts(answer.answer, item.accept) and supporting > 0
     correct = (not answer.abstained) and item.answerable and accepts(answer.answer, item.accept)
     supported = supporting > 0 and not answer.abstained
     passed = (correct and supported) if item.answerable else answer.abstained
+    short = getattr(answer, "short_answer", None)
+    band = getattr(answer, "band", None)
+    f1 = squad_f1(short or answer.answer, item.accept) if item.answerable and not answer.abstained else 0.0
     return QuestionResult(
         id=item.id,
         question=item.question,
@@ -69,6 +82,12 @@ def grade(item: Question, answer: Answer, retrieved_texts: list[str]) -> Questio
         answering=answer.timings.answering,
         passed=passed,
         cited_sources=[f"{c.source}:{c.start_line}-{c.end_line}" for c in answer.citations],
+        unanswerable=item.unanswerable,
+        confidence=float(answer.confidence),
+        short_answer=short if isinstance(short, str) else None,
+        f1=round(f1, 4),
+        band=band if isinstance(band, str) else None,
+        right=offered,
     )
 
 
@@ -87,7 +106,10 @@ def run_eval(
             retrieved = [scored.chunk.text for scored in engine.retrieve(item.question, top_k=5)]
             result = grade(item, answer, retrieved)
         except CorpusQAError as exc:
-            result = QuestionResult(item.id, item.question, item.type, item.split, "", False, False, False, 0, 0, 0, 0.0, error=str(exc))
+            result = QuestionResult(
+                item.id, item.question, item.type, item.split, "", False, False, False, 0, 0, 0, 0.0,
+                error=str(exc), unanswerable=item.unanswerable,
+            )
         results.append(result)
         if on_result:
             on_result(result)
@@ -95,7 +117,10 @@ def run_eval(
 
 
 def summarise(results: list[QuestionResult]) -> dict[str, float | int]:
-    """The metrics of a set of results (all keys present even when a group is empty)."""
+    """The metrics of a set of results (all keys present even when a group is empty).
+
+    `confidence_auroc` is -1 when one class (answerable or unanswerable) is missing, as it is undefined.
+    """
     answerable = [r for r in results if r.type != "unanswerable"]
     unanswerable = [r for r in results if r.type == "unanswerable"]
     cited = sum(r.citations for r in answerable if not r.abstained)
@@ -123,4 +148,38 @@ def summarise(results: list[QuestionResult]) -> dict[str, float | int]:
         "latency_median_ms": round(statistics.median(latencies) * 1000, 2) if latencies else 0.0,
         "latency_p95_ms": round(percentile(latencies, 95) * 1000, 2) if latencies else 0.0,
         "errors": sum(1 for r in results if r.error),
+        **_abstention_metrics(answerable, unanswerable),
+        **_band_metrics(results),
     }
+
+
+def _abstention_metrics(answerable: list[QuestionResult], unanswerable: list[QuestionResult]) -> dict[str, float | int]:
+    def share(count: int, total: int) -> float:
+        return round(count / total, 4) if total else 0.0
+
+    given = [r for r in answerable + unanswerable if not r.abstained and not r.error]
+    kinds = {kind: [r for r in unanswerable if r.unanswerable == kind] for kind in ("out_of_scope", "near_miss")}
+    scored = [r for r in answerable + unanswerable if not r.error]
+    area = auroc([r in answerable for r in scored], [r.confidence for r in scored])
+    return {
+        "out_of_scope": len(kinds["out_of_scope"]),
+        "near_miss": len(kinds["near_miss"]),
+        "abstention_out_of_scope": share(sum(r.abstained for r in kinds["out_of_scope"]), len(kinds["out_of_scope"])),
+        "abstention_near_miss": share(sum(r.abstained for r in kinds["near_miss"]), len(kinds["near_miss"])),
+        "answered": len(given),
+        # precision of the answers given: right means a correct answer whose citation holds the evidence
+        "answered_precision": share(sum(r.passed for r in given if r.type != "unanswerable"), len(given)),
+        "f1": round(sum(r.f1 for r in answerable) / len(answerable), 4) if answerable else 0.0,
+        "confidence_auroc": round(area, 4) if area is not None else -1.0,
+    }
+
+
+def _band_metrics(results: list[QuestionResult]) -> dict[str, float | int]:
+    # The share of right answers (see QuestionResult.right) in each band, for calibration.
+    out: dict[str, float | int] = {}
+    for band in BANDS:
+        members = [r for r in results if r.band == band]
+        if members:
+            out[f"band_{band}"] = len(members)
+            out[f"band_{band}_right"] = round(sum(r.right for r in members) / len(members), 4)
+    return out

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from evals.gate import Check
-from evals.grader import QuestionResult, summarise
+from evals.grader import BANDS, QuestionResult, summarise
+from evals.suite import CorpusRun
 
-__all__ = ["build_report", "compare", "previous_run", "render_table", "save_run"]
+__all__ = ["build_report", "build_suite_report", "compare", "previous_run", "render_suite", "render_table", "save_run"]
 
 _COLUMNS = (
     ("passed", "pass"),
@@ -26,6 +27,20 @@ _COLUMNS = (
     ("latency_median_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 )
+# The per-corpus summary: one row per corpus, then their macro average.
+_SUMMARY = (
+    ("correct_and_cited", "acc+cite"),
+    ("answered_precision", "precision"),
+    ("f1", "F1"),
+    ("confidence_auroc", "AUROC"),
+    ("abstention", "abstain"),
+    ("abstention_out_of_scope", "abst OOS"),
+    ("abstention_near_miss", "abst NM"),
+    ("false_abstention", "false abst"),
+    ("hit_at_5", "hit@5"),
+    ("latency_median_ms", "p50 ms"),
+)
+_FAILURES_SHOWN = 30
 
 
 def build_report(
@@ -64,7 +79,7 @@ def render_table(report: dict[str, Any]) -> str:
     if failed:
         lines.append("")
         lines.append(f"Failed questions ({len(failed)}):")
-        for r in failed:
+        for r in failed[:_FAILURES_SHOWN]:
             why = r["error"] or (
                 "abstained" if r["abstained"] else ("wrong answer" if not r["correct"] else "evidence not cited")
             )
@@ -73,11 +88,129 @@ def render_table(report: dict[str, Any]) -> str:
             lines.append(f"  {r['id']} [{r['type']}] {why}: {r['question']}")
             if r["answer"]:
                 lines.append(f"      -> {r['answer'][:160]}")
+        if len(failed) > _FAILURES_SHOWN:
+            lines.append(f"  ... and {len(failed) - _FAILURES_SHOWN} more (see the results file)")
     lines.append("")
     for check in report["thresholds"]:
         sign = ">=" if check["kind"] == "min" else "<="
         verdict = "ok  " if check["passed"] else "FAIL"
         lines.append(f"{verdict} {check['metric']} = {check['value']:.3f} (gate {sign} {check['bound']})")
+    return "\n".join(lines)
+
+
+def build_suite_report(runs: list[CorpusRun], meta: dict[str, Any]) -> dict[str, Any]:
+    """Several corpora as one JSON-able object: the macro average on top, each corpus under "corpora"."""
+    corpora: dict[str, Any] = {}
+    results: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    for run in runs:
+        name = run.corpus.name
+        one = build_report(run.results, run.checks, {
+            "questions_file": str(run.corpus.questions_file or run.corpus.folder / "questions.jsonl"),
+            "documents": str(run.corpus.documents),
+            "ingest": run.ingest,
+        })
+        results.extend({"corpus": name, **r} for r in one.pop("results"))
+        checks.extend({"corpus": name, **c} for c in one["thresholds"])
+        corpora[name] = one
+    pooled = [r for run in runs for r in run.results]
+    return {
+        **meta,
+        "corpus": ", ".join(corpora),
+        "questions_file": ", ".join(c["questions_file"] for c in corpora.values()),
+        "metrics": _macro([c["metrics"] for c in corpora.values()]),
+        "per_type": {kind: summarise([r for r in pooled if r.type == kind]) for kind in sorted({r.type for r in pooled})},
+        "thresholds": checks,
+        "passed": all(c["passed"] for c in corpora.values()),
+        "corpora": corpora,
+        "results": results,
+    }
+
+
+# A rate is undefined on a corpus with none of its denominator (squad2-complexity has no out-of-scope
+# questions): such a corpus is left out of that rate's macro average rather than counted as 0.
+_DENOMINATORS = {
+    "abstention": "unanswerable",
+    "abstention_out_of_scope": "out_of_scope",
+    "abstention_near_miss": "near_miss",
+    "answered_precision": "answered",
+    "f1": "answerable",
+    "answer_accuracy": "answerable",
+    "correct_and_cited": "answerable",
+    "false_abstention": "answerable",
+} | {f"band_{b}_right": f"band_{b}" for b in BANDS}
+_COUNTS = ("questions", "answerable", "unanswerable", "errors", "out_of_scope", "near_miss", "answered")
+
+
+def _defined(key: str, m: dict[str, Any]) -> bool:
+    if key not in m or (key == "confidence_auroc" and m[key] < 0):
+        return False
+    return key not in _DENOMINATORS or bool(m.get(_DENOMINATORS[key]))
+
+
+def _macro(metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    # The unweighted mean over corpora of each rate where it is defined; counts are summed.
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(k for m in metrics for k in m):
+        if key in _COUNTS or (key.startswith("band_") and not key.endswith("_right")):
+            out[key] = sum(m.get(key, 0) for m in metrics)
+            continue
+        values = [m[key] for m in metrics if _defined(key, m)]
+        out[key] = round(sum(values) / len(values), 4) if values else (-1.0 if key == "confidence_auroc" else 0.0)
+    out["corpora"] = len(metrics)
+    return out
+
+
+def render_suite(report: dict[str, Any]) -> str:
+    """Each corpus's table (see render_table) with its abstention and band figures, then the macro summary."""
+    blocks = []
+    for name, one in report["corpora"].items():
+        metrics = one["metrics"]
+        title = f"== {name}: {metrics['questions']} questions ({report.get('split', 'all')} split), {one['documents']}"
+        results = [r for r in report["results"] if r["corpus"] == name]
+        blocks.append("\n".join([title, render_table({**one, "results": results}), _extra_line(metrics)]))
+    blocks.append(_summary_table(report))
+    return "\n\n".join(blocks)
+
+
+def _extra_line(m: dict[str, Any]) -> str:
+    auroc = f"{m['confidence_auroc']:.2f}" if m["confidence_auroc"] >= 0 else "n/a"
+    parts = [
+        f"AUROC {auroc}",
+        f"abstained: out_of_scope {m['abstention_out_of_scope']:.0%} of {m['out_of_scope']}",
+        f"near_miss {m['abstention_near_miss']:.0%} of {m['near_miss']}",
+        f"wrongly abstained {m['false_abstention']:.0%}",
+        f"precision of answers given {m['answered_precision']:.0%} of {m['answered']}",
+        f"F1 {m['f1']:.0%}",
+    ]
+    bands = [f"{b} {m[f'band_{b}_right']:.0%} right of {m[f'band_{b}']}" for b in BANDS if f"band_{b}" in m]
+    if bands:
+        parts.append("bands: " + ", ".join(bands))
+    return "; ".join(parts)
+
+
+def _summary_table(report: dict[str, Any]) -> str:
+    width = max([len(name) for name in report["corpora"]] + [14]) + 2
+    lines = [f"{'corpus':{width}}{'n':>5}" + "".join(f"{label:>11}" for _, label in _SUMMARY)]
+
+    def row(name: str, m: dict[str, Any]) -> str:
+        cells = []
+        for key, _ in _SUMMARY:
+            value = m.get(key, 0)
+            if key.endswith("_ms"):
+                cells.append(f"{value:>11.1f}")
+            elif not _defined(key, m):
+                cells.append(f"{'n/a':>11}")
+            elif key == "confidence_auroc":
+                cells.append(f"{value:>11.2f}")
+            else:
+                cells.append(f"{value:>11.0%}")
+        return f"{name:{width}}{m['questions']:>5}" + "".join(cells)
+
+    lines += [row(name, one["metrics"]) for name, one in report["corpora"].items()]
+    lines.append(row("macro average", report["metrics"]))
+    verdicts = [f"{name} {'ok' if one['passed'] else 'FAIL'}" for name, one in report["corpora"].items()]
+    lines.append("Gates: " + ", ".join(verdicts))
     return "\n".join(lines)
 
 
@@ -95,6 +228,8 @@ def save_run(report: dict[str, Any], folder: Path) -> Path:
         "backend": report.get("backend"),
         "metrics": report["metrics"],
     }
+    if "corpora" in report:
+        summary["corpora"] = {name: one["metrics"] for name, one in report["corpora"].items()}
     with (folder / "history.jsonl").open("a", encoding="utf-8") as history:
         history.write(json.dumps(summary) + "\n")
     return path
@@ -115,19 +250,26 @@ def previous_run(folder: Path, report: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def compare(previous: dict[str, Any], current: dict[str, Any]) -> str:
-    """Metric deltas and the questions that changed between pass and fail."""
+    """Metric deltas (overall and per corpus) and the questions that changed between pass and fail."""
     lines = ["Compared with the previous run:"]
-    for key, label in _COLUMNS:
-        before, after = previous["metrics"].get(key, 0), current["metrics"].get(key, 0)
-        if before != after:
-            lines.append(f"  {label}: {before} -> {after}")
-    before_pass = {r["id"]: r["passed"] for r in previous["results"]}
+    sections = [("", previous["metrics"], current["metrics"])]
+    for name, one in current.get("corpora", {}).items():
+        if name in previous.get("corpora", {}):
+            sections.append((f"{name} ", previous["corpora"][name]["metrics"], one["metrics"]))
+    labels = dict(_COLUMNS) | dict(_SUMMARY)
+    for prefix, before_metrics, after_metrics in sections:
+        for key, label in labels.items():
+            before, after = before_metrics.get(key, 0), after_metrics.get(key, 0)
+            if before != after:
+                lines.append(f"  {prefix}{label}: {before} -> {after}")
+    before_pass = {(r.get("corpus"), r["id"]): r["passed"] for r in previous["results"]}
     for r in current["results"]:
-        was = before_pass.get(r["id"])
+        was = before_pass.get((r.get("corpus"), r["id"]))
+        where = f"{r['corpus']}/" if r.get("corpus") else ""
         if was is True and not r["passed"]:
-            lines.append(f"  now FAILS: {r['id']} {r['question']}")
+            lines.append(f"  now FAILS: {where}{r['id']} {r['question']}")
         elif was is False and r["passed"]:
-            lines.append(f"  now passes: {r['id']} {r['question']}")
+            lines.append(f"  now passes: {where}{r['id']} {r['question']}")
     if len(lines) == 1:
         lines.append("  no change")
     return "\n".join(lines)

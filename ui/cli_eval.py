@@ -1,4 +1,4 @@
-"""`corpusqa eval`: run the question set, grade, print the table, gate on thresholds (evals/)."""
+"""`corpusqa eval`: run the eval corpora (or one question file), grade, print tables, gate on thresholds."""
 
 from __future__ import annotations
 
@@ -6,85 +6,139 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ui.cli_common import build_settings, handle_errors, index_dir_option
+
+if TYPE_CHECKING:
+    from corpusqa.settings import Settings
+    from evals.corpora import EvalCorpus
+    from evals.suite import CorpusRun
 
 __all__ = ["eval_command"]
 
 
 @click.command()
 @index_dir_option
+@click.option("--corpus", "corpus_args", multiple=True, metavar="NAME|DIR",
+              help="Eval corpus to run (repeatable): a name under evals/corpora, or a folder laid out like one "
+                   "(docs/, questions.jsonl, gate.toml). Default: every corpus. With --questions: the folder "
+                   "of documents to ingest into its own index.")
 @click.option("--questions", "questions_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Question file (JSON Lines); default: the bundled evals/questions.jsonl.")
+              help="Run one question file (JSON Lines) instead of the corpora, against the index (or --corpus DIR); "
+                   "gated by a gate.toml beside it, if there is one.")
 @click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
               help="Which questions to run.")
 @click.option("--backend", type=click.Choice(["extractive", "openai"]), default=None, help="Answer backend.")
-@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="Ingest this folder into its own index under the index dir and evaluate against it.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics, per type, thresholds).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (macro metrics, per corpus, thresholds).")
 @click.option("--compare", "compare_previous", is_flag=True, help="Compare with the previous run of the same set.")
 @click.option("--fit", "--tune", "tune", is_flag=True,
               help="Refit the answerer leave-one-corpus-out on every eval corpus and write rag/fitted.json.")
-@click.option("--no-gate", is_flag=True, help="Report only; exit 0 even when a metric is below its threshold.")
+@click.option("--no-gate", is_flag=True, help="Report only; exit 0 even when a metric is outside its threshold.")
 @handle_errors
 def eval_command(
     index_dir: Path | None,
+    corpus_args: tuple[str, ...],
     questions_path: Path | None,
     split: str,
     backend: str | None,
-    corpus_dir: Path | None,
     as_json: bool,
     compare_previous: bool,
     tune: bool,
     no_gate: bool,
 ) -> None:
-    """Evaluate answers, citations, abstention and retrieval on a question set; gate on thresholds.
+    """Evaluate answers, citations, abstention and retrieval on the eval corpora; gate each on its thresholds.
 
     \b
     Example:
         corpusqa eval --split test
-        corpusqa eval --split dev --compare
+        corpusqa eval --corpus sqlite-docs --split dev --compare
         corpusqa eval --questions my.jsonl --corpus my_docs/ --json
     """
-    from evals.gate import check_thresholds, load_thresholds
-    from evals.grader import run_eval
-    from evals.questions import BUNDLED_QUESTIONS, load_questions
-    from evals.report import build_report, compare, previous_run, render_table, save_run
-    from rag import Engine
+    from evals.report import build_suite_report, compare, previous_run, render_suite, save_run
 
     settings = build_settings(index_dir=index_dir, backend=backend)
-    if corpus_dir is not None:
-        digest = hashlib.sha256(str(corpus_dir.resolve()).encode()).hexdigest()[:12]
-        settings = settings.model_copy(
-            update={"index_dir": settings.index_dir / f"eval-{digest}", "corpus_dir": corpus_dir}
-        )
-    engine = Engine.from_settings(settings)
-    if corpus_dir is not None:
-        click.echo(engine.ingest([corpus_dir]).summary(), err=True)
     if tune:
         from evals.fit import main as fit
 
         raise SystemExit(fit([], settings))
-    path = questions_path or BUNDLED_QUESTIONS
-    questions = load_questions(path, split)
-    with click.progressbar(length=len(questions), label="Asking", file=sys.stderr) as bar:
-        results = run_eval(engine, questions, on_result=lambda _: bar.update(1))
-    checks = check_thresholds(build_report(results, [], {})["metrics"], load_thresholds())
-    meta = {"split": split, "questions_file": str(path), "backend": settings.backend, "corpus": str(corpus_dir or settings.corpus_dir)}
-    report = build_report(results, checks, meta)
-    runs = settings.index_dir / "evals"
-    previous = previous_run(runs, report) if compare_previous else None
-    saved = save_run(report, runs)
+    if questions_path is not None:
+        if len(corpus_args) > 1:
+            raise click.BadParameter("give at most one documents folder with --questions.", param_hint="--corpus")
+        runs = _run_question_file(settings, questions_path, corpus_args[0] if corpus_args else None, split)
+    else:
+        runs = _run_corpora(settings, list(corpus_args), split)
+    meta = {"split": split, "backend": settings.backend}
+    report = build_suite_report(runs, meta)
+    folder = settings.index_dir / "evals"
+    previous = previous_run(folder, report) if compare_previous else None
+    saved = save_run(report, folder)
     if as_json:
         slim = {key: value for key, value in report.items() if key != "results"}
         click.echo(json.dumps({**slim, "results_file": str(saved)}))
     else:
-        click.echo(render_table(report))
+        click.echo(render_suite(report))
         if compare_previous:
             click.echo(compare(previous, report) if previous else "No previous run of this set to compare with.")
         click.echo(f"Full results: {saved}", err=True)
     if not report["passed"] and not no_gate:
-        failed = ", ".join(c.metric for c in checks if not c.passed)
-        raise click.ClickException(f"Eval gate failed: {failed} below threshold (evals/thresholds.toml).")
+        failed = ", ".join(f"{c['corpus']} {c['metric']}" for c in report["thresholds"] if not c["passed"])
+        raise click.ClickException(f"Eval gate failed: {failed} outside its threshold (the corpus's gate.toml).")
+
+
+def _run_corpora(settings: Settings, names: list[str], split: str) -> list[CorpusRun]:
+    from evals.corpora import corpus_names, load_corpus, load_corpus_dir
+    from evals.suite import run_suite
+
+    corpora = [
+        load_corpus_dir(Path(name), split) if Path(name).is_dir() and name not in corpus_names() else load_corpus(name, split)
+        for name in (names or corpus_names())
+    ]
+    total = sum(len(c.questions) for c in corpora)
+    with click.progressbar(length=total, label="Asking", file=sys.stderr) as bar:
+        return run_suite(
+            settings,
+            corpora,
+            on_corpus=lambda corpus, ingest: click.echo(f"\n{corpus.name}: {_ingest_line(ingest)}", err=True),
+            on_result=lambda _: bar.update(1),
+        )
+
+
+def _run_question_file(
+    settings: Settings, path: Path, documents: str | None, split: str
+) -> list[CorpusRun]:
+    from evals.corpora import EvalCorpus
+    from evals.gate import load_thresholds
+    from evals.questions import load_questions
+    from evals.suite import evaluate
+    from rag import Engine
+
+    ingest: dict[str, Any] = {}
+    if documents is not None:
+        folder = Path(documents)
+        if not folder.is_dir():
+            raise click.BadParameter(f"{documents} is not a folder.", param_hint="--corpus")
+        digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+        settings = settings.model_copy(update={"index_dir": settings.index_dir / f"eval-{digest}", "corpus_dir": folder})
+    engine = Engine.from_settings(settings)
+    if documents is not None:
+        ingest = engine.ingest([settings.corpus_dir]).to_json()
+        click.echo(_ingest_line(ingest), err=True)
+    gate_file = path.parent / "gate.toml"
+    corpus = EvalCorpus(
+        name=path.stem,
+        folder=path.parent,
+        documents=settings.corpus_dir,
+        questions=load_questions(path, split),
+        gate=load_thresholds(gate_file) if gate_file.is_file() else {"min": {}, "max": {}},
+        split=split,
+        questions_file=path,
+    )
+    with click.progressbar(length=len(corpus.questions), label="Asking", file=sys.stderr) as bar:
+        return [evaluate(engine, corpus, on_result=lambda _: bar.update(1), ingest=ingest)]
+
+
+def _ingest_line(ingest: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in ingest.items() if key in ("added", "updated", "unchanged", "deleted", "chunks"))

@@ -1,0 +1,65 @@
+"""Run the eval over several corpora, each in its own index, and gate each on its own thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from evals.corpora import EvalCorpus, open_corpus
+from evals.gate import Check, check_thresholds
+from evals.grader import QuestionResult, run_eval, summarise
+
+if TYPE_CHECKING:
+    from corpusqa.settings import Settings
+    from rag.engine import Engine
+
+__all__ = ["CorpusRun", "evaluate", "run_suite"]
+
+
+@dataclass
+class CorpusRun:
+    """One corpus's graded results, its gate checks and what its ingest did."""
+
+    corpus: EvalCorpus
+    results: list[QuestionResult]
+    checks: list[Check]
+    ingest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every gated metric is within its bound."""
+        return all(check.passed for check in self.checks)
+
+
+def evaluate(
+    engine: Engine,
+    corpus: EvalCorpus,
+    backend: str | None = None,
+    on_result: Callable[[QuestionResult], None] | None = None,
+    ingest: dict[str, Any] | None = None,
+) -> CorpusRun:
+    """Ask the corpus's questions of an engine over its documents, grade them and check its gate."""
+    results = run_eval(engine, corpus.questions, backend=backend, on_result=on_result)
+    checks = check_thresholds(summarise(results), corpus.gate)
+    return CorpusRun(corpus, results, checks, ingest or {})
+
+
+def run_suite(
+    settings: Settings,
+    corpora: list[EvalCorpus],
+    backend: str | None = None,
+    on_corpus: Callable[[EvalCorpus, dict[str, Any]], None] | None = None,
+    on_result: Callable[[QuestionResult], None] | None = None,
+) -> list[CorpusRun]:
+    """Each corpus ingested (incrementally) into <index_dir>/evals/<name>, then evaluated; one model is loaded."""
+    runs = []
+    embedder = None
+    for corpus in corpora:
+        engine, report = open_corpus(settings, corpus, embedder)
+        embedder = engine.embedder
+        summary = report.to_json()
+        if on_corpus:
+            on_corpus(corpus, summary)
+        runs.append(evaluate(engine, corpus, backend, on_result, summary))
+    return runs
