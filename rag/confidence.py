@@ -20,9 +20,11 @@ __all__ = [
     "BANDS",
     "CONFIDENCE_FEATURES",
     "FITTED_PATH",
+    "LONG_QUESTION",
     "RANKER_FEATURES",
     "RANKER_PRODUCTS",
     "RELATIVE",
+    "STANDARDISED",
     "Bands",
     "Fitted",
     "LinearModel",
@@ -32,20 +34,35 @@ __all__ = [
 
 FITTED_PATH = Path(__file__).resolve().parent / "fitted.json"
 
-#: Features of one candidate sentence that the ranker scores (see rag.extractive.Candidate).
+#: Features of one candidate sentence that the ranker scores (see rag.extractive.Candidate). The
+#: retrieval prior of the passage is left out: a sentence's own similarity to the question tells more
+#: than its passage's rank (measured leave-one-corpus-out, README "Fitting the answerer").
 RANKER_FEATURES = (
-    "dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "prior", "fragment",
+    "dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "fragment",
 )
 #: Products of candidate features, also read by the ranker.
-RANKER_PRODUCTS = ("lex*typed", "dense*lex", "pred*typed", "lex*ctx", "dense*typed", "focus*typed", "lex*prior", "pred*lex")
+RANKER_PRODUCTS = ("lex*typed", "dense*lex", "pred*typed", "lex*ctx", "dense*typed", "focus*typed", "pred*lex")
 #: Features also read as the difference to the best candidate of the same question.
 RELATIVE = ("dense", "lex", "pred", "typed")
-RANKER_FEATURES = RANKER_FEATURES + RANKER_PRODUCTS + tuple(f"{name}-best" for name in RELATIVE)
+#: Features also read standardised over the question's candidates (z-score).
+STANDARDISED = ("dense",)
+RANKER_FEATURES = (
+    RANKER_FEATURES
+    + RANKER_PRODUCTS
+    + tuple(f"{name}-best" for name in RELATIVE)
+    + tuple(f"{name}_z" for name in STANDARDISED)
+)
 #: Features of the chosen sentence and its question that the confidence model reads.
 CONFIDENCE_FEATURES = (
     "rank_p", "margin", "dense", "lex", "ctx", "key", "missing", "pred", "typed", "has_type", "focus",
     "ent_cover", "ent_ctx", "has_entities", "conflict", "neg_mismatch", "dense_max", "fragment",
+    # the question's length, and products that let the model read a feature differently for typed
+    # questions, questions with names, and long questions (a linear model cannot form them)
+    "q_len", "lex*q_len", "pred*q_len", "typed*has_type", "margin*has_type", "rank_p*has_type",
+    "dense*has_type", "key*has_entities", "ent_cover*has_entities",
 )
+#: Content terms at which a question counts as long (q_len = min(terms, this) / this).
+LONG_QUESTION = 12
 BANDS = ("answer", "possibly", "abstain")
 
 

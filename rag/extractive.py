@@ -17,7 +17,7 @@ import numpy as np
 from corpusqa.types import ScoredChunk
 from ingest.text import Span, terms, words
 from rag.answer_types import NEGATIONS, QuestionAnalysis, analyse_question, short_span, typed_spans
-from rag.confidence import RANKER_PRODUCTS, RELATIVE, Fitted, band_of
+from rag.confidence import CONFIDENCE_FEATURES, LONG_QUESTION, RANKER_PRODUCTS, RELATIVE, STANDARDISED, Fitted, band_of
 
 __all__ = [
     "ABSTAIN_TEXT",
@@ -147,11 +147,13 @@ def _key_terms(question_terms: dict[str, float], named: set[str]) -> dict[str, f
 
 
 def ranker_row(features: dict[str, float], best: dict[str, float]) -> dict[str, float]:
-    """A candidate's features, each relative to the best among its question's candidates (`best`), plus
-    the pairwise products the ranker reads (a linear model cannot form them)."""
+    """A candidate's features, some relative to its question's candidates (`best`, from
+    `best_features`), plus the pairwise products the ranker reads (a linear model cannot form them)."""
     row = dict(features)
     for name in RELATIVE:
         row[f"{name}-best"] = features[name] - best[name]
+    for name in STANDARDISED:
+        row[f"{name}_z"] = (features[name] - best[f"{name}_mean"]) / best[f"{name}_std"]
     for name in RANKER_PRODUCTS:
         left, right = name.split("*")
         row[name] = features[left] * features[right]
@@ -159,14 +161,24 @@ def ranker_row(features: dict[str, float], best: dict[str, float]) -> dict[str, 
 
 
 def best_features(found: list[Candidate]) -> dict[str, float]:
-    """The highest value of each relative feature among a question's candidates."""
-    return {name: max((c.features[name] for c in found), default=0.0) for name in RELATIVE}
+    """Per question: the highest value of each relative feature, and the mean and spread of each standardised one."""
+    out = {name: max((c.features[name] for c in found), default=0.0) for name in RELATIVE}
+    for name in STANDARDISED:
+        values = np.asarray([c.features[name] for c in found], dtype=np.float64)
+        out[f"{name}_mean"] = float(values.mean()) if len(values) else 0.0
+        spread = float(values.std()) if len(values) else 0.0
+        out[f"{name}_std"] = spread if spread > 1e-9 else 1.0
+    return out
 
 
 def rank(found: list[Candidate], fitted: Fitted) -> list[Candidate]:
-    """The candidates scored by the fitted ranker, best first."""
+    """The candidates best first; each one's score is its share of a softmax over the ranker's
+    scores of the question's candidates (the ranker is fitted on pairs of candidates, evals/fit.py)."""
     best = best_features(found)
-    scored = [replace(c, score=fitted.ranker.probability(ranker_row(c.features, best))) for c in found]
+    decisions = np.asarray([fitted.ranker.decision(ranker_row(c.features, best)) for c in found], dtype=np.float64)
+    shares = np.exp(decisions - decisions.max())
+    shares /= shares.sum()
+    scored = [replace(c, score=float(share)) for c, share in zip(found, shares)]
     scored.sort(key=lambda c: -c.score)
     return scored
 
@@ -175,7 +187,7 @@ def confidence_row(analysis: QuestionAnalysis, ranked: list[Candidate]) -> dict[
     """The confidence model's features for the best of `ranked` (which must not be empty)."""
     best = ranked[0]
     runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-    return {
+    row = {
         "rank_p": best.score,
         "margin": best.score - runner_up,
         **{name: best.features[name] for name in ("dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch")},
@@ -186,7 +198,13 @@ def confidence_row(analysis: QuestionAnalysis, ranked: list[Candidate]) -> dict[
         "has_entities": 1.0 if analysis.entities else 0.0,
         "dense_max": max(c.features["dense"] for c in ranked),
         "fragment": best.features["fragment"],
+        "q_len": min(len(set(terms(analysis.text))), LONG_QUESTION) / LONG_QUESTION,
     }
+    for name in CONFIDENCE_FEATURES:
+        if "*" in name:
+            left, right = name.split("*")
+            row[name] = row[left] * row[right]
+    return row
 
 
 def answer_extractively(
