@@ -50,10 +50,9 @@ __all__ = ["Asked", "choose_bands", "collect", "fit_models", "main", "score_corp
 #: answers given (dev, pooled) stays at or above this; below it, "possibly" goes down to the confidence
 #: under which at most FALSE_ABSTENTION of the answerable questions fall (pooled dev splits).
 ANSWER_PRECISION = 0.85
-FALSE_ABSTENTION = 0.10
-#: Regularisation of the confidence model (few corpora, features whose meaning shifts between them;
-#: 0.05 to 2 measured alike, README "Fitting the answerer").
-CONFIDENCE_C = 0.2
+FALSE_ABSTENTION = 0.11
+#: Regularisation of the confidence model (README "Fitting the answerer": 0.2 to 2 measure alike).
+CONFIDENCE_C = 0.5
 
 
 @dataclass
@@ -96,6 +95,7 @@ def _fit_linear(
     names: tuple[str, ...],
     balanced: bool,
     c: float = 0.5,
+    weights: list[float] | None = None,
 ) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -105,7 +105,7 @@ def _fit_linear(
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
     model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000)
-    model.fit((x - scaler.mean_) / scale, y)
+    model.fit((x - scaler.mean_) / scale, y, sample_weight=None if weights is None else np.asarray(weights))
     return LinearModel(names, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
 
 
@@ -180,9 +180,17 @@ def fit_models(train: list[Asked]) -> tuple[Fitted, dict[str, float]]:
             questions.append(([ranker_row(c.features, best) for c in asked.found], labels))
     ranker = _fit_pairwise(questions, RANKER_FEATURES)
     ranked = _confidences(train, ranker, None)
-    conf_rows = [confidence_row(a.analysis, r) for a, (_, _, r) in zip(train, ranked) if r]
-    conf_labels = [ok for (_, ok, r) in ranked if r]
-    confidence = _fit_linear(conf_rows, conf_labels, CONFIDENCE_FEATURES, balanced=False, c=CONFIDENCE_C)
+    kept = [(asked, r) for asked, (_, _, r) in zip(train, ranked) if r]
+    conf_rows = [confidence_row(asked.analysis, r) for asked, r in kept]
+    conf_labels = [asked.item.answerable for asked, _ in kept]
+    # Each corpus's answerable and unanswerable questions weigh the same: corpora differ in their share
+    # of unanswerable questions, and that share must not become what a corpus's style of question means.
+    counts: dict[tuple[str, bool], int] = {}
+    for (asked, _), label in zip(kept, conf_labels):
+        counts[asked.corpus, label] = counts.get((asked.corpus, label), 0) + 1
+    weights = [1.0 / counts[asked.corpus, label] for (asked, _), label in zip(kept, conf_labels)]
+    weights = [w * len(weights) / sum(weights) for w in weights]
+    confidence = _fit_linear(conf_rows, conf_labels, CONFIDENCE_FEATURES, balanced=False, c=CONFIDENCE_C, weights=weights)
     final = _confidences(train, ranker, confidence)
     scored = [(p, ok) for p, ok, _ in final]
     bands, shares = choose_bands(scored, [p for asked, (p, _, _) in zip(train, final) if asked.item.answerable])

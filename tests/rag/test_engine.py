@@ -16,9 +16,6 @@ from rag.extractive import ABSTAIN_TEXT
 EVIDENCE = "out of 13,000 to 14,000 prisoners"
 
 
-# Known miss of the leave-one-corpus-out ranker (issue #17, README "Targets missed"): it now prefers the
-# sentence with "5,000 Taliban prisoners". strict: the mark must go when the ranker gets it right again.
-@pytest.mark.xfail(strict=True, reason="fitted ranker picks the 5,000-prisoners sentence (README: targets missed)")
 def test_engine_answers_example_question_with_cited_evidence(engine: Engine) -> None:
     answer = engine.ask(EXAMPLE_QUESTION)
     assert not answer.abstained

@@ -49,12 +49,7 @@ def unseen(unseen_index: Settings, embedder) -> Engine:  # type: ignore[no-untyp
     ("question", "short"),
     [
         ("When was the Harwick Point Lighthouse first lit?", "14 October 1872"),
-        pytest.param(
-            "Who designed the Harwick Point Lighthouse?",
-            "Margaret Osgood",
-            # confidence 0.23, under the fitted abstain threshold: a known miss (README "Targets missed")
-            marks=pytest.mark.xfail(strict=True, reason="confidence below the fitted abstain threshold"),
-        ),
+        ("Who designed the Harwick Point Lighthouse?", "Margaret Osgood"),
         ("How many steps does the climb to the gallery take?", "142"),
         ("In what year was the station automated?", "1986"),
         ("How far away could the light be seen?", "22 nautical miles"),
