@@ -85,6 +85,11 @@ def _wh_type(doc: object) -> tuple[str | None, str]:
                 focus = stem(head.lower_)
                 if following == "much" and _NOUN_TYPES.get(head.lower_) == "money":
                     kind = "money"
+                # "how many days/years": spaCy marks "100 days" as a DATE (the pipeline has no lemmatizer,
+                # hence the plural "s" is dropped here)
+                singular = head.lower_[:-1] if head.tag_ == "NNS" and head.lower_.endswith("s") else head.lower_
+                if following == "many" and _NOUN_TYPES.get(singular) == "date":
+                    kind = "duration"
             return kind, focus
         if lower in _WH_TYPES:
             return _WH_TYPES[lower], ""
