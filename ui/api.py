@@ -113,7 +113,6 @@ def create_api_app(engine: Engine, settings: Settings) -> fastapi.FastAPI:
     )
     api = _Api(engine, settings, threading.Lock(), int(time.time()))
     app.state.page_logins = PageLogins()  # the page (ui/web.py) attaches its login sessions here
-    app.add_middleware(Guard, settings=settings, logins=app.state.page_logins, max_body=MAX_BODY_BYTES)
     # Gradio's own CORS rules (any localhost origin, with credentials) apply unless the parent app
     # configures CORS: this one allows only CORPUSQA_ALLOWED_ORIGINS (none by default).
     app.add_middleware(
@@ -123,6 +122,8 @@ def create_api_app(engine: Engine, settings: Settings) -> fastapi.FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
     )
+    # Added last, so it runs first: nothing (CORS preflights included) is answered before it.
+    app.add_middleware(Guard, settings=settings, logins=app.state.page_logins, max_body=MAX_BODY_BYTES)
     app.add_exception_handler(CorpusQAError, _corpusqa_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -21,7 +22,7 @@ enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLE
 import gradio as gr
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Mount
+from starlette.routing import Match, Mount
 
 from ui.guard import PageLogins, http_error
 from ui.web_documents import DocumentsTab
@@ -278,7 +279,7 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         theme=gr.themes.Default(),
     )
     gradio_app = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "tokens"))
-    gradio_app.add_exception_handler(StarletteHTTPException, _http_error)
+    gradio_app.add_exception_handler(StarletteHTTPException, functools.partial(_http_error, app))
     logins = getattr(app.state, "page_logins", None)
     if isinstance(logins, PageLogins):
         logins.attach(gradio_app)  # the API's guard now knows the page's logins, and the key works on the page
@@ -307,9 +308,14 @@ def _login_message(settings: Settings) -> str:
     return f"Sign in to corpusqa.{key}"
 
 
-async def _http_error(request: Any, exc: Exception) -> Any:
+async def _http_error(parent: Any, request: Any, exc: Exception) -> Any:
     """Gradio's 404 and 405 in the API's error shape; its other errors (login, uploads) as Gradio sends them."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        # The page at "/" catches every path, so an API route called with the wrong method lands here.
+        probe = {"type": "http", "path": request.url.path, "method": request.method}
+        if any(route.matches(probe)[0] is Match.PARTIAL for route in parent.routes if not isinstance(route, Mount)):
+            exc = StarletteHTTPException(405)
     if exc.status_code in (404, 405):
         return await http_error(request, exc)
     return await http_exception_handler(request, exc)
