@@ -567,3 +567,22 @@ def test_cli_ui_rejects_bad_ports(port: str) -> None:
     assert result.exit_code == 2, result.output
 
 
+
+
+@pytest.mark.parametrize("how_uvicorn_returns", ["returns", "raises KeyboardInterrupt"])
+def test_cli_ui_says_stopped_however_uvicorn_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how_uvicorn_returns: str
+) -> None:
+    """Issue #13 item 17: after a SIGINT, asyncio raises KeyboardInterrupt or returns, depending on timing."""
+    import uvicorn
+
+    def run(self: Any, sockets: list[socket.socket]) -> None:
+        for sock in sockets:
+            sock.close()
+        if how_uvicorn_returns != "returns":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    result = CliRunner().invoke(cli, ["ui", "--index-dir", str(tmp_path / "empty"), "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "Stopped."
