@@ -155,7 +155,7 @@ def _router(api: _Api) -> fastapi.APIRouter:
     @router.post(
         "/v1/chat/completions",
         response_model=ChatCompletion,
-        responses=_errors(400, 401, 404, 409, 413, 500, 502, 504) | _SSE_RESPONSE,
+        responses=_errors(400, 401, 404, 409, 413, 415, 500, 502, 504) | _SSE_RESPONSE,
         tags=["openai"],
     )
     def chat_completions(request: ChatCompletionRequest) -> Any:
@@ -174,7 +174,7 @@ def _router(api: _Api) -> fastapi.APIRouter:
     @router.post(
         "/v1/ask",
         response_model=AskResponse,
-        responses=_errors(400, 401, 404, 409, 413, 500, 502, 504),
+        responses=_errors(400, 401, 404, 409, 413, 415, 500, 502, 504),
         tags=["corpusqa"],
     )
     def ask(request: AskRequest) -> dict[str, Any]:
@@ -185,12 +185,12 @@ def _router(api: _Api) -> fastapi.APIRouter:
     @router.post(
         "/v1/ingest",
         response_model=IngestResponse,
-        responses=_errors(400, 401, 404, 409, 413, 500),
+        responses=_errors(400, 401, 404, 409, 413, 415, 500),
         tags=["corpusqa"],
     )
-    def ingest(request: IngestRequest | None = None) -> dict[str, Any]:
-        """Re-ingest the corpus folder, or a subfolder or file of it; one ingest at a time (else 409)."""
-        paths = [_inside_corpus(request.path, api.settings)] if request and request.path else None
+    def ingest(request: IngestRequest) -> dict[str, Any]:
+        """Re-ingest the corpus folder (body `{}`), or a subfolder or file of it; one at a time (else 409)."""
+        paths = [_inside_corpus(request.path, api.settings)] if request.path else None
         with _one_at_a_time(api.ingest_lock):
             return api.engine.ingest(paths).to_json()
 
@@ -420,7 +420,7 @@ async def _unexpected_error(request: fastapi.Request, exc: Exception) -> JSONRes
 
 
 _PATTERN_HINTS = {
-    "question": "it needs at least one visible character",
+    "question": "it needs at least one letter or digit",
     "path": "give a relative path inside the corpus folder, without `..` segments",
 }
 
@@ -432,6 +432,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown or unconfigured model (backend), or no such path in the corpus folder.",
         409: "No index yet (ingest first), or an ingest is already running.",
         413: f"The request body is larger than {MAX_BODY_BYTES:,} bytes.",
+        415: "The body was not sent with `Content-Type: application/json`.",
         500: "Unexpected server error, or the embedding model could not be loaded.",
         502: "The OpenAI-compatible LLM server failed.",
         504: "The OpenAI-compatible LLM server did not answer in time.",

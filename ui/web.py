@@ -278,7 +278,7 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         css=CSS,
         theme=gr.themes.Default(),
     )
-    gradio_app = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "tokens"))
+    gradio_app: Any = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "tokens"))
     gradio_app.add_exception_handler(StarletteHTTPException, functools.partial(_http_error, app))
     logins = getattr(app.state, "page_logins", None)
     if isinstance(logins, PageLogins):

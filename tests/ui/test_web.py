@@ -423,6 +423,7 @@ def test_page_upload_replaces_only_when_asked_and_keeps_the_old_version(private_
     assert "exists" in summary and (private_index.corpus_dir / name).read_bytes() == original
     summary, status, _ = page.upload([str(inbox / name)], True, progress=_noop_progress)
     assert f"updated: <code>{name}</code>" in summary and "previous version is kept as" in summary, summary
+    assert f"<code>{name}</code>" in status
     assert (private_index.corpus_dir / name).read_text() == NEW_DOC
     kept = list((private_index.index_dir / "trash").iterdir())
     assert [path.read_bytes() for path in kept] == [original] and kept[0].name.endswith(name)
@@ -586,3 +587,22 @@ def test_cli_ui_says_stopped_however_uvicorn_ends(
     result = CliRunner().invoke(cli, ["ui", "--index-dir", str(tmp_path / "empty"), "--port", str(free_port())])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "Stopped."
+
+
+def test_page_ask_hides_an_unexpected_error_and_logs_it(
+    engine: Engine, bundled_index: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #13 items 15 and 16: the browser got the exception's text; tests saw a re-raise instead."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals at /srv/x")
+
+    monkeypatch.setattr(engine, "stream", broken)
+    message, details, count = _final(ChatPage(engine, bundled_index), EXAMPLE_QUESTION)
+    assert count == 1 and message.startswith('<div class="cqa-error">')
+    assert "secret" not in message and "secret" not in details["error"]
+    assert "Unexpected error (RuntimeError); see the server log" in details["error"]
+    assert "secret internals at /srv/x" in caplog.text and "Traceback" in caplog.text
+    debugging = bundled_index.model_copy(update={"debug": True})
+    with pytest.raises(RuntimeError, match="secret internals"):
+        _final(ChatPage(engine, debugging), EXAMPLE_QUESTION)
