@@ -413,7 +413,8 @@ async def _validation_error(request: fastapi.Request, exc: Exception) -> JSONRes
 
 
 async def _unexpected_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises after this response, so the server log keeps the traceback; the body never does.
+    # The log keeps the text and traceback (Starlette also re-raises to uvicorn's log); the body never does.
+    _log.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
         f"Unexpected error ({exc.__class__.__name__}); see the server log for details.", 500
     )
