@@ -55,12 +55,12 @@ class Settings(BaseSettings):
         None,
         description="When set, every way to ask, ingest or upload needs `Authorization: Bearer <key>` or a page login.",
     )
-    allowed_hosts: str = Field(
-        "",
+    allowed_hosts: str | None = Field(
+        None,
         description="Comma-separated extra names the server answers to in the Host header (`*`: any).",
     )
-    allowed_origins: str = Field(
-        "",
+    allowed_origins: str | None = Field(
+        None,
         description="Comma-separated web origins (`https://app.example`) allowed to call the server from a browser.",
     )
     upload_versions_kept: int = Field(
@@ -81,12 +81,12 @@ class Settings(BaseSettings):
     @property
     def host_names(self) -> list[str]:
         """allowed_hosts as a list of lower-case names."""
-        return [name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip()]
+        return [name.strip().lower() for name in (self.allowed_hosts or "").split(",") if name.strip()]
 
     @property
     def origins(self) -> list[str]:
         """allowed_origins as a list (no trailing slashes)."""
-        return [origin.strip().rstrip("/") for origin in self.allowed_origins.split(",") if origin.strip()]
+        return [origin.strip().rstrip("/") for origin in (self.allowed_origins or "").split(",") if origin.strip()]
 
     @property
     def chroma_dir(self) -> Path:
