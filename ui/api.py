@@ -512,6 +512,7 @@ Ask questions about your documents; every answer cites the passages it comes fro
   `[n]` markers point at, as in `corpusqa ask --json` — and **`abstained`**.
 * `POST /v1/ask`, `POST /v1/ingest` and `GET /v1/status` return what
   `corpusqa ask|ingest|status --json` print.
-* When `CORPUSQA_API_KEY` is set every `/v1/` endpoint requires `Authorization: Bearer <key>`.
+* When `CORPUSQA_API_KEY` is set every endpoint (but `/healthz` and this description) requires
+  `Authorization: Bearer <key>`. `POST` bodies are JSON with `Content-Type: application/json`.
 * Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 """
