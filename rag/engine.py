@@ -26,13 +26,13 @@ from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 from rag.extractive import ABSTAIN_TEXT, ExtractiveParams, answer_extractively
+from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
 
 __all__ = ["Engine"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-UNSUPPORTED_NOTE = " (No valid citation: this answer is not supported by the documents.)"
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         """The engine with its real collaborators (the model loads on first use)."""
-        return cls(settings, Embedder(settings.embedding_model, settings.embed_batch_size))
+        return cls(settings, Embedder.from_settings(settings))
 
     # ---- ingest and status ----------------------------------------------------------------------
 
@@ -76,10 +76,22 @@ class Engine:
         *,
         dry_run: bool = False,
         delete: bool = True,
+        keep_unreadable: bool = False,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
-        """Bring the index in step with the given files and folders (default: the corpus folder)."""
-        report = ingest_paths(self.settings, list(paths or []), self.embedder, dry_run=dry_run, delete=delete, progress=progress)
+        """Bring the index in step with the given files and folders (default: the corpus folder).
+
+        A file that is now empty, binary or unreadable loses its indexed version unless keep_unreadable.
+        """
+        report = ingest_paths(
+            self.settings,
+            list(paths or []),
+            self.embedder,
+            dry_run=dry_run,
+            delete=delete,
+            keep_unreadable=keep_unreadable,
+            progress=progress,
+        )
         return report
 
     def status(self) -> IndexStatus:
@@ -124,7 +136,7 @@ class Engine:
             answer = self._extractive(question, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved)
+            answer = yield from self._generative(question, retrieved, snapshot)
         timings.answering = time.perf_counter() - mark
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
@@ -256,18 +268,35 @@ class Engine:
             confidence=result.confidence,
         )
 
-    def _generative(self, question: str, retrieved: list[ScoredChunk]) -> Iterator[str | Answer]:
+    def _generative(self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Iterator[str | Answer]:
         pieces: list[str] = []
         for delta in self.llm.stream(question, retrieved):
             pieces.append(delta)
             yield delta
         text, cited = parse_citations("".join(pieces), len(retrieved))
-        abstained = is_abstention(text) and not cited
-        citations = [_citation(number, retrieved[number - 1], "") for number in cited]
-        unsupported = not abstained and not citations
-        if unsupported:
-            text += UNSUPPORTED_NOTE
-        return Answer(question, text, abstained, "openai", 0.0, citations, retrieved=retrieved, unsupported=unsupported)
+        if is_abstention(text) and not cited:
+            return Answer(question, text, True, "openai", 0.0, [], retrieved=retrieved)
+        # Every claim is checked against the passages it cites before anything is shown as supported (#12).
+        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved]) if cited else {}
+        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+        claims = check_claims(text, retrieved, self.embedder.embed_query, sentence_vectors, idf)
+        if not all(claim.supported for claim in claims):
+            yield "\n\n" + verdict_note(claims)  # the tokens are out: the verdict follows them
+        if not any(claim.supported for claim in claims):
+            return Answer(
+                question, ABSTAIN_TEXT, True, "openai", 0.0, [], retrieved=retrieved,
+                unsupported=True, claims=claims, model_answer=text,
+            )
+        highlights: dict[int, str] = {}
+        for claim in claims:
+            if claim.evidence_id is not None and claim.evidence:
+                highlights.setdefault(claim.evidence_id, claim.evidence)
+        citations = [_citation(number, retrieved[number - 1], highlights.get(number, "")) for number in cited]
+        failed = any(not claim.supported for claim in claims)
+        return Answer(
+            question, mark_unsupported(text, claims), False, "openai", 0.0, citations,
+            retrieved=retrieved, unsupported=failed, claims=claims,
+        )
 
 
 def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:

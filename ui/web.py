@@ -16,6 +16,7 @@ from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Answer, Citation, ScoredChunk
 from rag.engine import Engine
+from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
 
@@ -149,7 +150,7 @@ def render_answer(answer: Answer, anchor: str) -> str:
         )
     else:
         numbers = {citation.id for citation in answer.citations}
-        head = f'<div class="cqa-answer">{_link_citations(text, anchor, numbers)}</div>'
+        head = f'<div class="cqa-answer">{_link_citations(mark_unsupported_html(text), anchor, numbers)}</div>'
     if answer.citations:
         count = len(answer.citations)
         heading = f"Sources ({count} passage{'s' if count > 1 else ''})"
@@ -165,7 +166,7 @@ def render_answer(answer: Answer, anchor: str) -> str:
         f'<div class="cqa-timings">{_ms(answer.seconds)} in all: embedding {_ms(t.embedding)} · '
         f"retrieval {_ms(t.retrieval)} · answering {_ms(t.answering)} ({_esc(answer.backend)})</div>"
     )
-    return head + sources + timings
+    return head + claims_html(answer) + sources + timings
 
 
 def render_error(exc: Exception) -> str:
@@ -275,7 +276,7 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
-        css=CSS,
+        css=CSS + CLAIMS_CSS,
         theme=gr.themes.Default(),
     )
     gradio_app: Any = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "tokens"))
