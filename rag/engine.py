@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,8 +167,12 @@ class Engine:
         return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
 
     def _clean_question(self, question: str) -> str:
-        cleaned = " ".join(_CONTROL.sub(" ", question or "").split())
-        if not cleaned:
+        # Format characters (zero-width spaces, joiners, BOMs) are invisible: drop them first.
+        visible = "".join(ch for ch in question or "" if unicodedata.category(ch) != "Cf")
+        cleaned = " ".join(_CONTROL.sub(" ", visible).split())
+        if any(unicodedata.category(ch) == "Cs" for ch in cleaned):
+            raise EmptyQuestionError("The question holds broken characters (lone surrogates); retype it as plain text.")
+        if not any(ch.isalnum() for ch in cleaned):  # "?", emoji alone: nothing to search for
             raise EmptyQuestionError("The question is empty; type a question about your documents.")
         if len(cleaned) > self.settings.max_question_chars:
             raise EmptyQuestionError(

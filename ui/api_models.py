@@ -42,8 +42,8 @@ def _integral(value: Any) -> Any:
 
 #: A relative path without `..` segments or NUL (symlinks out of the corpus are refused by the API).
 PATH_PATTERN = r"^(?!/)(?!(?:[\s\S]*/)?\.\.(?:/|$))[^\x00]*$"
-#: A question needs one visible character: blanks and control characters alone are not one.
-QUESTION_PATTERN = r"[^\s\x00-\x1f\x7f]"
+#: A question needs one letter or digit (a word character that is not "_"), as the engine requires.
+QUESTION_PATTERN = r"[^\W_]"
 
 
 # ---- shared ---------------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ class AskResponse(BaseModel):
 
 
 class IngestRequest(BaseModel):
-    """What to re-ingest; an empty body (or no `path`) means the whole corpus folder."""
+    """What to re-ingest; `{}` (no `path`) means the whole corpus folder. A body is required."""
 
     # python-re for the lookaheads (pydantic's default regex engine has none)
     model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")

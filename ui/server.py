@@ -48,10 +48,18 @@ class _QuietShutdown(logging.Filter):
 
 
 def serve(engine: Engine, settings: Settings, sock: socket.socket | None = None) -> None:
-    """Run the app with uvicorn until interrupted (on `sock`, or on a socket bound from the settings)."""
+    """Run the app with uvicorn until Ctrl+C or SIGTERM (on `sock`, or a socket bound from the settings).
+
+    Returns normally once the server has stopped, however the signal reached it.
+    """
     import uvicorn
 
     sock = sock or bind(settings)
     logging.getLogger("uvicorn.error").addFilter(_QuietShutdown())
     config = uvicorn.Config(build_app(engine, settings), log_level="warning", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the SIGINT it handled, and asyncio turns it into KeyboardInterrupt only if
+        # the main task has not finished yet: a race. Stopping is the normal way out, either way.
+        pass
