@@ -25,6 +25,8 @@ enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLE
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from ui.web_search import SEARCH_CSS, search_tab
+
 __all__ = [
     "EXAMPLE_QUESTIONS",
     "ChatPage",
@@ -404,6 +406,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                         flagging_mode="never",
                         fill_height=False,
                     )
+            search_tab(engine, settings)  # ui/web_search.py (issue #15)
             with gr.Tab("Documents", id="documents-tab") as documents_tab:
                 with gr.Row(equal_height=False):
                     with gr.Column():
@@ -447,6 +450,6 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
-        css=CSS,
+        css=CSS + SEARCH_CSS,
         theme=gr.themes.Default(),
     )
