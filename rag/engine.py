@@ -34,7 +34,7 @@ from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_in
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
-from rag.documents import document_lines
+from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, ExtractiveParams, answer_extractively, candidates
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
@@ -175,7 +175,9 @@ class Engine:
 
     def document(self, source: str, start: int | None = None, end: int | None = None) -> DocumentLines:
         """Lines start..end of an indexed document, as the index holds its text (what citations point at)."""
-        return document_lines(self._current().chunks.values(), source, start, end)
+        snapshot = self._current()
+        text = indexed_text(snapshot.store.documents().get(source), int(self.settings.max_file_mb * 1024 * 1024))
+        return document_lines(snapshot.chunks.values(), source, start, end, text)
 
     def warm_up(self) -> None:
         """Load the embedding model and the index now rather than on the first question."""

@@ -478,8 +478,11 @@ _SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 # ---- request guard: API key and body size --------------------------------------------------------
 
 
+_GUARDED = ("/v1", "/mcp")  # /mcp: the MCP transport of ui/mcp_server.py, when mounted
+
+
 class _Guard:
-    """For /v1/ requests: check the bearer key (401), then cap the body (413); other paths pass untouched.
+    """For /v1/ and /mcp requests: check the bearer key (401), then cap the body (413); other paths pass untouched.
 
     Done as ASGI middleware rather than a route dependency so both answer before the body is parsed,
     and so the chat page mounted at "/" (its uploads, its own auth) is left alone.
@@ -492,7 +495,7 @@ class _Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/v1" or path.startswith("/v1/")):
+        if not any(path == prefix or path.startswith(prefix + "/") for prefix in _GUARDED):
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}

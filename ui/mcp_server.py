@@ -8,9 +8,10 @@ generic tool error and is logged on stderr: the server keeps serving either way.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -25,8 +26,20 @@ from corpusqa.settings import Settings
 from corpusqa.types import Citation
 from rag.engine import Engine
 
-__all__ = ["DOCUMENT_TEMPLATE", "AskResult", "SearchResults", "StatusResult", "build_server", "document_uri", "serve_stdio"]
+__all__ = [
+    "DOCUMENT_TEMPLATE",
+    "MCP_PATH",
+    "AskResult",
+    "SearchResults",
+    "StatusResult",
+    "build_server",
+    "document_uri",
+    "mount_http",
+    "serve_stdio",
+]
 
+#: Where the page's port serves MCP's streamable-HTTP transport.
+MCP_PATH = "/mcp"
 #: An indexed document, optionally cut to a line range: corpusqa://documents/notes/a.md?lines=10-20
 DOCUMENT_TEMPLATE = "corpusqa://documents/{+source}{?lines}"
 _TEMPLATE = UriTemplate.parse(DOCUMENT_TEMPLATE)
@@ -253,6 +266,29 @@ def _line_range(lines: str) -> tuple[int | None, int | None]:
     if start < 1 or end < start:
         raise ResourceError(f"The line range {lines[:40]!r} is empty; give a first line of 1 or more, then a last line.")
     return start, end
+
+
+def mount_http(app: Any, engine: Engine, settings: Settings) -> None:
+    """Serve MCP's streamable-HTTP transport at /mcp of a FastAPI app (ui/api.py guards it with the API key).
+
+    Call before the page is mounted at "/", so /mcp is routed first. The SDK's session manager runs in
+    the app's lifespan, chained after whatever lifespan the app already has.
+    """
+    from starlette.routing import Route
+
+    server = build_server(engine, settings)
+    # The SDK's app holds one route at the given path; routed to unchanged, it answers at /mcp here.
+    # On a loopback host the SDK also turns on its DNS-rebinding protection (Host and Origin checks).
+    mcp_app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=settings.ui_host)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp_app, methods=["GET", "POST", "DELETE"]))
+    outer = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(scope_app: Any) -> AsyncIterator[Any]:
+        async with outer(scope_app) as state, server.session_manager.run():
+            yield state
+
+    app.router.lifespan_context = lifespan
 
 
 def serve_stdio(settings: Settings) -> None:
