@@ -11,8 +11,8 @@ from conftest import CORPUS_DIR, EXAMPLE_QUESTION
 from corpusqa.errors import EmptyQuestionError, IndexNotFoundError, InvalidSettingError, SourceNotFoundError
 from corpusqa.settings import Settings, load_settings
 from corpusqa.types import Chunk, Citation, SearchResult
-from rag import Engine
 from ingest.store import open_store
+from rag import Engine
 from rag.documents import document_lines
 
 SOURCE = "afghan_prisoner_release_2020.txt"
