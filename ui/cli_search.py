@@ -99,7 +99,7 @@ def _passage(text: str, sentence: str, width: int) -> list[Any]:
 @index_dir_option
 @handle_errors
 def mcp(index_dir: Path | None) -> None:
-    """Serve the index to AI assistants and editors over MCP (stdio): tools ask, search, status.
+    """Serve ask, search and status to AI assistants and editors over MCP (stdio).
 
     Nothing but the protocol goes to stdout; diagnostics go to stderr. Register the command in the
     client's configuration (see README) rather than running it by hand.

@@ -19,6 +19,7 @@ from corpusqa.types import Citation, SearchResult
 from rag import Engine
 from ui.api import create_api_app
 from ui.cli import cli
+from ui.server import build_app
 from ui.web_search import SearchPanel, render_hits
 
 CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score"}
@@ -201,6 +202,25 @@ def test_search_panel_errors_are_one_message(
 
     assert 'class="cqa-error"' in html and message in html
     assert set(details) == {"error"} and message in details["error"]
+
+
+def test_page_has_a_search_tab_whose_api_returns_the_search_json(engine: Engine, bundled_index: Settings) -> None:
+    from gradio_client import Client
+
+    with serve_asgi(build_app(engine, bundled_index)) as url:
+        page = httpx.get(url + "/", timeout=30).text
+        client = Client(url + "/", verbose=False, analytics_enabled=False, download_files=False)
+        try:
+            html, details = client.predict(EXAMPLE_QUESTION, 3, api_name="/search")
+            error_html, error = client.predict("", 3, api_name="/search")
+        finally:
+            client.close()
+
+    assert '"label":"Search"' in page and '"search-results"' in page  # the tab and its results pane
+    assert html.count('class="cqa-hit"') == 3 and "<mark>" in html
+    assert _without_seconds(details) == _without_seconds(engine.search(EXAMPLE_QUESTION, 3).to_json())
+    assert error == {"error": "The question is empty; type a question about your documents."}
+    assert "cqa-error" in error_html
 
 
 def test_render_hits_escapes_document_text_and_marks_the_sentence() -> None:
