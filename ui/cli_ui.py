@@ -49,7 +49,7 @@ def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
         if not settings.ui_auth:
             click.echo("Warning: the page is reachable from other machines without a password; set CORPUSQA_UI_AUTH.", err=True)
         if not settings.api_key:
-            click.echo("Warning: the HTTP API under /v1 is reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
+            click.echo("Warning: the HTTP API (/v1) and MCP (/mcp) are reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
     auth = " (password required)" if settings.ui_auth else ""
     click.echo(f"Chat page on http://{_url_host(settings.ui_host)}:{settings.ui_port}/{auth}; Ctrl+C stops it.", err=True)
     try:
