@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
@@ -177,9 +178,15 @@ class _CorpusServer(MCPServer):
 
 def build_server(engine: Engine, settings: Settings) -> MCPServer:
     """The MCP server over one Engine: tools ask, search, status and the document resources."""
+    # MCPServer's constructor calls logging.basicConfig (a RichHandler on the root logger), which would
+    # print every library's debug records in `corpusqa ui`; the entry points own logging, so undo it.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     server = _CorpusServer(
         engine, name="corpusqa", title="corpusqa", version="0.1.0", instructions=INSTRUCTIONS, log_level="WARNING"
     )
+    root.handlers[:] = handlers
+    root.setLevel(level)
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @server.tool(

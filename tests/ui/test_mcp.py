@@ -241,3 +241,16 @@ def test_mcp_http_with_the_api_key_answers(keyed_url: str) -> None:
 
     body = _with_client(_http(keyed_url, KEY), session)
     assert body["citations"][0]["source"] == SOURCE
+
+
+def test_build_server_leaves_the_root_logger_alone(engine: Engine, bundled_index: Settings) -> None:
+    """The SDK configures logging when a server is built; `corpusqa ui` keeps its own (no debug records)."""
+    import logging
+
+    from ui.mcp_server import build_server
+
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    build_server(engine, bundled_index)
+
+    assert (root.handlers[:], root.level) == before
