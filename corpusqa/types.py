@@ -9,6 +9,7 @@ __all__ = [
     "Answer",
     "Chunk",
     "Citation",
+    "Claim",
     "DocumentLines",
     "DocumentStatus",
     "IndexStatus",
@@ -78,6 +79,31 @@ class Citation:
         }
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of an LLM answer, checked against the passages it cites."""
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    # the sentence of a cited passage that supports the claim (None when unsupported)
+    evidence: str | None = None
+    # the citation number of the passage holding `evidence`
+    evidence_id: int | None = None
+    # why the claim failed ("" when supported): no citation, a number or name the passages lack, or no close sentence
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The claim as in `corpusqa ask --json`."""
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "evidence": self.evidence,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Timings:
     """Seconds spent in each stage of answering a question."""
@@ -105,9 +131,13 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     # passages retrieved for the question, best first (what was shown to the answerer)
     retrieved: list[ScoredChunk] = field(default_factory=list)
-    # True when an LLM answer carried no valid [n] citation
+    # True when an LLM answer carried no valid [n] citation, or any of its claims failed the check
     unsupported: bool = False
     confidence: float = 0.0
+    # the LLM answer's claims and their verdicts (empty for the extractive backend)
+    claims: list[Claim] = field(default_factory=list)
+    # the LLM's own text when no claim held up and the answer became an abstention
+    model_answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer as in `corpusqa ask --json` (a stable contract other tools read)."""
@@ -118,6 +148,9 @@ class Answer:
             "backend": self.backend,
             "seconds": round(self.seconds, 4),
             "citations": [citation.to_json() for citation in self.citations],
+            "unsupported": self.unsupported,
+            "claims": [claim.to_json() for claim in self.claims],
+            "model_answer": self.model_answer,
         }
 
 

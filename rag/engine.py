@@ -36,13 +36,13 @@ from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, ExtractiveParams, answer_extractively, candidates
+from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
 
 __all__ = ["Engine"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-UNSUPPORTED_NOTE = " (No valid citation: this answer is not supported by the documents.)"
 
 
 @dataclass
@@ -134,7 +134,7 @@ class Engine:
             answer = self._extractive(question, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved)
+            answer = yield from self._generative(question, retrieved, snapshot)
         timings.answering = time.perf_counter() - mark
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
@@ -292,18 +292,35 @@ class Engine:
             confidence=result.confidence,
         )
 
-    def _generative(self, question: str, retrieved: list[ScoredChunk]) -> Iterator[str | Answer]:
+    def _generative(self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Iterator[str | Answer]:
         pieces: list[str] = []
         for delta in self.llm.stream(question, retrieved):
             pieces.append(delta)
             yield delta
         text, cited = parse_citations("".join(pieces), len(retrieved))
-        abstained = is_abstention(text) and not cited
-        citations = [_citation(number, retrieved[number - 1], "") for number in cited]
-        unsupported = not abstained and not citations
-        if unsupported:
-            text += UNSUPPORTED_NOTE
-        return Answer(question, text, abstained, "openai", 0.0, citations, retrieved=retrieved, unsupported=unsupported)
+        if is_abstention(text) and not cited:
+            return Answer(question, text, True, "openai", 0.0, [], retrieved=retrieved)
+        # Every claim is checked against the passages it cites before anything is shown as supported (#12).
+        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved]) if cited else {}
+        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+        claims = check_claims(text, retrieved, self.embedder.embed_query, sentence_vectors, idf)
+        if not all(claim.supported for claim in claims):
+            yield "\n\n" + verdict_note(claims)  # the tokens are out: the verdict follows them
+        if not any(claim.supported for claim in claims):
+            return Answer(
+                question, ABSTAIN_TEXT, True, "openai", 0.0, [], retrieved=retrieved,
+                unsupported=True, claims=claims, model_answer=text,
+            )
+        highlights: dict[int, str] = {}
+        for claim in claims:
+            if claim.evidence_id is not None and claim.evidence:
+                highlights.setdefault(claim.evidence_id, claim.evidence)
+        citations = [_citation(number, retrieved[number - 1], highlights.get(number, "")) for number in cited]
+        failed = any(not claim.supported for claim in claims)
+        return Answer(
+            question, mark_unsupported(text, claims), False, "openai", 0.0, citations,
+            retrieved=retrieved, unsupported=failed, claims=claims,
+        )
 
 
 def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:

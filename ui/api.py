@@ -305,6 +305,8 @@ def _completion(answer: Answer, model: str) -> dict[str, Any]:
         ],
         "citations": body["citations"],
         "abstained": answer.abstained,
+        "claims": body["claims"],
+        "unsupported": body["unsupported"],
     }
 
 
@@ -341,9 +343,9 @@ def _sse(events: Iterable[str | Answer], model: str) -> Iterator[str]:
                 delta = {"content": rest} if sent else {"role": "assistant", "content": rest}
                 yield _event(base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
             final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-            yield _event(
-                base | final | {"citations": event.to_json()["citations"], "abstained": event.abstained}
-            )
+            body = event.to_json()
+            extra = {"citations": body["citations"], "abstained": event.abstained}
+            yield _event(base | final | extra | {"claims": body["claims"], "unsupported": body["unsupported"]})
     except CorpusQAError as exc:
         status, code = _status_of(exc)
         yield _event(_error_body(str(exc), status, code=code))

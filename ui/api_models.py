@@ -19,6 +19,7 @@ __all__ = [
     "ChatDelta",
     "ChatMessage",
     "CitationModel",
+    "ClaimModel",
     "ContentPart",
     "DocumentModel",
     "ErrorBody",
@@ -64,6 +65,23 @@ class CitationModel(BaseModel):
     score: float = Field(
         description="Retrieval score of the passage (reciprocal-rank fusion; higher is better)."
     )
+
+
+class ClaimModel(BaseModel):
+    """One claim (sentence) of an LLM answer, checked against the passages it cites."""
+
+    text: str = Field(description="The sentence as the model wrote it.")
+    citations: list[int] = Field(description="The passage numbers (citation ids) the sentence cites.")
+    supported: bool = Field(
+        description="True when every number, date and name in it is in a cited passage and one sentence "
+        "there says the same."
+    )
+    evidence: str | None = Field(description="The sentence of a cited passage that supports it; null when unsupported.")
+    reason: str = Field(description='Why it is not supported ("" when it is): no citation, a missing fact, no close sentence.')
+
+
+_CLAIMS = "corpusqa extension: the LLM answer's claims and their verdicts (empty for the extractive backend)."
+_UNSUPPORTED = "corpusqa extension: true when an LLM answer had no valid citation or any of its claims failed the check."
 
 
 class ErrorBody(BaseModel):
@@ -183,6 +201,8 @@ class ChatCompletion(BaseModel):
     abstained: bool = Field(
         description="corpusqa extension: true when the documents do not answer the question."
     )
+    claims: list[ClaimModel] = Field(default_factory=list, description=_CLAIMS)
+    unsupported: bool = Field(False, description=_UNSUPPORTED)
 
 
 class ChatDelta(BaseModel):
@@ -226,6 +246,8 @@ class ChatCompletionChunk(BaseModel):
         None,
         description="corpusqa extension, on the final chunk only: true when the documents do not answer.",
     )
+    claims: list[ClaimModel] | None = Field(None, description=_CLAIMS + " On the final chunk only.")
+    unsupported: bool | None = Field(None, description=_UNSUPPORTED + " On the final chunk only.")
 
 
 class ModelCard(BaseModel):
@@ -278,6 +300,13 @@ class AskResponse(BaseModel):
     seconds: float = Field(description="Time taken to answer, in seconds.")
     citations: list[CitationModel] = Field(
         description="The passages the answer cites, numbered as its [n] markers."
+    )
+    unsupported: bool = Field(False, description="True when an LLM answer had no valid citation or any claim failed the check.")
+    claims: list[ClaimModel] = Field(
+        default_factory=list, description="The LLM answer's claims and their verdicts (empty for the extractive backend)."
+    )
+    model_answer: str | None = Field(
+        None, description="The LLM's own text when no claim held up and the answer became an abstention."
     )
 
 

@@ -101,7 +101,7 @@ def ask(
                     answer = event
             click.echo()
             assert answer is not None
-            click.echo("\n".join(render_answer(answer).splitlines()[1:]))
+            click.echo("\n".join(render_answer(answer, streamed=True).splitlines()[1:]))
         else:
             click.echo(render_answer(engine.ask(item)))
 

@@ -122,11 +122,8 @@ class StatusResult(BaseModel):
 
 
 def _passage(citation: Citation) -> CitedPassage:
-    return CitedPassage(
-        **citation.to_json(),
-        highlight=citation.highlight,
-        uri=document_uri(citation.source, citation.start_line, citation.end_line),
-    )
+    uri = document_uri(citation.source, citation.start_line, citation.end_line)
+    return CitedPassage(**{**citation.to_json(), "highlight": citation.highlight, "uri": uri})
 
 
 def _tool_errors(func: F) -> F:

@@ -6,7 +6,7 @@ import textwrap
 
 from corpusqa.types import Answer, Citation, IndexStatus, ScoredChunk
 
-__all__ = ["mark_sentence", "render_answer", "render_status"]
+__all__ = ["mark_sentence", "render_answer", "render_claims", "render_status"]
 
 
 def mark_sentence(text: str, sentence: str, left: str = "»", right: str = "«") -> str:
@@ -30,9 +30,26 @@ def _passage_lines(citation: Citation | ScoredChunk, number: int) -> list[str]:
     return [head, *textwrap.wrap(body, width=100, initial_indent="    ", subsequent_indent="    ")]
 
 
-def render_answer(answer: Answer) -> str:
-    """The answer, then its citations (or, when abstaining, the closest passages)."""
-    lines = [answer.answer, ""]
+def render_claims(answer: Answer, *, streamed: bool = False) -> list[str]:
+    """Lines that give each checked claim of an LLM answer its verdict (none for the extractive backend)."""
+    if not answer.claims:
+        return []
+    lines = ["Claims checked against the passages they cite:"]
+    for claim in answer.claims:
+        verdict = "supported" if claim.supported else f"NOT supported: {claim.reason}"
+        lines.extend(textwrap.wrap(f"[{verdict}] {claim.text}", width=100, initial_indent="  ", subsequent_indent="    "))
+    if answer.model_answer and not streamed:
+        lines.append("The model's answer, which the documents do not support:")
+        lines.extend(textwrap.wrap(answer.model_answer, width=100, initial_indent="    ", subsequent_indent="    "))
+    return [*lines, ""]
+
+
+def render_answer(answer: Answer, *, streamed: bool = False) -> str:
+    """The answer, its checked claims, then its citations (or, when abstaining, the closest passages).
+
+    `streamed`: the model's text was already shown as it came, so it is not repeated.
+    """
+    lines = [answer.answer, "", *render_claims(answer, streamed=streamed)]
     if answer.citations:
         lines.append("Sources:")
         for citation in answer.citations:

@@ -19,6 +19,7 @@ from corpusqa.settings import Settings
 from corpusqa.types import Answer, Citation, IndexStatus, IngestReport, ScoredChunk, Skipped
 from ingest.loader import SUPPORTED_SUFFIXES
 from rag.engine import Engine
+from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
 
@@ -156,7 +157,7 @@ def render_answer(answer: Answer, anchor: str) -> str:
         )
     else:
         numbers = {citation.id for citation in answer.citations}
-        head = f'<div class="cqa-answer">{_link_citations(text, anchor, numbers)}</div>'
+        head = f'<div class="cqa-answer">{_link_citations(mark_unsupported_html(text), anchor, numbers)}</div>'
     if answer.citations:
         count = len(answer.citations)
         heading = f"Sources ({count} passage{'s' if count > 1 else ''})"
@@ -172,7 +173,7 @@ def render_answer(answer: Answer, anchor: str) -> str:
         f'<div class="cqa-timings">{_ms(answer.seconds)} in all: embedding {_ms(t.embedding)} · '
         f"retrieval {_ms(t.retrieval)} · answering {_ms(t.answering)} ({_esc(answer.backend)})</div>"
     )
-    return head + sources + timings
+    return head + claims_html(answer) + sources + timings
 
 
 def render_error(exc: Exception) -> str:
@@ -450,6 +451,6 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
-        css=CSS + SEARCH_CSS,
+        css=CSS + CLAIMS_CSS + SEARCH_CSS,
         theme=gr.themes.Default(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 import threading
@@ -22,6 +23,7 @@ __all__ = [
     "MODEL_NAME",
     "MODES",
     "NOT_FOUND_ANSWER",
+    "SCRIPTED_MODES",
     "FakeOpenAIServer",
     "build_answer",
     "parse_passages",
@@ -31,7 +33,18 @@ __all__ = [
 
 MODEL_NAME = "fake-model"
 NOT_FOUND_ANSWER = "I cannot find this in the documents."
-MODES = frozenset({"normal", "bad_citation", "no_citation", "slow", "error500", "echo_system"})
+#: Replies that real small models produce (issue #12), built from the passages the server is sent:
+#: a made-up number behind a valid marker, a name from another passage, an uncited paraphrase, the
+#: citation formats models write, and a stream that breaks off in the middle.
+SCRIPTED_MODES = frozenset(
+    {
+        "made_up_number", "wrong_passage_name", "uncited_paraphrase", "cite_list", "cite_adjacent",
+        "cite_range", "cite_passage", "cite_source", "disconnect",
+    }
+)
+#: "script" replies with ``server.script``, where ``{n:PHRASE}`` becomes the number of the first passage
+#: holding PHRASE and ``{not:PHRASE}`` the number of the first passage without it.
+MODES = frozenset({"normal", "bad_citation", "no_citation", "slow", "error500", "echo_system", "script"}) | SCRIPTED_MODES
 
 # fmt: off
 _STOPWORDS = frozenset(
@@ -143,46 +156,129 @@ def parse_question(messages: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+def _passages_of(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """The passages of the last message that holds any (earlier ones may be worked examples)."""
+    for message in reversed(messages):
+        found = parse_passages(_content_text(message.get("content")))
+        if found:
+            return found
+    return []
+
+
+def _ranked_sentences(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, int]]:
+    """(score, sentence, passage number) of every passage sentence, best match for the question first."""
+    question_words = tokenize(parse_question(messages))
+    ranked = []
+    for num, text in _passages_of(messages):
+        passage_score = len(question_words & tokenize(text))
+        # corpusqa's prompt ends each passage with a "(Source: file, lines ...)" line: not a sentence.
+        body = re.sub(r"\(Source: [^\n]*\)\s*$", "", text)
+        for sentence in (s.strip() for s in _SENTENCE_SPLIT_RE.split(body) if s.strip()):
+            ranked.append((passage_score * 100 + len(question_words & tokenize(sentence)), sentence, num))
+    ranked.sort(key=lambda item: -item[0])
+    return ranked
+
+
 def _best_sentence(messages: Sequence[Mapping[str, Any]]) -> tuple[str, int, list[int]] | None:
     """Return ``(sentence, passage_number, all_numbers)`` best matching the question, or None."""
-    passages: list[tuple[int, str]] = []
-    for message in messages:
-        passages.extend(parse_passages(_content_text(message.get("content"))))
-    if not passages:
+    passages = _passages_of(messages)
+    ranked = _ranked_sentences(messages)
+    if not ranked or ranked[0][0] < 100:
         return None
-    question_words = tokenize(parse_question(messages))
-    best_num, best_text, best_score = passages[0][0], passages[0][1], -1
-    for num, text in passages:
-        score = len(question_words & tokenize(text))
-        if score > best_score:
-            best_num, best_text, best_score = num, text, score
-    if best_score <= 0:
-        return None
-    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(best_text) if s.strip()]
-    best_sentence, sentence_score = sentences[0], -1
-    for sentence in sentences:
-        score = len(question_words & tokenize(sentence))
-        if score > sentence_score:
-            best_sentence, sentence_score = sentence, score
-    return best_sentence, best_num, [n for n, _ in passages]
+    return ranked[0][1], ranked[0][2], [n for n, _ in passages]
 
 
-def build_answer(messages: Sequence[Mapping[str, Any]], mode: str = "normal") -> str:
+def _other(num: int, numbers: list[int]) -> int:
+    return next((n for n in numbers if n != num), num)
+
+
+def _made_up_number(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """The best sentence that holds a number, with that number changed to one no passage holds."""
+    texts = " ".join(text for _, text in _passages_of(messages))
+    for _, sentence, num in _ranked_sentences(messages):
+        match = re.search(r"\d[\d,]*", sentence)
+        if match:
+            value = int(match.group(0).replace(",", "") or 0) * 7 + 3
+            while f"{value:,}" in texts or str(value) in texts:
+                value += 1
+            return f"{sentence[: match.start()]}{value:,}{sentence[match.end() :]} [{num}]"
+    return None
+
+
+def _wrong_passage_name(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """The best sentence that names someone or something, cited to a passage that never names it."""
+    passages = _passages_of(messages)
+    for _, sentence, num in _ranked_sentences(messages):
+        for name in re.findall(r"(?<=\s)[A-Z][a-z]{3,}", sentence):
+            elsewhere = [n for n, text in passages if n != num and name.lower() not in text.lower()]
+            if elsewhere:
+                return f"{sentence} [{elsewhere[0]}]"
+    return None
+
+
+def _script(template: str, messages: Sequence[Mapping[str, Any]]) -> str:
+    passages = _passages_of(messages)
+
+    def number(match: re.Match[str]) -> str:
+        kind, phrase = match.group(1), " ".join(match.group(2).split()).lower()
+        for num, text in passages:
+            if (phrase in " ".join(text.split()).lower()) == (kind == "n"):
+                return str(num)
+        return "99"
+
+    return re.sub(r"\{(n|not):([^}]*)\}", number, template)
+
+
+def build_answer(messages: Sequence[Mapping[str, Any]], mode: str = "normal", script: str = "") -> str:
     """Build the reply text for ``messages`` in the given answer ``mode``."""
     if mode == "echo_system":
         return "\n\n".join(
             _content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")
         )
+    if mode == "script":
+        return _script(script, messages)
+    if mode == "made_up_number":
+        return _made_up_number(messages) or NOT_FOUND_ANSWER
+    if mode == "wrong_passage_name":
+        return _wrong_passage_name(messages) or NOT_FOUND_ANSWER
     found = _best_sentence(messages)
     if found is None:
         return NOT_FOUND_ANSWER
     sentence, num, numbers = found
+    other = _other(num, numbers)
     if mode == "no_citation":
         return sentence
+    if mode == "uncited_paraphrase":
+        return f"According to the passage, {sentence[0].lower()}{sentence[1:]}"
     if mode == "bad_citation":
         bogus = 99 if 99 not in numbers else max(numbers) + 1
         return f"{sentence} [{bogus}]"
+    if mode == "cite_list":
+        return f"{sentence} [{num}, {other}]"
+    if mode == "cite_adjacent":
+        return f"{sentence} [{other}][{num}]"
+    if mode == "cite_range":
+        low = max(1, num - 1)
+        return f"{sentence} [{low}-{low + 2}]"
+    if mode == "cite_passage":
+        return f"As stated in passage {num}, {sentence[0].lower()}{sentence[1:]}"
+    if mode == "cite_source":
+        return f"{sentence} (Source {num})"
     return f"{sentence} [{num}]"
+
+
+class _Disconnect(Exception):
+    """Raised inside a streaming reply to drop the connection mid-stream, as a crashing server does."""
+
+
+class _QuietDisconnect(logging.Filter):
+    """Keep uvicorn from logging the deliberate mid-stream disconnect as an application error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _Disconnect))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDisconnect())
 
 
 def _error(status: int, message: str, type_: str, code: str | None) -> JSONResponse:
@@ -201,7 +297,8 @@ class FakeOpenAIServer:
 
     Use as ``with FakeOpenAIServer(api_key="test-key") as srv:``; point clients at
     ``srv.base_url``. ``srv.mode`` picks the behaviour (see ``MODES``), ``srv.delay`` the
-    sleep of the "slow" mode, and ``srv.requests`` holds the received chat request bodies.
+    sleep of the "slow" mode, ``srv.script`` the reply of the "script" mode, and ``srv.requests``
+    holds the received chat request bodies.
     """
 
     def __init__(
@@ -216,6 +313,7 @@ class FakeOpenAIServer:
         self.mode = mode
         self.delay = delay
         self.words_per_chunk = max(1, words_per_chunk)
+        self.script = ""
         self._requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -386,7 +484,7 @@ class FakeOpenAIServer:
         if mode == "slow":
             await self._sleep(self.delay)
 
-        answer = build_answer(messages, mode)
+        answer = build_answer(messages, mode, self.script)
         model = str(body.get("model") or MODEL_NAME)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
@@ -438,7 +536,9 @@ class FakeOpenAIServer:
 
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant"}, None)
-            for piece in pieces:
+            for index, piece in enumerate(pieces):
+                if mode == "disconnect" and index == len(pieces) // 2:
+                    raise _Disconnect("the connection drops in the middle of the reply")
                 yield chunk({"content": piece}, None)
             yield chunk({}, "stop")
             if include_usage:

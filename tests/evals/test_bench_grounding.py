@@ -1,0 +1,16 @@
+"""The grounding benchmark runs the real check on a five-claim answer and prints its time (a report, not a gate)."""
+
+from __future__ import annotations
+
+from conftest import EXAMPLE_QUESTION
+
+from evals.bench_grounding import bench_grounding
+from rag import Engine
+
+
+def test_bench_grounding_reports_a_five_claim_check(engine: Engine) -> None:
+    timing = bench_grounding(engine, EXAMPLE_QUESTION, runs=5)
+    print("\n" + timing.line())
+    assert timing.claims == 5 and timing.supported == 5, "each claim quotes the passage it cites"
+    assert timing.runs == 5 and 0 < timing.median_ms <= timing.p95_ms
+    assert set(timing.to_json()) >= {"claims", "median_ms", "p95_ms", "target_ms"}
