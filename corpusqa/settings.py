@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         description="Embedding model: the packaged all-MiniLM-L6-v2, or a local sentence-transformers directory.",
     )
     embed_batch_size: int = Field(64, ge=1, le=1024, description="Sentences embedded per batch during ingest.")
+    embedding_precision: Literal["int8", "fp32"] = Field(
+        "int8", description="ONNX weights of the embedding model: int8 (dynamic quantisation, faster) or fp32."
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Folder of the embedding model's ONNX export (built once); unset means <index_dir>/models."
+    )
     chunk_tokens: int = Field(160, ge=32, le=512, description="Target chunk size in tokens; chunks end on sentence boundaries.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for each question.")
     bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in reciprocal-rank fusion.")
@@ -63,6 +69,11 @@ class Settings(BaseSettings):
         if value is not None and (":" not in value or value.startswith(":")):
             raise ValueError("expected user:password")
         return value
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the ONNX export of the embedding model is cached."""
+        return self.model_cache_dir or self.index_dir / "models"
 
     @property
     def chroma_dir(self) -> Path:

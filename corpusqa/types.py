@@ -156,10 +156,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file that ingest reported and left out, with the reason."""
+    """A file that ingest reported and left out, with the reason and what became of its indexed version."""
 
     path: str
     reason: str
+    # "not indexed" (it was not in the index), "removed" (its indexed version was deleted, so nothing cites text the
+    # file no longer holds) or "kept" (its indexed version stays: --keep-unreadable)
+    outcome: str = "not indexed"
 
 
 @dataclass

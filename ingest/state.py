@@ -1,4 +1,4 @@
-"""index_dir/state.json: generation counter, last ingest time and the settings the index was built with."""
+"""index_dir/state.json: generation counter, last ingest time, the settings and the documents of the committed index."""
 
 from __future__ import annotations
 
@@ -7,10 +7,36 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["IndexState", "read_state", "write_state"]
+__all__ = ["IndexState", "Manifest", "ManifestEntry", "manifest_from_rows", "manifest_rows", "read_state", "write_state"]
 
 STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """The version of one document that a committed generation shows."""
+
+    source: str
+    hash: str
+    signature: str
+    chunks: int
+    root: str
+
+
+#: source -> the version a generation shows; what questions and `status` read.
+Manifest = dict[str, ManifestEntry]
+
+
+def manifest_rows(manifest: Manifest) -> list[list[Any]]:
+    """The manifest as JSON-ready rows, sorted by source."""
+    return [[e.source, e.hash, e.signature, e.chunks, e.root] for _, e in sorted(manifest.items())]
+
+
+def manifest_from_rows(rows: list[list[Any]]) -> Manifest:
+    """Inverse of manifest_rows."""
+    return {str(r[0]): ManifestEntry(str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows}
 
 
 @dataclass
@@ -24,6 +50,8 @@ class IndexState:
     bm25_dir: str = ""
     # the process that wrote it: a reader in another process must reopen Chroma to see the writes
     writer_pid: int = 0
+    # the committed documents (manifest_rows); None in a state written before manifests existed
+    documents: list[list[Any]] | None = None
 
 
 def read_state(index_dir: Path) -> IndexState | None:

@@ -41,6 +41,8 @@ class StoredDocument:
     complete: bool
     signature: str
     root: str
+    # chunk ids of this version (filled by ChunkStore.versions())
+    ids: tuple[str, ...] = ()
 
 
 def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkStore:
@@ -120,12 +122,14 @@ class ChunkStore:
         metadatas = page["metadatas"] or []
         return dict(metadatas[0]) if metadatas and metadatas[0] else None
 
-    def write_generation(self, generation: int, fingerprint: str, last_ingest: str) -> None:
-        """Record a finished ingest for every machine sharing this store."""
+    def write_generation(self, generation: int, fingerprint: str, last_ingest: str, documents: str = "") -> None:
+        """Record a finished ingest for every machine sharing this store (`documents`: its manifest as JSON)."""
         self.meta.upsert(
             ids=["state"],
             embeddings=[[0.0]],
-            metadatas=[{"generation": generation, "fingerprint": fingerprint, "last_ingest": last_ingest}],
+            metadatas=[
+                {"generation": generation, "fingerprint": fingerprint, "last_ingest": last_ingest, "documents": documents}
+            ],
         )
 
     # ---- reading -------------------------------------------------------------------------------
@@ -151,14 +155,32 @@ class ChunkStore:
             )
         return out
 
-    def _all_metadatas(self) -> list[dict[str, Any]]:
-        metadatas: list[dict[str, Any]] = []
+    def versions(self) -> dict[str, list[StoredDocument]]:
+        """Per source, every version the store holds (one per content hash and signature), with its chunk ids.
+
+        A source holds more than one version between an ingest writing a new one and committing it.
+        """
+        groups: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        for chunk_id, metadata in self._all_metadatas(with_ids=True):
+            key = (str(metadata["source"]), str(metadata["doc_hash"]), str(metadata.get("signature", "")))
+            groups[key].append((chunk_id, metadata))
+        out: dict[str, list[StoredDocument]] = defaultdict(list)
+        for (source, digest, signature), rows in sorted(groups.items()):
+            expected = int(rows[0][1]["doc_chunks"])
+            root = str(rows[0][1].get("root", ""))
+            ids = tuple(sorted(chunk_id for chunk_id, _ in rows))
+            out[source].append(StoredDocument(source, digest, len(rows), len(rows) == expected, signature, root, ids))
+        return dict(out)
+
+    def _all_metadatas(self, with_ids: bool = False) -> list[Any]:
+        rows: list[Any] = []
         offset = 0
         while True:
             page = self.chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
-            metadatas.extend(page["metadatas"] or [])
+            metadatas = page["metadatas"] or []
+            rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
             if len(page["ids"]) < _BATCH:
-                return metadatas
+                return rows
             offset += _BATCH
 
     def all_chunks(self) -> list[Chunk]:

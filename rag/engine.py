@@ -76,7 +76,7 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         """The engine with its real collaborators (the model loads on first use)."""
-        return cls(settings, Embedder(settings.embedding_model, settings.embed_batch_size))
+        return cls(settings, Embedder.from_settings(settings))
 
     # ---- ingest and status ----------------------------------------------------------------------
 
@@ -86,10 +86,22 @@ class Engine:
         *,
         dry_run: bool = False,
         delete: bool = True,
+        keep_unreadable: bool = False,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
-        """Bring the index in step with the given files and folders (default: the corpus folder)."""
-        report = ingest_paths(self.settings, list(paths or []), self.embedder, dry_run=dry_run, delete=delete, progress=progress)
+        """Bring the index in step with the given files and folders (default: the corpus folder).
+
+        A file that is now empty, binary or unreadable loses its indexed version unless keep_unreadable.
+        """
+        report = ingest_paths(
+            self.settings,
+            list(paths or []),
+            self.embedder,
+            dry_run=dry_run,
+            delete=delete,
+            keep_unreadable=keep_unreadable,
+            progress=progress,
+        )
         return report
 
     def status(self) -> IndexStatus:

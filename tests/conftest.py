@@ -17,8 +17,14 @@ CORPUS_DIR = ROOT / "data" / "corpus"
 EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the ONNX export of MiniLM, shared by the session (an export takes ~15 s)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
     """No CORPUSQA_* from the developer's shell, offline switches on, the index under tmp_path."""
     for key in list(os.environ):
         if key.startswith("CORPUSQA_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
@@ -26,14 +32,15 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key, value in OFFLINE_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CORPUSQA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("CORPUSQA_MODEL_CACHE_DIR", str(model_cache))
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
-    """The real all-MiniLM-L6-v2, loaded once."""
+def embedder(model_cache: Path):  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2 on ONNX Runtime (int8, the default), loaded once."""
     from ingest.embedder import Embedder
 
-    return Embedder("all-MiniLM-L6-v2")
+    return Embedder("all-MiniLM-L6-v2", 64, model_cache)
 
 
 @pytest.fixture(scope="session")

@@ -369,6 +369,11 @@ class SkippedModel(BaseModel):
 
     path: str = Field(description="The file's path.")
     reason: str = Field(description="Why it was skipped (too large, unreadable, unsupported type ...).")
+    outcome: str = Field(
+        "not indexed",
+        description='What became of its indexed version: "not indexed" (it had none), "removed" (deleted, '
+        'counted in `deleted`) or "kept" (ingested with keep_unreadable).',
+    )
 
 
 class IngestResponse(BaseModel):

@@ -18,6 +18,12 @@ from ui.cli_ui import ui
 
 __all__ = ["cli", "main"]
 
+# what became of a skipped file's indexed version, as the report line says it
+_OUTCOMES = {
+    "removed": "; its indexed version was removed",
+    "kept": "; its indexed version was kept (--keep-unreadable)",
+}
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corpusqa")
 def cli() -> None:
@@ -30,13 +36,27 @@ def cli() -> None:
 @index_dir_option
 @click.option("--dry-run", is_flag=True, help="Say what would change without touching the index.")
 @click.option("--no-delete", is_flag=True, help="Keep chunks of files that vanished from an ingested folder.")
+@click.option(
+    "--keep-unreadable",
+    is_flag=True,
+    help="Keep the indexed version of a file that became empty, binary or unreadable (default: remove it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @click.option("--chunk-tokens", type=int, default=None, help="Target chunk size in tokens (CORPUSQA_CHUNK_TOKENS).")
 @handle_errors
 def ingest(
-    paths: tuple[Path, ...], index_dir: Path | None, dry_run: bool, no_delete: bool, as_json: bool, chunk_tokens: int | None
+    paths: tuple[Path, ...],
+    index_dir: Path | None,
+    dry_run: bool,
+    no_delete: bool,
+    keep_unreadable: bool,
+    as_json: bool,
+    chunk_tokens: int | None,
 ) -> None:
     """Ingest files and folders (default: data/corpus) into the index, incrementally.
+
+    Files in the corpus folder are named by their path inside it; files of any other folder
+    by that folder's name and their path inside it (projA/README.md).
 
     \b
     Example:
@@ -49,12 +69,14 @@ def ingest(
     settings = build_settings(index_dir=index_dir, chunk_tokens=chunk_tokens)
     engine = Engine.from_settings(settings)
     with ingest_progress(enabled=not as_json and sys.stderr.isatty()) as progress:
-        report = engine.ingest(list(paths), dry_run=dry_run, delete=not no_delete, progress=progress)
+        report = engine.ingest(
+            list(paths), dry_run=dry_run, delete=not no_delete, keep_unreadable=keep_unreadable, progress=progress
+        )
     if as_json:
         click.echo(json.dumps(report.to_json()))
         return
     for item in report.skipped:
-        click.echo(f"skipped {item.path}: {item.reason}", err=True)
+        click.echo(f"skipped {item.path}: {item.reason}{_OUTCOMES.get(item.outcome, '')}", err=True)
     if dry_run:
         for label, names in (("new", report.added), ("changed", report.updated), ("unchanged", report.unchanged), ("deleted", report.deleted)):
             for name in names:

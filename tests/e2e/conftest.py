@@ -53,7 +53,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeou
 
 
 @pytest.fixture(scope="module")
-def live_page(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[LivePage]:
+def live_page(tmp_path_factory: pytest.TempPathFactory, embedder: Any, model_cache: Path) -> Iterator[LivePage]:
     """`corpusqa ui` on a free 127.0.0.1 port, as a user starts it, over an index of a private corpus copy."""
     from rag import Engine
 
@@ -69,6 +69,7 @@ def live_page(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterat
         env.update(OFFLINE_ENV)
         env.update(
             CORPUSQA_INDEX_DIR=str(settings.index_dir),
+            CORPUSQA_MODEL_CACHE_DIR=str(model_cache),  # reuse the session's ONNX export
             CORPUSQA_CORPUS_DIR=str(corpus),
             CORPUSQA_OPENAI_BASE_URL=llm.base_url,  # the fake answers whatever model is named
         )

@@ -45,7 +45,11 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def _settings(index_dir: Path, **changes: object) -> Settings:
-    values: dict[str, object] = {"chunk_tokens": 160, "embedding_model": "all-MiniLM-L6-v2"}
+    # the corpus folder is the `corpus` beside the index (where most tests write their files): files in
+    # it are named by their path inside it; files of other folders get the folder's name in front
+    values: dict[str, object] = {
+        "chunk_tokens": 160, "embedding_model": "all-MiniLM-L6-v2", "corpus_dir": index_dir.parent / "corpus"
+    }
     values.update(changes)
     return load_settings(index_dir=index_dir, **values)
 
@@ -74,7 +78,7 @@ def _status_rows(settings: Settings, embedder: Embedder) -> list[tuple[str, str,
 @pytest.fixture
 def no_model() -> Embedder:
     """An embedder whose model cannot load: any attempt to embed raises ModelLoadError."""
-    return Embedder("/nonexistent/embedding-model")
+    return Embedder("/nonexistent/embedding-model", 64, Path("/nonexistent/models"))
 
 
 # ---- one ingest of a folder holding every format, good files and bad ----------------------------
@@ -108,9 +112,9 @@ def mixed(
 def test_ingest_reports_added_and_skipped_files_with_reasons(mixed: tuple[Settings, Path, IngestReport]) -> None:
     _, _, report = mixed
 
-    assert sorted(report.added) == ["cafe.txt", "guides/setup.md", "page.html", "solar.pdf"]
+    assert sorted(report.added) == ["docs/cafe.txt", "docs/guides/setup.md", "docs/page.html", "docs/solar.pdf"]
     assert report.updated == report.unchanged == report.deleted == []
-    reasons = {item.path: item.reason for item in report.skipped}
+    reasons = {item.path.removeprefix("docs/"): item.reason for item in report.skipped}
     assert reasons.keys() == {"empty.txt", "binary.txt", "broken.pdf", "scan.pdf", "photo.png", "pipe.txt"}
     assert reasons["empty.txt"] == "empty file"
     assert reasons["binary.txt"] == "binary file (contains NUL bytes)"
@@ -118,6 +122,7 @@ def test_ingest_reports_added_and_skipped_files_with_reasons(mixed: tuple[Settin
     assert reasons["scan.pdf"] == "PDF has no extractable text (scanned image?)"
     assert reasons["photo.png"] == "unsupported file type .png"
     assert reasons["pipe.txt"] == "not a regular file"
+    assert {item.outcome for item in report.skipped} == {"not indexed"}
     assert report.documents == 4 and report.chunks == report.embedded_chunks > 0
 
 
@@ -127,19 +132,19 @@ def test_ingest_stores_titles_from_headings_html_and_pdf_metadata(mixed: tuple[S
     rows = [(c.source, c.title, c.kind, c.start_line, c.end_line, c.text) for c in _chunks(settings)]
 
     assert rows == [
-        ("cafe.txt", "Cafe", "article", 1, 3, "Notes from the café.\n\nThe owner’s naïve plan — “free coffee for everyone” — worked."),
-        ("guides/setup.md", "Alpha Project", "article", 3, 3, "Alpha is a small tool for sorting seeds. It runs on any laptop."),
-        ("guides/setup.md", "Setup Steps", "article", 7, 7, "Install the package with pip. Then run the sorter once to create its folder."),
-        ("page.html", "Growing Tomatoes", "article", 3, 3, "Tomatoes need full sun and regular watering. Plant them after the last frost."),
-        ("page.html", "Pests", "article", 7, 7, "Aphids and hornworms are the most common pests."),
-        ("solar.pdf", "Solar Basics", "article", 1, 2, "Solar panels convert sunlight into electricity.\nThey work best when facing south."),
+        ("docs/cafe.txt", "Cafe", "article", 1, 3, "Notes from the café.\n\nThe owner’s naïve plan — “free coffee for everyone” — worked."),
+        ("docs/guides/setup.md", "Alpha Project", "article", 3, 3, "Alpha is a small tool for sorting seeds. It runs on any laptop."),
+        ("docs/guides/setup.md", "Setup Steps", "article", 7, 7, "Install the package with pip. Then run the sorter once to create its folder."),
+        ("docs/page.html", "Growing Tomatoes", "article", 3, 3, "Tomatoes need full sun and regular watering. Plant them after the last frost."),
+        ("docs/page.html", "Pests", "article", 7, 7, "Aphids and hornworms are the most common pests."),
+        ("docs/solar.pdf", "Solar Basics", "article", 1, 2, "Solar panels convert sunlight into electricity.\nThey work best when facing south."),
     ]
 
 
 def test_ingest_decodes_cp1252_text_without_garbling(mixed: tuple[Settings, Path, IngestReport]) -> None:
     settings, docs, _ = mixed
 
-    (chunk,) = [c for c in _chunks(settings) if c.source == "cafe.txt"]
+    (chunk,) = [c for c in _chunks(settings) if c.source == "docs/cafe.txt"]
 
     assert "café" in chunk.text and "naïve" in chunk.text and "“free coffee for everyone”" in chunk.text
     assert chunk.text == (docs / "cafe.txt").read_bytes().decode("cp1252")[chunk.start_char : chunk.end_char]
@@ -150,7 +155,7 @@ def test_ingest_chunk_offsets_slice_the_source_text(mixed: tuple[Settings, Path,
 
     for chunk in _chunks(settings):
         if chunk.source.endswith((".txt", ".md")):
-            text = (docs / chunk.source).read_bytes().decode("utf-8" if chunk.source.endswith(".md") else "cp1252")
+            text = (docs.parent / chunk.source).read_bytes().decode("utf-8" if chunk.source.endswith(".md") else "cp1252")
             assert chunk.text == text[chunk.start_char : chunk.end_char]
             assert chunk.start_line == text.count("\n", 0, chunk.start_char) + 1
 
@@ -278,24 +283,30 @@ def test_ingest_deletes_only_inside_the_folders_given(
     Engine(settings, embedder).ingest([second])
     report = Engine(settings, embedder).ingest([first / "note_00.txt"])
 
-    assert report.unchanged == ["note_00.txt"] and report.deleted == []
-    assert sorted({c.source for c in _chunks(settings)}) == ["note_00.txt", "note_01.txt", "sub/other.md"]
+    assert report.unchanged == ["first/note_00.txt"] and report.deleted == []
+    assert sorted({c.source for c in _chunks(settings)}) == ["first/note_00.txt", "first/note_01.txt", "second/sub/other.md"]
 
 
-def test_ingest_same_relative_path_in_two_folders_is_indexed_once(tmp_path: Path, embedder: Embedder) -> None:
-    for name, text in (("a", "Apples are red. They grow on trees.\n"), ("b", "Bananas are yellow. They grow in bunches.\n")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "fruit.txt").write_text(text, encoding="utf-8")
+def test_ingest_two_folders_of_one_name_are_not_mixed_up(tmp_path: Path, embedder: Embedder) -> None:
+    for name, text in (("x", "Apples are red. They grow on trees.\n"), ("y", "Bananas are yellow. They grow in bunches.\n")):
+        (tmp_path / name / "docs").mkdir(parents=True)
+        (tmp_path / name / "docs" / "fruit.txt").write_text(text, encoding="utf-8")
     settings = _settings(tmp_path / "index")
+    x, y = tmp_path / "x" / "docs", tmp_path / "y" / "docs"
 
-    first = Engine(settings, embedder).ingest([tmp_path / "a", tmp_path / "b"])
-    second = Engine(settings, embedder).ingest([tmp_path / "a", tmp_path / "b"])
+    first = Engine(settings, embedder).ingest([x, y])
+    second = Engine(settings, embedder).ingest([x, y])
+    alone = Engine(settings, embedder).ingest([y])  # in its own run, too, y/docs may not replace x/docs
 
-    assert first.added == ["fruit.txt"] and first.documents == 1
+    assert first.added == ["docs/fruit.txt"] and first.documents == 1
     assert [(s.path, s.reason) for s in first.skipped] == [
-        (str((tmp_path / "b" / "fruit.txt").resolve()), "another ingested file is also named fruit.txt")
+        (str((y / "fruit.txt").resolve()), "another ingested file is also named docs/fruit.txt")
     ]
-    assert second.unchanged == ["fruit.txt"] and second.updated == [] and second.embedded_chunks == 0
+    assert second.unchanged == ["docs/fruit.txt"] and second.updated == [] and second.embedded_chunks == 0
+    assert alone.added == alone.updated == alone.deleted == [] and alone.embedded_chunks == 0
+    assert [(s.path, s.reason) for s in alone.skipped] == [
+        (str((y / "fruit.txt").resolve()), f"docs/fruit.txt is already indexed from {x.resolve()}; rename one of the two folders")
+    ]
     assert [c.text for c in _chunks(settings)] == ["Apples are red. They grow on trees."]
 
 
@@ -342,7 +353,8 @@ def test_ingest_dry_run_without_an_index_creates_nothing(tmp_path: Path, no_mode
 
     report = Engine(settings, no_model).ingest([corpus], dry_run=True)
 
-    assert report.added == ["note_00.txt", "note_01.txt"] and (report.documents, report.chunks) == (2, 0)
+    # the chunks the real run would index: a dry run reads and chunks files as it does
+    assert report.added == ["note_00.txt", "note_01.txt"] and (report.documents, report.chunks) == (2, 2)
     assert not settings.index_dir.exists()
 
 

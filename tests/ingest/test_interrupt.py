@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sqlite3
@@ -119,3 +120,55 @@ def test_ingest_killed_at_several_points_then_rerun_equals_an_uninterrupted_inge
     assert _snapshot(killed) == _snapshot(fresh)
     assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (FILES, len(_snapshot(fresh)[1]))
     assert _answers(killed, embedder) == _answers(fresh, embedder)
+
+
+ANIMALS = ["otter", "heron", "badger", "walrus", "falcon", "lynx", "beaver", "moose", "gecko", "toucan", "bison", "ferret"]
+CHANGED = 6
+
+
+def _animal(animal: str, food: str, sightings: int) -> str:
+    seen = " ".join(f"Walker number {k} saw the {animal} on the hill path near the river bend." for k in range(sightings))
+    return f"# The {animal}\n\nThe {animal} eats {food} every morning. {seen}\n"
+
+
+def test_ingest_killed_just_after_new_chunks_reach_chroma_answers_from_one_generation(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    versions: dict[str, dict[str, str]] = {}
+    for animal in ANIMALS:
+        versions[f"{animal}.md"] = {"old": _animal(animal, "plums", 1)}
+        (corpus / f"{animal}.md").write_text(versions[f"{animal}.md"]["old"], encoding="utf-8")
+    killed = load_settings(index_dir=tmp_path / "killed")
+    fresh = load_settings(index_dir=tmp_path / "fresh")
+    Engine(killed, embedder).ingest([corpus])
+    before = Engine(killed, embedder).status()
+    # the new versions are longer (two chunks each, one file a pool): Chroma's chunk count passes the
+    # old one just after the first changed document's new chunks are written
+    for animal in ANIMALS[:CHANGED]:
+        versions[f"{animal}.md"]["new"] = _animal(animal, "acorns", 14)
+        (corpus / f"{animal}.md").write_text(versions[f"{animal}.md"]["new"], encoding="utf-8")
+
+    _kill_after(_start_ingest(corpus, killed), killed.index_dir, before.chunks + 1)
+
+    # the index still shows the last committed generation, whole: status and answers agree on it
+    engine = Engine(killed, embedder)
+    after = engine.status()
+    assert after.documents == before.documents and after.generation == before.generation
+    shown = {doc.source: doc.hash for doc in after.documents}
+    for animal in ANIMALS[:CHANGED]:
+        name = f"{animal}.md"
+        (source,) = [doc.source for doc in before.documents if doc.source.endswith(name)]
+        cited = engine.ask(f"What does the {animal} eat?").citations[0]
+        (version,) = [text for text in versions[name].values() if hashlib.sha256(text.encode()).hexdigest() == shown[source]]
+        assert cited.source == source, f"a question about {name} was answered from {cited.source}"
+        assert cited.text in version, f"{name} was answered from a version that status does not show"
+
+    rerun = Engine(killed, embedder).ingest([corpus])
+    reference = Engine(fresh, embedder).ingest([corpus])
+    assert len(rerun.updated) == CHANGED and len(rerun.unchanged) == len(ANIMALS) - CHANGED
+    assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (len(ANIMALS), before.chunks + CHANGED)
+    assert _snapshot(killed) == _snapshot(fresh)
+    for animal in ANIMALS[:CHANGED]:
+        assert "acorns" in Engine(killed, embedder).ask(f"What does the {animal} eat?").answer

@@ -23,12 +23,14 @@ CORPUS_FILE = Path(__file__).resolve().parents[2] / "data" / "corpus" / "afghan_
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 EMBED_SCRIPT = """
-import json
+import json, sys
+from pathlib import Path
 from ingest.embedder import Embedder
-embedder = Embedder("all-MiniLM-L6-v2")
+embedder = Embedder("all-MiniLM-L6-v2", 64, Path(sys.argv[1]))
 texts = embedder.embed_texts(["Taliban prisoners were released in batches.", "Café owners stayed naïve."])
 query = embedder.embed_query("How were the prisoners released?")
-print(json.dumps({"texts": texts.tolist(), "query": query.tolist()}))
+heavy = sorted(name for name in ("torch", "transformers", "sentence_transformers", "llama_index") if name in sys.modules)
+print(json.dumps({"texts": texts.tolist(), "query": query.tolist(), "heavy": heavy}))
 """
 
 
@@ -54,8 +56,9 @@ def test_offline_sandbox_really_has_no_network(no_network: list[str]) -> None:
 def test_embedder_loads_offline_with_an_empty_hf_cache(
     tmp_path: Path, offline_env: dict[str, str], no_network: list[str], embedder: Embedder
 ) -> None:
+    embedder.embed_query("warm up")  # the session's export is in place
     result = subprocess.run(
-        [*no_network, sys.executable, "-c", EMBED_SCRIPT],
+        [*no_network, sys.executable, "-c", EMBED_SCRIPT, str(embedder.cache_dir)],
         env=offline_env,
         cwd=tmp_path,
         capture_output=True,
@@ -65,7 +68,9 @@ def test_embedder_loads_offline_with_an_empty_hf_cache(
     )
 
     assert result.returncode == 0, result.stderr
+    assert "Building" not in result.stderr  # the export was reused, not rebuilt
     vectors = json.loads(result.stdout)
+    assert vectors["heavy"] == []  # with the export in place, neither torch nor transformers is imported
     texts = np.asarray(vectors["texts"], dtype=np.float32)
     assert texts.shape == (2, 384)
     assert np.allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-4)
@@ -129,5 +134,35 @@ def test_cli_ingest_runs_without_network_and_draws_progress_on_a_terminal(
     ), summary
     assert "Traceback" not in screen
     status = Engine(load_settings(index_dir=index_dir), embedder).status()
-    assert [d.source for d in status.documents] == ["cafe.txt", "guide.md", "news.txt", "page.html", "paper.pdf"]
+    names = ["cafe.txt", "guide.md", "news.txt", "page.html", "paper.pdf"]
+    assert [d.source for d in status.documents] == [f"{corpus.name}/{name}" for name in names]
+    assert _files_under(Path(offline_env["HF_HOME"])) == []
+
+
+def test_cli_exports_the_model_under_the_index_dir_once_then_answers_offline(
+    tmp_path: Path, offline_env: dict[str, str], no_network: list[str]
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = CORPUS_FILE.read_text(encoding="utf-8").splitlines(keepends=True)
+    (corpus / "news.txt").write_text("".join(lines[32:60]), encoding="utf-8")
+    index_dir = tmp_path / "index"
+    env = {key: value for key, value in offline_env.items() if key != "CORPUSQA_MODEL_CACHE_DIR"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*no_network, str(CORPUSQA), *args, "--index-dir", str(index_dir)]
+        return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+
+    ingest = run("ingest", str(corpus))
+    ask = run("ask", "How were the prisoners released?")
+
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.stderr.count("Building the ONNX export") == 1, ingest.stderr
+    assert "Traceback" not in ingest.stderr
+    # the fp32 export, its int8 quantisation, and the int8 graph as optimised by ONNX Runtime
+    names = sorted(p.name.rsplit("-", 1)[-1] for p in (index_dir / "models").iterdir())
+    assert names == ["fp32.onnx", "int8.onnx", "int8.opt.onnx"], names
+    assert ask.returncode == 0, ask.stderr
+    assert "Building" not in ask.stderr and "Traceback" not in ask.stderr
+    assert ask.stdout.strip()
     assert _files_under(Path(offline_env["HF_HOME"])) == []

@@ -124,6 +124,8 @@ def test_engine_sees_reingest_from_another_engine(tmp_path: Path, corpus_copy: P
 
 def test_engine_serves_reingest_done_by_another_process(tmp_path: Path, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """A running engine (the page) sees an ingest done by the CLI in another process (chroma #3792)."""
+    import json
+    import os
     import subprocess
     import sys
 
@@ -137,8 +139,10 @@ def test_engine_serves_reingest_done_by_another_process(tmp_path: Path, corpus_c
     done = subprocess.run(
         [str(cli), "ingest", "--index-dir", str(settings.index_dir), str(corpus_copy), "--json"],
         capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "CORPUSQA_CORPUS_DIR": str(corpus_copy)},  # so both name its files alike
     )
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == 1  # zoo.md only: nothing renamed, nothing re-embedded
     after = reader.ask("What colour is the zebra Mortimer?")
     assert not after.abstained and "purple" in after.answer
     assert after.citations[0].source == "zoo.md"

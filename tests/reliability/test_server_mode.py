@@ -70,7 +70,7 @@ def test_several_processes_write_one_server_index(tmp_path: Path, chroma_server:
                             capture_output=True, text=True, env=env, timeout=300, check=False)
     assert status.returncode == 0, status.stderr
     sources = {doc["source"] for doc in json.loads(status.stdout)["documents"]}
-    assert sources == {"team-a.txt", "team-a-notes.md", "team-b.txt", "team-b-notes.md"}
+    assert sources == {"team-a/team-a.txt", "team-a/team-a-notes.md", "team-b/team-b.txt", "team-b/team-b-notes.md"}
 
 
 def test_unreachable_server_is_one_sentence(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]

@@ -93,8 +93,8 @@ def test_cli_ingest_json_prints_exactly_one_object_with_the_contract_keys(tmp_pa
         "added": 1, "updated": 0, "unchanged": 0, "deleted": 0, "documents": 4
     }
     assert summary["skipped"] == [
-        {"path": "empty.txt", "reason": "empty file"},
-        {"path": "nul.txt", "reason": "binary file (contains NUL bytes)"},
+        {"path": "second/empty.txt", "reason": "empty file", "outcome": "not indexed"},
+        {"path": "second/nul.txt", "reason": "binary file (contains NUL bytes)", "outcome": "not indexed"},
     ]
     # counts are files, except chunks: every chunk in the index, the first folder's included
     assert summary["chunks"] == _status(tmp_path / "index")["chunks"] > 1
@@ -125,7 +125,9 @@ def test_cli_ingest_dry_run_lists_each_file_and_leaves_the_index_alone(tmp_path:
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[:-1] == ["new       omega.txt", "changed   alpha.txt", "unchanged beta.md", "deleted   gamma.txt"]
+    assert lines[:-1] == [
+        "new       corpus/omega.txt", "changed   corpus/alpha.txt", "unchanged corpus/beta.md", "deleted   corpus/gamma.txt"
+    ]
     assert re.fullmatch(_summary(1, 1, 1, 1, 0, 3), lines[-1]), lines[-1]
     assert "would be processed" in lines[-1]
     assert _status(tmp_path / "index") == before
@@ -143,6 +145,30 @@ def test_cli_ingest_no_delete_keeps_chunks_of_removed_files(tmp_path: Path) -> N
     assert (kept["deleted"], kept["documents"], kept["chunks"]) == (0, 3, before["chunks"])
     assert _status(tmp_path / "index")["document_count"] == 2
     assert (dropped["deleted"], dropped["documents"]) == (1, 2)
+
+
+@pytest.mark.parametrize(("flags", "outcome", "deleted", "line"), [
+    ((), "removed", 1, "skipped corpus/gamma.txt: empty file; its indexed version was removed"),
+    (("--keep-unreadable",), "kept", 0, "skipped corpus/gamma.txt: empty file; its indexed version was kept (--keep-unreadable)"),
+])
+def test_cli_ingest_says_what_became_of_a_file_that_lost_its_text(
+    tmp_path: Path, flags: tuple[str, ...], outcome: str, deleted: int, line: str
+) -> None:
+    corpus = _notes(tmp_path / "corpus")
+    run("ingest", str(corpus))
+    (corpus / "gamma.txt").write_text("", encoding="utf-8")
+
+    dry = run("ingest", "--dry-run", *flags, str(corpus))
+    summary = json.loads(run("ingest", "--json", *flags, str(corpus)).stdout)
+
+    assert dry.exit_code == 0, dry.output
+    assert line in dry.stderr.splitlines()
+    assert ("deleted   corpus/gamma.txt" in dry.stdout.splitlines()) == bool(deleted)
+    assert summary["skipped"] == [{"path": "corpus/gamma.txt", "reason": "empty file", "outcome": outcome}]
+    assert (summary["deleted"], summary["documents"]) == (deleted, 3 - deleted)
+    assert [d["source"] for d in _status(tmp_path / "index")["documents"]][-1:] == (
+        ["corpus/gamma.txt"] if outcome == "kept" else ["corpus/beta.md"]
+    )
 
 
 @pytest.mark.parametrize("how", ["env", "flag", "flag-over-env"])
@@ -279,7 +305,7 @@ def test_corpusqa_ingest_json_reports_unreadable_and_broken_files_and_goes_on(tm
     summary = json.loads(line)
     assert set(summary) == INGEST_KEYS
     assert (summary["added"], summary["documents"]) == (3, 3)
-    reasons = {item["path"]: item["reason"] for item in summary["skipped"]}
+    reasons = {item["path"].removeprefix("corpus/"): item["reason"] for item in summary["skipped"]}
     assert reasons["locked.txt"] == "cannot read file (Permission denied)"
     assert reasons["broken.pdf"].startswith("PDF could not be parsed")
     assert reasons["blank.md"] == "empty file"

@@ -1,0 +1,163 @@
+"""Commit an ingest as one generation (its manifest, BM25 index and state) and read the committed one.
+
+A generation is the manifest of document versions it shows. An ingest writes new versions beside the
+committed ones, commits (BM25 built from the manifest's chunks, then state.json, or the server's record,
+replaced atomically), and only then deletes what the new manifest no longer shows. Killed at any point,
+the index shows either the old generation whole or the new one: never a mix of versions, and never a
+document's chunks gone while the keyword index still points at them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from corpusqa.settings import Settings
+from corpusqa.types import IngestReport
+from ingest.keyword import KeywordIndex
+from ingest.plan import IngestPlan
+from ingest.state import (
+    IndexState,
+    Manifest,
+    ManifestEntry,
+    manifest_from_rows,
+    manifest_rows,
+    read_state,
+    write_state,
+)
+from ingest.store import ChunkStore, StoredDocument, remove_path
+
+__all__ = ["commit", "committed_manifest", "sync_keyword_index"]
+
+
+def committed_manifest(
+    settings: Settings, store: ChunkStore, versions: dict[str, list[StoredDocument]] | None
+) -> Manifest:
+    """The documents the committed generation shows (read from the server's record in server mode)."""
+    if settings.chroma_host:
+        remote = store.read_generation()
+        if remote is None:
+            return {}
+        if remote.get("documents"):
+            return manifest_from_rows(json.loads(str(remote["documents"])))
+    else:
+        state = read_state(settings.index_dir)
+        if state is None:
+            return {}  # nothing was ever committed here: what a killed first run wrote is not shown yet
+        if state.documents is not None:
+            return manifest_from_rows(state.documents)
+    # an index committed before manifests existed: every document stored whole, in one version
+    versions = store.versions() if versions is None else versions
+    return {
+        source: ManifestEntry(source, stored[0].hash, stored[0].signature, stored[0].chunks, stored[0].root)
+        for source, stored in versions.items()
+        if len(stored) == 1 and stored[0].complete
+    }
+
+
+def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: str, report: IngestReport) -> None:
+    """Make the planned versions the current generation, then delete the versions it no longer shows."""
+    versions = store.versions()
+    # re-read: in server mode another machine may have committed while this run wrote
+    latest = committed_manifest(settings, store, versions)
+    manifest: Manifest = {
+        source: entry
+        for source, entry in latest.items()
+        if source not in plan.touched and any(_shows(v, entry) for v in versions.get(source, []))
+    }
+    if settings.chroma_host:
+        # documents another machine has written whole but not committed yet: keep them, never drop them
+        for source, stored in versions.items():
+            if source not in manifest and source not in plan.touched and len(stored) == 1 and stored[0].complete:
+                only = stored[0]
+                manifest[source] = ManifestEntry(source, only.hash, only.signature, only.chunks, only.root)
+    manifest.update(plan.kept)
+    for item in plan.files:
+        manifest[item.file.source] = ManifestEntry(
+            item.file.source, item.hash, signature, len(item.chunks), str(item.file.root)
+        )
+    sync_keyword_index(settings, store, manifest, versions, ingesting=True)
+    # Only now, with the new generation committed, delete what it no longer shows: older and partial
+    # versions of the sources this run walked (and sentences a killed run wrote for chunks it never did).
+    written = {item.file.source for item in plan.files}
+    for source in sorted(plan.touched):
+        entry = manifest.get(source)
+        stored = versions.get(source, [])
+        keep = {chunk_id for v in stored if entry is not None and _shows(v, entry) for chunk_id in v.ids}
+        if source in written or any(set(v.ids) - keep for v in stored):
+            store.delete_document(source, keep=keep)
+    report.documents = len(manifest)
+    report.chunks = sum(entry.chunks for entry in manifest.values())
+
+
+def _shows(version: StoredDocument, entry: ManifestEntry) -> bool:
+    return version.complete and version.hash == entry.hash and version.signature == entry.signature
+
+
+def _fingerprint(manifest: Manifest) -> str:
+    # The signature is part of it: re-chunking with other settings keeps hashes and maybe chunk counts,
+    # but changes every chunk id, so BM25 must be rebuilt.
+    rows = sorted(f"{e.source}\x00{e.hash}\x00{e.chunks}\x00{e.signature}" for e in manifest.values())
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+def sync_keyword_index(
+    settings: Settings,
+    store: ChunkStore,
+    manifest: Manifest | None = None,
+    versions: dict[str, list[StoredDocument]] | None = None,
+    ingesting: bool = False,
+) -> IndexState:
+    """Make the local BM25 index and state.json match the committed manifest; returns the current state.
+
+    With a Chroma server, the server keeps the shared generation (several machines may ingest);
+    each machine derives its own BM25 from the server's chunks when its copy is stale.
+    """
+    versions = store.versions() if versions is None else versions
+    manifest = committed_manifest(settings, store, versions) if manifest is None else manifest
+    fingerprint = _fingerprint(manifest)
+    state = read_state(settings.index_dir) or IndexState()
+    remote = store.read_generation() if settings.chroma_host else None
+    bm25_current = bool(state.bm25_dir) and (settings.index_dir / state.bm25_dir / "terms.json").is_file()
+    local_ok = (
+        bm25_current
+        and state.bm25_dir.endswith(fingerprint[:16])
+        and bool(state.embedding_model)
+        and state.documents is not None
+    )
+    remote_ok = remote is None or remote.get("fingerprint") == fingerprint
+    if local_ok and remote_ok:
+        return state
+    generation = max(state.generation, int(remote.get("generation", 0)) if remote else 0)
+    if ingesting or not remote_ok or remote is None:
+        generation += 1
+    shown = {
+        chunk_id
+        for source, entry in manifest.items()
+        for version in versions.get(source, [])
+        if _shows(version, entry)
+        for chunk_id in version.ids
+    }
+    keyword = KeywordIndex.build([chunk for chunk in store.all_chunks() if chunk.id in shown])
+    new_dir = f"bm25-{generation}-{fingerprint[:16]}"
+    if keyword is not None:
+        keyword.persist(settings.index_dir / new_dir)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    last_ingest = now if (ingesting or remote is None) else str(remote.get("last_ingest") or now)
+    rows = manifest_rows(manifest)
+    if settings.chroma_host and (ingesting or not remote_ok):
+        store.write_generation(generation, fingerprint, last_ingest, json.dumps(rows))
+    old_dir = state.bm25_dir
+    new_state = IndexState(
+        generation=generation,
+        last_ingest=last_ingest,
+        embedding_model=settings.embedding_model,
+        chunk_tokens=settings.chunk_tokens,
+        bm25_dir=new_dir if keyword is not None else "",
+        documents=rows,
+    )
+    write_state(settings.index_dir, new_state)
+    if old_dir and old_dir != new_dir:
+        remove_path(settings.index_dir / old_dir)
+    return new_state

@@ -1,0 +1,184 @@
+"""Decide what an ingest does to each file (new, changed, unchanged, removed, skipped); a dry run reports the same plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpusqa.settings import Settings
+from corpusqa.types import Chunk, IngestReport, Skipped
+from ingest.chunker import chunk_file
+from ingest.loader import Scope, SourceFile, UnreadableFile, file_hash, read_file
+from ingest.state import Manifest, ManifestEntry
+from ingest.store import StoredDocument
+
+__all__ = ["IngestPlan", "PlannedFile", "label_sources", "plan_ingest"]
+
+#: Skipped.outcome values
+NOT_INDEXED, REMOVED, KEPT = "not indexed", "removed", "kept"
+
+
+@dataclass(frozen=True)
+class LabelledScope:
+    """A walked folder: stored documents of `root` whose source starts with `prefix` were all seen this run."""
+
+    root: str
+    prefix: str
+    whole: bool  # the folder is its root: every document stored from that root was seen
+
+
+@dataclass
+class PlannedFile:
+    """A file whose new version goes into the index: embedded, or reused when a complete copy is stored."""
+
+    file: SourceFile
+    hash: str
+    action: str  # "added" | "updated"
+    chunks: list[Chunk]
+    reuse: StoredDocument | None = None  # left complete by an interrupted run: nothing to embed
+
+
+@dataclass
+class IngestPlan:
+    """What one run writes, keeps and drops; `touched` sources get their other stored versions removed."""
+
+    files: list[PlannedFile] = field(default_factory=list)
+    kept: Manifest = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+
+def label_sources(
+    settings: Settings, files: list[SourceFile], scopes: list[Scope], skipped: list[Skipped]
+) -> tuple[list[SourceFile], list[LabelledScope], list[Skipped]]:
+    """Name files outside the corpus folder `<folder name>/<path>`, so two folders' README.md stay two documents.
+
+    Files inside the corpus folder keep their path relative to it (the bundled corpus, the eval
+    questions and the page's uploads name documents that way).
+    """
+    corpus = settings.corpus_dir.resolve() if settings.corpus_dir.is_dir() else None
+
+    def label(root: Path) -> str:
+        return "" if root == corpus else f"{root.name or 'root'}/"
+
+    named = [SourceFile(f.path, f.root, label(f.root) + f.source) for f in files]
+    labelled = [LabelledScope(str(s.root), label(s.root) + s.prefix, s.prefix == "") for s in scopes]
+    # files skipped while walking a folder are named relative to its root: name them like the rest
+    renamed = []
+    for item in skipped:
+        root = next((s.root for s in scopes if not Path(item.path).is_absolute() and _exists(s.root / item.path)), None)
+        renamed.append(Skipped(label(root) + item.path, item.reason, item.outcome) if root is not None else item)
+    return named, labelled, renamed
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def plan_ingest(
+    settings: Settings,
+    signature: str,
+    versions: dict[str, list[StoredDocument]],
+    committed: Manifest,
+    files: list[SourceFile],
+    scopes: list[LabelledScope],
+    report: IngestReport,
+    *,
+    delete: bool,
+    keep_unreadable: bool,
+) -> IngestPlan:
+    """Read, hash and chunk every new or changed file, filling `report` exactly as the real run will end."""
+    plan = IngestPlan()
+    seen: set[str] = set()
+    for item in sorted(files, key=lambda f: f.source):
+        if item.source in seen:
+            # Two roots with the same folder name in one run would be stored under one source.
+            report.skipped.append(Skipped(str(item.path), f"another ingested file is also named {item.source}"))
+            continue
+        seen.add(item.source)
+        old = committed.get(item.source)
+        if old is not None and old.root != str(item.root) and Path(old.root).is_dir():
+            report.skipped.append(
+                Skipped(
+                    str(item.path),
+                    f"{item.source} is already indexed from {old.root}; rename one of the two folders",
+                )
+            )
+            continue
+        plan.touched.add(item.source)
+        try:
+            data = _read_bytes(item, settings)
+            digest = file_hash(data)
+            if old is not None and _is_stored(versions, old, digest, signature):
+                report.unchanged.append(item.source)
+                plan.kept[item.source] = old
+                continue
+            loaded = read_file(data, item.path, item.source, _max_bytes(settings))
+            chunks = chunk_file(loaded, digest, settings.chunk_tokens)
+            if not chunks:
+                raise UnreadableFile("no text to index")
+        except UnreadableFile as exc:
+            _unreadable(item.source, str(exc), old, keep_unreadable, plan, report)
+            continue
+        action = "added" if old is None else "updated"
+        reuse = next(
+            (v for v in versions.get(item.source, []) if v.complete and v.hash == digest and v.signature == signature),
+            None,
+        )
+        plan.files.append(PlannedFile(item, digest, action, chunks, reuse))
+        getattr(report, action).append(item.source)
+    for source, entry in sorted(committed.items()):
+        if delete and source not in seen and _in_scope(source, entry.root, scopes):
+            report.deleted.append(source)
+            plan.touched.add(source)
+    report.deleted.sort()
+    # versions an interrupted run left of files that are gone: never shown, removed at commit
+    for source, stored in versions.items():
+        gone = delete and source not in seen and source not in committed
+        if gone and any(_in_scope(source, v.root, scopes) for v in stored):
+            plan.touched.add(source)
+    return plan
+
+
+def _read_bytes(item: SourceFile, settings: Settings) -> bytes:
+    try:
+        if not item.path.is_file():  # a FIFO or device would block read_bytes() forever
+            raise UnreadableFile("not a regular file")
+        if item.path.stat().st_size > _max_bytes(settings):
+            raise UnreadableFile(f"file is larger than {settings.max_file_mb:g} MB (CORPUSQA_MAX_FILE_MB)")
+        return item.path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file ({exc.strerror or exc.__class__.__name__})") from exc
+
+
+def _max_bytes(settings: Settings) -> int:
+    return int(settings.max_file_mb * 1024 * 1024)
+
+
+def _unreadable(
+    source: str, reason: str, old: ManifestEntry | None, keep: bool, plan: IngestPlan, report: IngestReport
+) -> None:
+    """A file that holds no indexable text now: its indexed version goes (or stays, with keep)."""
+    if old is None:
+        report.skipped.append(Skipped(source, reason, NOT_INDEXED))
+    elif keep:
+        report.skipped.append(Skipped(source, reason, KEPT))
+        plan.kept[source] = old
+    else:
+        report.skipped.append(Skipped(source, reason, REMOVED))
+        report.deleted.append(source)
+
+
+def _is_stored(versions: dict[str, list[StoredDocument]], old: ManifestEntry, digest: str, signature: str) -> bool:
+    """The committed version is this content, under these settings, with every chunk present."""
+    if old.hash != digest or old.signature != signature:
+        return False
+    return any(v.complete and v.hash == digest and v.signature == signature for v in versions.get(old.source, []))
+
+
+def _in_scope(source: str, root: str, scopes: list[LabelledScope]) -> bool:
+    """Whether this run walked where `source` lives.
+
+    A walk of a whole root saw every file under it, so it also claims documents stored from that root
+    under another name (by an older version, or with another corpus folder): they are gone or renamed.
+    """
+    return any(root == s.root and (s.whole or source.startswith(s.prefix)) for s in scopes)

@@ -1,0 +1,130 @@
+"""MiniLM on ONNX Runtime gives sentence-transformers' vectors; a missing or corrupt export is rebuilt once."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.embedder import Embedder, resolve_model_path
+from ingest.onnx_model import export_path
+
+MODEL = "all-MiniLM-L6-v2"
+SAMPLE = [
+    "How many Taliban prisoners were held in total?",
+    "a",
+    "Café naïve — “quoted” 13,000 to 14,000 " * 40,  # longer than the 256-token window: truncated alike
+    "自然言語 ünïcödé ??? !!!",
+    "The committee inspected the old bridge before dawn.",
+    "Return a new sorted list from the items in iterable.",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def reference() -> object:
+    """sentence-transformers on torch: the reference implementation (and the bench's floor)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(resolve_model_path(MODEL)), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def fp32(model_cache: Path) -> Embedder:
+    """The fp32 export, beside the session's int8 one."""
+    return Embedder(MODEL, 4, model_cache, "fp32")
+
+
+def _reference_vectors(reference: object, texts: list[str]) -> np.ndarray:
+    return np.asarray(reference.encode(texts, normalize_embeddings=True), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def test_onnx_fp32_gives_sentence_transformers_vectors(fp32: Embedder, reference: object) -> None:
+    ours = fp32.embed_texts(SAMPLE)
+    expected = _reference_vectors(reference, SAMPLE)
+
+    assert ours.shape == expected.shape == (len(SAMPLE), 384)
+    cosine = (ours * expected).sum(axis=1)
+    assert cosine.min() > 1 - 1e-4, cosine
+    assert np.abs(ours - expected).max() < 1e-4
+
+
+def test_onnx_int8_stays_close_to_sentence_transformers(embedder: Embedder, reference: object) -> None:
+    # int8 is kept for its retrieval figures (README); per sentence it moves vectors a little.
+    ours = embedder.embed_texts(SAMPLE)
+    cosine = (ours * _reference_vectors(reference, SAMPLE)).sum(axis=1)
+    assert embedder.precision == "int8"
+    assert cosine.min() > 0.98, cosine
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_embed_query_is_the_batched_vector_of_the_same_text(fp32: Embedder) -> None:
+    batched = fp32.embed_texts(SAMPLE)  # batches of 4, cut from length-sorted texts
+    one_by_one = np.stack([fp32.embed_query(text) for text in SAMPLE])
+
+    assert batched.shape == one_by_one.shape == (len(SAMPLE), 384)
+    assert np.abs(batched - one_by_one).max() < 1e-5  # padding changes nothing, order is kept
+
+
+def test_int8_batches_move_vectors_only_slightly(embedder: Embedder) -> None:
+    # Dynamic quantisation scales activations per batch, so int8 vectors depend a little on the
+    # batch a text is in (README, Performance); order is still kept.
+    batched = Embedder(MODEL, 3, embedder.cache_dir).embed_texts(SAMPLE)
+    one_by_one = np.stack([embedder.embed_query(text) for text in SAMPLE])
+
+    cosine = (batched * one_by_one).sum(axis=1)
+    assert cosine.min() > 0.97, cosine  # the lowest is the empty text ([CLS] [SEP] only)
+    assert [int(i) for i in (batched @ one_by_one.T).argmax(axis=1)] == list(range(len(SAMPLE)))
+
+
+def test_embed_texts_of_nothing_is_empty(embedder: Embedder) -> None:
+    assert embedder.embed_texts([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated"])
+def test_a_missing_or_broken_export_is_rebuilt_with_one_message(
+    damage: str, tmp_path: Path, model_cache: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    model_dir = resolve_model_path(MODEL)
+    cache = tmp_path / "models"
+    embedder.embed_query("warm up")  # the session's export exists
+    if damage != "missing":  # a good fp32 export beside a damaged int8 one: only the quantisation reruns
+        shutil.copytree(model_cache, cache)
+        int8 = export_path(model_dir, cache, quantized=True)
+        for broken in (int8, int8.with_suffix(".opt.onnx")):  # the export and its optimised graph
+            data = broken.read_bytes()
+            broken.write_bytes(b"not an onnx model" * 100 if damage == "corrupt" else data[: len(data) // 3])
+
+    with caplog.at_level(logging.WARNING, logger="corpusqa.embedder"):
+        fresh = Embedder(MODEL, 64, cache)
+        vector = fresh.embed_query("How were the prisoners released?")
+
+    messages = [r.getMessage() for r in caplog.records if r.name == "corpusqa.embedder"]
+    assert len(messages) == 1, messages
+    assert "Building the ONNX export" in messages[0] and str(cache) in messages[0]
+    assert ("no export at" if damage == "missing" else "could not be read") in messages[0]
+    assert np.abs(vector - embedder.embed_query("How were the prisoners released?")).max() < 1e-6
+    assert export_path(model_dir, cache, quantized=True).is_file()
+    assert export_path(model_dir, cache, quantized=True).with_suffix(".opt.onnx").is_file()
+    assert not list(cache.glob("*.part"))  # written to a temporary name, then moved into place
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="corpusqa.embedder"):
+        Embedder(MODEL, 64, cache).embed_query("again")
+    assert not [r for r in caplog.records if r.name == "corpusqa.embedder"]  # the next run reuses it
+
+
+def test_a_broken_optimised_graph_is_replaced_silently(tmp_path: Path, model_cache: Path, embedder: Embedder) -> None:
+    embedder.embed_query("warm up")
+    cache = tmp_path / "models"
+    shutil.copytree(model_cache, cache)
+    optimised = export_path(resolve_model_path(MODEL), cache, quantized=True).with_suffix(".opt.onnx")
+    optimised.write_bytes(b"half a graph")
+
+    vector = Embedder(MODEL, 64, cache).embed_query("How were the prisoners released?")
+
+    assert np.abs(vector - embedder.embed_query("How were the prisoners released?")).max() < 1e-6
+    assert optimised.stat().st_size > 1_000_000  # saved again from the export
