@@ -37,6 +37,7 @@ def _stdio(index_dir: Path) -> StdioServerParameters:
     """`corpusqa mcp` of this tree, on the given index; the SDK passes only a few variables on, so name them."""
     pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     env = {**OFFLINE_ENV, "CORPUSQA_INDEX_DIR": str(index_dir), "PYTHONPATH": pythonpath}
+    env["CORPUSQA_MODEL_CACHE_DIR"] = os.environ["CORPUSQA_MODEL_CACHE_DIR"]  # the session's ONNX export
     return StdioServerParameters(command=str(CORPUSQA), args=["mcp"], env=env)
 
 
