@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         None, description="Folder of the embedding model's ONNX export (built once); unset means <index_dir>/models."
     )
     chunk_tokens: int = Field(160, ge=32, le=512, description="Target chunk size in tokens; chunks end on sentence boundaries.")
+    text_layout: Literal["auto", "plain", "news"] = Field(
+        "auto",
+        description="Layout of plain-text files: auto (news only when detected), plain, or news (articles with reader comments).",
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for each question.")
     bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in reciprocal-rank fusion.")
     dense_weight: float = Field(0.5, ge=0.0, description="Weight of the dense (MiniLM) ranking in reciprocal-rank fusion.")

@@ -29,7 +29,7 @@ class Chunk:
     text: str
     source: str
     title: str
-    kind: str  # "article" | "comment"
+    kind: str  # "article" | "comment" (reader comments, news layout only) | "code"
     start_line: int
     end_line: int
     start_char: int
@@ -37,6 +37,7 @@ class Chunk:
     doc_hash: str
     # (start, end) character offsets of each sentence inside `text`
     sentences: tuple[tuple[int, int], ...] = ()
+    page: int | None = None  # 1-based PDF page; None for other formats
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Citation:
     chunk_id: str = ""
     # the sentence of `text` that supports the answer ("" when none is singled out)
     highlight: str = ""
+    page: int | None = None  # 1-based PDF page; None for other formats
 
     def to_json(self) -> dict[str, Any]:
         """The citation as in `corpusqa ask --json` (a stable contract)."""
@@ -76,6 +78,7 @@ class Citation:
             "end_line": self.end_line,
             "text": self.text,
             "score": round(self.score, 4),
+            "page": self.page,
         }
 
 

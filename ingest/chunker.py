@@ -10,16 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from corpusqa.types import Chunk
-from ingest.loader import LoadedFile
-from ingest.segmenter import Paragraph, segment
+from ingest.formats import Paragraph
+from ingest.loader import LoadedFile, structure
 
 __all__ = ["chunk_file", "count_tokens", "split_sentences"]
 
 # A "sentence" longer than this many chunk sizes (a minified file, a table dump) is cut at word
 # boundaries: keeping it whole would make an unreadable, unembeddable passage.
 _LONGEST_SENTENCE_FACTOR = 2
-# Lines shorter than this, followed by a capitalised line, end a sentence (hard-wrapped prose runs ~70+).
+# News layout: lines shorter than this, followed by a capitalised line, end a sentence (hard-wrapped
+# prose runs ~70+; shorter lines there are photo credits and labels).
 _SHORT_LINE = 48
+# A line break after these ends a sentence: end punctuation, perhaps inside closing quotes or brackets.
+_LINE_END = re.compile(r"[.!?…:][\"”’')\]]*$")
+# A line break before a list item ends a sentence: "- ", "* ", "• ", "1. ", "2) ".
+_LIST_ITEM = re.compile(r"^(?:[-*•+]|\d{1,3}[.)])\s")
 
 
 @lru_cache(maxsize=1)
@@ -47,19 +52,24 @@ def count_tokens(text: str) -> int:
     return len(_tokenizer()(text))
 
 
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans of text[start:end] as absolute (start, end) offsets, whitespace trimmed."""
+def split_sentences(text: str, start: int = 0, end: int | None = None, layout: str = "plain") -> list[tuple[int, int]]:
+    """Sentence spans of text[start:end] as absolute (start, end) offsets, whitespace trimmed.
+
+    Wrapped lines are joined first: a line break ends a sentence only after end punctuation or before a
+    list item ("release 5,000\nprisoners" is one sentence). In the news layout a short line before a
+    capitalised one (a photo credit, a dateline) is a sentence of its own as well.
+    """
     piece = text[start:end]
+    # Same length, so Punkt's offsets are offsets into the text.
+    joined = piece.replace("\r", " ").replace("\n", " ")
     spans = []
-    for left, right in _punkt().span_tokenize(piece):
-        # Punkt keeps a sentence across a line break inside a paragraph; a line that starts with a
-        # capital after a line with no end punctuation (a photo credit, a label) is its own sentence.
-        for sub_left, sub_right in _split_unterminated_lines(piece, left, right):
+    for left, right in _punkt().span_tokenize(joined):
+        for sub_left, sub_right in _split_at_line_ends(piece, left, right, layout == "news"):
             spans.append((start + sub_left, start + sub_right))
     return spans
 
 
-def _split_unterminated_lines(piece: str, left: int, right: int) -> list[tuple[int, int]]:
+def _split_at_line_ends(piece: str, left: int, right: int, news: bool) -> list[tuple[int, int]]:
     out = []
     cursor = left
     line_start = left
@@ -67,29 +77,39 @@ def _split_unterminated_lines(piece: str, left: int, right: int) -> list[tuple[i
         newline = left + match.start()
         before = piece[cursor:newline].rstrip()
         line = piece[line_start:newline].strip()
-        following = piece[newline + 1 : right].lstrip()[:1]
-        unterminated = bool(before) and before[-1] not in ",;-–—(" and not before[-1].islower()
-        # a short line before a capitalised one is a label or a photo credit, not wrapped prose
-        short_label = 0 < len(line) < _SHORT_LINE and (following.isupper() or following in "\"“'‘")
-        if unterminated or short_label:
+        following = piece[newline + 1 : right].lstrip()
+        ends = bool(_LINE_END.search(before)) or bool(_LIST_ITEM.match(following))
+        if news and not ends:
+            starts_anew = following[:1].isupper() or following[:1] in "\"“'‘"
+            unterminated = bool(before) and before[-1] not in ",;-–—(" and not before[-1].islower()
+            ends = starts_anew and (unterminated or 0 < len(line) < _SHORT_LINE)
+        if ends and before:
             out.append((cursor, cursor + len(before)))
             cursor = newline + 1
         line_start = newline + 1
     out.append((cursor, right))
-    return [(a, b) for a, b in out if piece[a:b].strip()]
+    trimmed = []
+    for a, b in out:
+        while a < b and piece[a].isspace():
+            a += 1
+        if a < b:
+            trimmed.append((a, b))
+    return trimmed
 
 
 def chunk_file(loaded: LoadedFile, doc_hash: str, chunk_tokens: int) -> list[Chunk]:
-    """Chunks of a loaded file, in document order, with titles, kinds, line ranges and offsets."""
+    """Chunks of a loaded file, in document order, with titles, kinds, pages, line ranges and offsets."""
     text = loaded.text
     line_starts = [0] + [match.end() for match in re.finditer(r"\n", text)]
     default_title = loaded.title or _title_from_path(loaded.source)
+    sections, layout = (list(loaded.sections), loaded.layout) if loaded.sections else structure(text, loaded.format)
     chunks: list[Chunk] = []
-    for section in segment(text, loaded.format, default_title):
-        for kind, paragraphs in _runs_of_same_kind(section.paragraphs):
-            sentences = [span for para in paragraphs for span in _sentences_of(text, para, chunk_tokens)]
+    for section in sections:
+        title = section.title(default_title)
+        for (kind, page), paragraphs in _runs(section.paragraphs):
+            sentences = [span for para in paragraphs for span in _sentences_of(text, para, chunk_tokens, layout)]
             for group in _pack(text, sentences, chunk_tokens):
-                chunks.append(_make_chunk(loaded.source, text, line_starts, group, section.title, kind, doc_hash, chunk_tokens))
+                chunks.append(_make_chunk(loaded.source, text, line_starts, group, title, kind, page, doc_hash, chunk_tokens))
     return chunks
 
 
@@ -98,20 +118,25 @@ def _title_from_path(source: str) -> str:
     return stem[:1].upper() + stem[1:] if stem else source
 
 
-def _runs_of_same_kind(paragraphs: list[Paragraph]) -> list[tuple[str, list[Paragraph]]]:
-    runs: list[tuple[str, list[Paragraph]]] = []
+def _runs(paragraphs: list[Paragraph]) -> list[tuple[tuple[str, int | None], list[Paragraph]]]:
+    """Consecutive paragraphs of one kind on one page; a code block is a run of its own."""
+    runs: list[tuple[tuple[str, int | None], list[Paragraph]]] = []
     for paragraph in paragraphs:
-        if runs and runs[-1][0] == paragraph.kind:
+        key = (paragraph.kind, paragraph.page)
+        if runs and runs[-1][0] == key and paragraph.kind != "code":
             runs[-1][1].append(paragraph)
         else:
-            runs.append((paragraph.kind, [paragraph]))
+            runs.append((key, [paragraph]))
     return runs
 
 
-def _sentences_of(text: str, paragraph: Paragraph, chunk_tokens: int) -> list[tuple[int, int, int]]:
-    """(start, end, tokens) for each sentence; over-long ones cut at word boundaries."""
+def _sentences_of(text: str, paragraph: Paragraph, chunk_tokens: int, layout: str) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) for each sentence; over-long ones cut at word boundaries; a code block is one piece."""
     out = []
-    for start, end in split_sentences(text, paragraph.start, paragraph.end):
+    spans = [(paragraph.start, paragraph.end)] if paragraph.kind == "code" else split_sentences(
+        text, paragraph.start, paragraph.end, layout
+    )
+    for start, end in spans:
         tokens = count_tokens(text[start:end])
         if tokens <= chunk_tokens * _LONGEST_SENTENCE_FACTOR:
             out.append((start, end, tokens))
@@ -150,6 +175,7 @@ def _make_chunk(
     group: list[tuple[int, int, int]],
     title: str,
     kind: str,
+    page: int | None,
     doc_hash: str,
     chunk_tokens: int,
 ) -> Chunk:
@@ -161,6 +187,7 @@ def _make_chunk(
         source=source,
         title=title,
         kind=kind,
+        page=page,
         start_line=bisect.bisect_right(line_starts, start),
         end_line=bisect.bisect_right(line_starts, end - 1),
         start_char=start,

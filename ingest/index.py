@@ -23,7 +23,7 @@ from ingest.store import ChunkStore, open_store
 __all__ = ["CHUNKER_VERSION", "NAMES_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 #: Bump when the way documents are named changes (2: folders outside the corpus folder are labelled
 #: `<folder>/...`), so that re-ingest replaces every document stored under its old name.
 NAMES_VERSION = "2"
@@ -37,7 +37,8 @@ def signature_of(settings: Settings) -> str:
     # fp32 ONNX gives sentence-transformers' vectors, so only int8 (and its recipe) changes them
     precision = f"|int8-{EXPORT_VERSION}" if settings.embedding_precision == "int8" else ""
     names = f"names-{NAMES_VERSION}"
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}"
+    layout = "" if settings.text_layout == "auto" else f"|layout-{settings.text_layout}"
+    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}{layout}"
 
 
 def ingest_paths(

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from corpusqa.errors import SourceNotFoundError
 from corpusqa.types import Skipped
+from ingest.formats import Section, UnreadableFile
+from ingest.formats.decode import decode_text
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "Scope", "SourceFile", "UnreadableFile", "discover", "file_hash", "read_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "Scope", "SourceFile", "UnreadableFile", "discover", "file_hash", "read_file", "structure"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,15 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """A file's text, ready to chunk."""
+    """A file's text and its sections (paragraphs as offsets into `text`), ready to chunk."""
 
     source: str
     text: str
-    format: str  # "text" | "markdown" | "html" | "pdf"
-    title: str  # a document-level title (HTML <title>, PDF metadata), "" when none
-
-
-class UnreadableFile(Exception):
-    """Raised by the readers below; the message becomes the `skipped` reason."""
+    format: str  # "text" | "markdown" | "html" | "pdf" | "docx"
+    title: str  # a document-level title (HTML <title>, PDF or DOCX metadata), "" when none
+    # empty: the chunker finds them in `text` (Markdown or plain text)
+    sections: tuple[Section, ...] = ()
+    layout: str = ""  # plain text only: "news" (articles with reader comments) or "plain"
 
 
 @dataclass(frozen=True)
@@ -103,93 +104,40 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_file(data: bytes, path: Path, source: str, max_bytes: int) -> LoadedFile:
-    """Turn a file's bytes into text; raises UnreadableFile with a human reason."""
+def read_file(data: bytes, path: Path, source: str, max_bytes: int, text_layout: str = "auto") -> LoadedFile:
+    """Turn a file's bytes into text and sections; raises UnreadableFile with a human reason."""
     if len(data) > max_bytes:
         raise UnreadableFile(f"file is larger than {max_bytes // (1024 * 1024)} MB (CORPUSQA_MAX_FILE_MB)")
     if not data.strip():
         raise UnreadableFile("empty file")
     suffix = Path(source).suffix.lower()
     if suffix == ".pdf":
-        return _read_pdf(path, source)
-    text = _decode(data)
+        from ingest.formats.pdf import pdf_sections
+
+        text, sections, title = pdf_sections(path)
+        return LoadedFile(source, text, "pdf", title, tuple(sections))
+    if suffix == ".docx":
+        from ingest.formats.docx import docx_sections
+
+        text, sections, title = docx_sections(path)
+        return LoadedFile(source, text, "docx", title, tuple(sections))
+    text = decode_text(data)
     if suffix in (".html", ".htm"):
-        return _read_html(text, source)
-    return LoadedFile(source, text, "markdown" if suffix in (".md", ".markdown") else "text", "")
+        from ingest.formats.html import html_sections
+
+        text, sections, title = html_sections(text)
+        return LoadedFile(source, text, "html", title, tuple(sections))
+    fmt = "markdown" if suffix in (".md", ".markdown") else "text"
+    found, layout = structure(text, fmt, text_layout)
+    return LoadedFile(source, text, fmt, "", tuple(found), layout)
 
 
-def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise UnreadableFile("binary file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # Not UTF-8: let charset-normalizer detect it (Latin-1, cp1252, ...) rather than garble it.
-    from charset_normalizer import from_bytes
+def structure(text: str, fmt: str, text_layout: str = "auto") -> tuple[list[Section], str]:
+    """(sections, layout) of Markdown or plain text; layout is "news" or "plain" for text, "" otherwise."""
+    if fmt == "markdown":
+        from ingest.formats.markdown import markdown_sections
 
-    matches = from_bytes(data)
-    best = matches.best()
-    if best is None:
-        raise UnreadableFile("binary file or unknown text encoding")
-    # On short Western text several single-byte code pages tie and charset-normalizer picks one
-    # arbitrarily (cp1252 "naïve" came back as cp1250 "naďve"); among equally plausible decodings,
-    # prefer Windows-1252, the usual legacy encoding of English and Western European text.
-    for match in matches:
-        if match.chaos == best.chaos and match.coherence == best.coherence and "cp1252" in match.could_be_from_charset:
-            try:
-                return data.decode("cp1252")
-            except UnicodeDecodeError:
-                break
-    return str(best)
+        return markdown_sections(text), ""
+    from ingest.formats.text import text_sections
 
-
-def _read_html(html: str, source: str) -> LoadedFile:
-    # llama-index's HTMLTagReader keeps only one tag type and drops the <title>; we need the whole
-    # visible text (with line breaks between blocks, for line numbers) and the title for citations.
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template", "nav", "footer", "head"]):
-        tag.decompose()
-    # <h1>..<h6> become markdown headings on their own line, so the segmenter titles the sections below them.
-    for heading in soup(["h1", "h2", "h3", "h4", "h5", "h6"]):
-        words = " ".join(heading.get_text(" ", strip=True).split())
-        heading.replace_with(f"\n{'#' * int(heading.name[1])} {words}\n" if words else "")
-    body = soup.body or soup
-    lines = [line.strip() for line in body.get_text("\n").splitlines()]
-    text = _squeeze_blank_lines(lines)
-    if not text.strip():
-        raise UnreadableFile("HTML page has no visible text")
-    return LoadedFile(source, text, "html", title)
-
-
-def _read_pdf(path: Path, source: str) -> LoadedFile:
-    # pypdf directly rather than llama-index's PDFReader (a thin wrapper over it): PDFReader drops the
-    # document's /Title and reports every parse error as tenacity's RetryError after three attempts.
-    import logging
-
-    import pypdf
-
-    # pypdf logs its repairs ("EOF marker not found") on stderr; the skip reason below says it once.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = pypdf.PdfReader(path)
-        pages = [page.extract_text() or "" for page in reader.pages]
-        metadata = reader.metadata
-        title = " ".join(str(metadata.title or "").split()) if metadata else ""
-    except Exception as exc:  # pypdf raises many unrelated types on a broken file; all mean "unreadable"
-        raise UnreadableFile(f"PDF could not be parsed ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
-    text = "\n\n".join(page.strip() for page in pages)
-    if not text.strip():
-        raise UnreadableFile("PDF has no extractable text (scanned image?)")
-    return LoadedFile(source, text, "pdf", title)
-
-
-def _squeeze_blank_lines(lines: list[str]) -> str:
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip() + "\n"
+    return text_sections(text, text_layout)

@@ -112,7 +112,7 @@ def plan_ingest(
                 report.unchanged.append(item.source)
                 plan.kept[item.source] = old
                 continue
-            loaded = read_file(data, item.path, item.source, _max_bytes(settings))
+            loaded = read_file(data, item.path, item.source, _max_bytes(settings), settings.text_layout)
             chunks = chunk_file(loaded, digest, settings.chunk_tokens)
             if not chunks:
                 raise UnreadableFile("no text to index")

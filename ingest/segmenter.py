@@ -1,18 +1,18 @@
-"""Split a document's text into titled sections of paragraphs, telling reader comments from article text.
+"""The news layout of plain text: articles under one-line headlines, with readers' comments between them.
 
-Hand-written because no library we have knows this layout: a plain-text file that holds several news
-articles, each under a one-line headline, with readers' comments pasted between them. The rules are
-general (headline shape, reporting verbs, first/second-person voice), not tied to one corpus.
+Hand-written because no library we have knows this layout. It runs only when `is_news_layout` says the
+file has it (or CORPUSQA_TEXT_LAYOUT=news). The rules are general (headline shape, reporting verbs,
+first/second-person voice), not tied to one corpus.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-__all__ = ["Paragraph", "Section", "segment"]
+from ingest.formats import Paragraph, Section
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+__all__ = ["is_news_layout", "news_sections"]
+
 # Cues that a paragraph is reported news: attribution verbs or quotation marks.
 _REPORTING = re.compile(
     r"\b(said|says|told|according to|wrote|tweeted|added|announced|stated|reported|quoted|asked|explained|"
@@ -26,31 +26,44 @@ _COMMENT_VOICE = re.compile(
 _MINOR_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "vs", "with"}
 
 
-@dataclass
-class Paragraph:
-    """A run of non-blank lines, as character offsets into the document text."""
-
-    start: int
-    end: int
-    kind: str = "article"
 
 
-@dataclass
-class Section:
-    """Paragraphs under one title."""
+def news_sections(text: str) -> list[Section]:
+    """Sections under each headline, the paragraphs after an article's last reported one marked `comment`."""
+    sections = _headline_sections(text)
+    for section in sections:
+        _mark_trailing_comments(text, section)
+    return sections
 
-    title: str
-    paragraphs: list[Paragraph] = field(default_factory=list)
+
+def is_news_layout(text: str) -> bool:
+    """The rule: two or more headlines, reported speech under at least 3/4 of them, and a reader's voice after one.
+
+    A headline is a short Title-Case line (3-16 words) followed within a few lines by a long body line;
+    reported speech is a paragraph with an attribution verb or quotation marks in the writer's voice; a
+    comment is a paragraph after an article's last reported one, written in a reader's voice (I, you, "??").
+    """
+    sections = _headline_sections(text)
+    headlined = [section for section in sections if section.path]
+    if len(headlined) < 2:
+        return False
+    reported = [section for section in headlined if any(_reads_as_report(text, p) for p in section.paragraphs)]
+    if len(reported) * 4 < len(headlined) * 3:
+        return False
+    for section in sections:
+        _mark_trailing_comments(text, section)
+    return any(
+        paragraph.kind == "comment" and _COMMENT_VOICE.search(text[paragraph.start : paragraph.end])
+        for section in sections
+        for paragraph in section.paragraphs
+    )
 
 
-def segment(text: str, fmt: str, default_title: str) -> list[Section]:
-    """Sections of `text` in order; `fmt` is "text", "markdown", "html" or "pdf"."""
+def _headline_sections(text: str) -> list[Section]:
     lines = _lines(text)
-    markdown_like = fmt in ("markdown", "html")
-    sections: list[Section] = [Section(default_title)]
+    sections: list[Section] = [Section(())]
     para_start: int | None = None
     para_end = 0
-    headlines = 0
 
     def close_paragraph() -> None:
         nonlocal para_start
@@ -64,23 +77,15 @@ def segment(text: str, fmt: str, default_title: str) -> list[Section]:
         if not stripped:
             close_paragraph()
             continue
-        title = _heading(stripped) if markdown_like else None
-        if title is None and fmt == "text" and _looks_like_headline(stripped, text, lines, index):
-            title = stripped
-        if title is not None:
+        if _looks_like_headline(stripped, text, lines, index):
             close_paragraph()
-            headlines += 1
-            sections.append(Section(title))
+            sections.append(Section((stripped,)))
             continue
         if para_start is None:
             para_start = start + (len(line) - len(line.lstrip()))
         para_end = start + len(line.rstrip())
     close_paragraph()
-    sections = [section for section in sections if section.paragraphs]
-    if fmt == "text" and headlines >= 2:
-        for section in sections:
-            _mark_trailing_comments(text, section)
-    return sections
+    return [section for section in sections if section.paragraphs]
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
@@ -91,11 +96,6 @@ def _lines(text: str) -> list[tuple[int, int]]:
         spans.append((position, position + len(body)))
         position += len(line)
     return spans
-
-
-def _heading(line: str) -> str | None:
-    match = _MD_HEADING.match(line)
-    return match.group(2).strip() if match else None
 
 
 def _looks_like_headline(line: str, text: str, lines: list[tuple[int, int]], index: int) -> bool:
@@ -122,11 +122,15 @@ def _mark_trailing_comments(text: str, section: Section) -> None:
     """Paragraphs after the last one that reads as reported news are reader comments."""
     last_article = -1
     for position, paragraph in enumerate(section.paragraphs):
-        body = text[paragraph.start : paragraph.end]
-        if _REPORTING.search(body) and not _COMMENT_VOICE.search(_outside_quotes(body)):
+        if _reads_as_report(text, paragraph):
             last_article = position
     for paragraph in section.paragraphs[last_article + 1 :]:
         paragraph.kind = "comment"
+
+
+def _reads_as_report(text: str, paragraph: Paragraph) -> bool:
+    body = text[paragraph.start : paragraph.end]
+    return bool(_REPORTING.search(body)) and not _COMMENT_VOICE.search(_outside_quotes(body))
 
 
 def _outside_quotes(body: str) -> str:

@@ -298,6 +298,7 @@ def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> di
         "doc_chunks": doc_chunks,
         "signature": signature,
         "sentences": json.dumps([list(span) for span in chunk.sentences]),
+        "page": chunk.page or 0,  # Chroma metadata holds no None; 0 = no page
     }
 
 
@@ -314,6 +315,7 @@ def _to_chunk(chunk_id: str, text: str | None, meta: Any) -> Chunk:
         end_char=int(meta["end_char"]),
         doc_hash=str(meta["doc_hash"]),
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))),
+        page=int(meta.get("page") or 0) or None,
     )
 
 

@@ -6,7 +6,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +82,7 @@ class Engine:
 
     def ingest(
         self,
-        paths: list[Path] | None = None,
+        paths: Sequence[str | os.PathLike[str]] | None = None,
         *,
         dry_run: bool = False,
         delete: bool = True,
@@ -95,7 +95,7 @@ class Engine:
         """
         report = ingest_paths(
             self.settings,
-            list(paths or []),
+            [Path(path) for path in paths or []],
             self.embedder,
             dry_run=dry_run,
             delete=delete,
@@ -348,4 +348,5 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         score=scored.score,
         chunk_id=chunk.id,
         highlight=highlight,
+        page=chunk.page,
     )

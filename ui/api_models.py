@@ -57,14 +57,15 @@ class CitationModel(BaseModel):
 
     id: int = Field(description="The number n of the answer's [n] marker that points at this passage.")
     source: str = Field(description="Path of the source file, relative to the ingested folder.")
-    title: str = Field(description="Title of the document (or of the comment) the passage comes from.")
-    kind: str = Field(description='What the passage is: "article" or "comment".')
+    title: str = Field(description='Section path the passage sits under ("Installation › Requirements"), or the document title.')
+    kind: str = Field(description='What the passage is: "article", "comment" (a reader comment) or "code".')
     start_line: int = Field(description="First line of the passage in the source file (1-based).")
     end_line: int = Field(description="Last line of the passage in the source file (1-based, inclusive).")
     text: str = Field(description="The passage's full text.")
     score: float = Field(
         description="Retrieval score of the passage (reciprocal-rank fusion; higher is better)."
     )
+    page: int | None = Field(None, description="1-based page of a PDF passage; null for other formats.")
 
 
 class ClaimModel(BaseModel):

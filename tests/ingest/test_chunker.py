@@ -175,21 +175,31 @@ def test_chunk_file_markdown_titles_come_from_headings(tmp_path: Path) -> None:
         ("Alpha project", 1, 1, "Preamble before any heading. It is short."),
         ("Alpha Project", 5, 5, "Intro paragraph about alpha. It has two sentences."),
         ("Setup Steps", 9, 9, "Install the thing. Then run it."),
-        ("Notes", 12, 12, "A note right under its heading."),
+        ("Setup Steps › Notes", 12, 12, "A note right under its heading."),  # the section path
     ]
     assert {c.kind for c in chunks} == {"article"}
 
 
 @pytest.mark.parametrize(
-    ("text", "sentences"),
+    ("text", "layout", "sentences"),
     [
-        ("Gen. Kenneth McKenzie spoke. He left.", ["Gen. Kenneth McKenzie spoke.", "He left."]),
-        ("The U.S. envoy arrived on Feb. 29. Talks began.", ["The U.S. envoy arrived on Feb. 29.", "Talks began."]),
-        ("Rep. Michael Waltz asked. Mr. Smith answered!", ["Rep. Michael Waltz asked.", "Mr. Smith answered!"]),
-        ("Photo: AP\nTwo days later he spoke.", ["Photo: AP", "Two days later he spoke."]),
-        ("A line that wraps,\ncontinues here.", ["A line that wraps,\ncontinues here."]),
-        ("", []),
+        ("Gen. Kenneth McKenzie spoke. He left.", "plain", ["Gen. Kenneth McKenzie spoke.", "He left."]),
+        ("The U.S. envoy arrived on Feb. 29. Talks began.", "plain", ["The U.S. envoy arrived on Feb. 29.", "Talks began."]),
+        ("Rep. Michael Waltz asked. Mr. Smith answered!", "plain", ["Rep. Michael Waltz asked.", "Mr. Smith answered!"]),
+        ("A line that wraps,\ncontinues here.", "plain", ["A line that wraps,\ncontinues here."]),
+        # a wrapped line that ends in a number goes on: one sentence
+        ("They agreed to release 5,000\nprisoners before the talks. Then they met.", "plain",
+         ["They agreed to release 5,000\nprisoners before the talks.", "Then they met."]),
+        ("The Department of\nHealth said so. Fine.", "plain", ["The Department of\nHealth said so.", "Fine."]),
+        # end punctuation or a list item at a line break ends the sentence
+        ("Install it with:\n- pip install tool\n- tool init", "plain", ["Install it with:", "- pip install tool", "- tool init"]),
+        ("It works\nwell.\nnext the lower case line.", "plain", ["It works\nwell.", "next the lower case line."]),
+        # the news layout: a short credit line before a capitalised one is its own sentence
+        ("Photo: AP\nTwo days later he spoke.", "news", ["Photo: AP", "Two days later he spoke."]),
+        ("Photo: AP\nTwo days later he spoke.", "plain", ["Photo: AP\nTwo days later he spoke."]),
+        ("They agreed to release 5,000\nprisoners on Monday.", "news", ["They agreed to release 5,000\nprisoners on Monday."]),
+        ("", "plain", []),
     ],
 )
-def test_split_sentences_knows_abbreviations_and_unterminated_lines(text: str, sentences: list[str]) -> None:
-    assert [text[a:b] for a, b in split_sentences(text)] == sentences
+def test_split_sentences_joins_wrapped_lines_and_knows_abbreviations(text: str, layout: str, sentences: list[str]) -> None:
+    assert [text[a:b] for a, b in split_sentences(text, layout=layout)] == sentences

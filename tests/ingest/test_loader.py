@@ -92,6 +92,26 @@ def test_discover_missing_path_raises_one_sentence(tmp_path: Path) -> None:
             "Привет, как дела? Это тест кодировки.\n",
         ),
         ("notes.md", "# Café notes\n\nBody text.\n".encode("cp1252"), "# Café notes\n\nBody text.\n"),
+        # issue #13: charset-normalizer alone read these as cp1250 ("crčme brűlée")
+        ("dessert.txt", "crème brûlée\n".encode("latin-1"), "crème brûlée\n"),
+        ("menu.txt", "Une crème brûlée et un café au lait, s'il vous plaît.\n".encode("latin-1"),
+         "Une crème brûlée et un café au lait, s'il vous plaît.\n"),
+        ("gruss.txt", "Grüße aus München – die Straße ist schön. „Zitat“ kostet 5 €.\n".encode("cp1252"),
+         "Grüße aus München – die Straße ist schön. „Zitat“ kostet 5 €.\n"),
+        ("nino.txt", "El niño comió piña y jalapeño por la mañana.\n".encode("latin-1"),
+         "El niño comió piña y jalapeño por la mañana.\n"),
+        ("smorgas.txt", "Smörgåsbord och kaffe på morgonen. Ærø og Åland.\n".encode("latin-1"),
+         "Smörgåsbord och kaffe på morgonen. Ærø og Åland.\n"),
+        # other scripts still go to the detector
+        ("greek.txt", "Καλημέρα, τι κάνεις; Αυτό είναι ένα τεστ.\n".encode("cp1253"), "Καλημέρα, τι κάνεις; Αυτό είναι ένα τεστ.\n"),
+        ("tokyo.txt", "東京は大きい都市です。日本語のテキストです。\n".encode("shift_jis"),
+         "東京は大きい都市です。日本語のテキストです。\n"),
+        ("czech.txt", "Příliš žluťoučký kůň úpěl ďábelské ódy.\n".encode("cp1250"), "Příliš žluťoučký kůň úpěl ďábelské ódy.\n"),
+        # byte-order marks decide: UTF-16 (NUL bytes) is text, not binary
+        ("utf16le.txt", "\ufeffCrème brûlée für Zoë.\n".encode("utf-16-le"), "Crème brûlée für Zoë.\n"),
+        ("utf16be.md", "\ufeff# Café\n\nNaïve text.\n".encode("utf-16-be"), "# Café\n\nNaïve text.\n"),
+        ("utf16.txt", "Привет из UTF-16.\n".encode("utf-16"), "Привет из UTF-16.\n"),
+        ("utf32.txt", "Smörgåsbord in UTF-32.\n".encode("utf-32"), "Smörgåsbord in UTF-32.\n"),
     ],
 )
 def test_read_file_decodes_text_encodings(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
@@ -107,6 +127,7 @@ def test_read_file_decodes_text_encodings(tmp_path: Path, name: str, data: bytes
         ("empty.txt", b"", 64 * MB, "empty file"),
         ("blank.md", b"  \n\n\t \n", 64 * MB, "empty file"),
         ("nul.txt", b"GIF89a\x00\x01\x02\x00binary", 64 * MB, "binary file (contains NUL bytes)"),
+        ("odd.txt", b"\xff\xfeA\x00\x00\xd8", 64 * MB, "text does not match its UTF-16-LE byte-order mark"),
         ("big.txt", b"word " * 300_000, 1 * MB, "file is larger than 1 MB"),
         ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf\n", 64 * MB, "PDF could not be parsed"),
         ("script.html", b"<html><head><title>T</title><script>var a = 1;</script></head><body> </body></html>", 64 * MB,
