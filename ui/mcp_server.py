@@ -79,6 +79,7 @@ class CitedPassage(BaseModel):
     end_line: int = Field(description="Last line of the passage (inclusive).")
     text: str = Field(description="The passage's text.")
     score: float = Field(description="Retrieval score (reciprocal-rank fusion; higher is better).")
+    page: int | None = Field(None, description="1-based page of a PDF passage; null for other formats.")
     highlight: str = Field(description="The passage's sentence that answers or best matches (may be empty).")
     uri: str = Field(description="Resource URI of the passage's lines; read it to see them in the document.")
 
