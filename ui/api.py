@@ -1,4 +1,4 @@
-"""The HTTP API: OpenAI-style chat completions, ask, ingest and status over one Engine (issue #9).
+"""The HTTP API: OpenAI-style chat completions, ask, search, ingest and status over one Engine (#9, #15).
 
 Every route lives under /v1/ (plus /healthz, /openapi.json and /docs), so the chat page can be mounted
 at "/" on the same app. Routes only read the request, call the Engine and shape its result; errors
@@ -54,6 +54,8 @@ from ui.api_models import (
     IngestRequest,
     IngestResponse,
     ModelList,
+    SearchRequest,
+    SearchResponse,
     StatusResponse,
 )
 from ui.guard import Guard, PageLogins, error_body, error_response, http_error
@@ -181,6 +183,16 @@ def _router(api: _Api) -> fastapi.APIRouter:
         """Answer a question with citations: the object `corpusqa ask --json` prints."""
         backend = _offered(request.backend, api.settings)
         return api.engine.ask(request.question, backend=backend, top_k=request.top_k).to_json()
+
+    @router.post(
+        "/v1/search",
+        response_model=SearchResponse,
+        responses=_errors(400, 401, 409, 413, 500),
+        tags=["corpusqa"],
+    )
+    def search(request: SearchRequest) -> dict[str, Any]:
+        """Find the passages that best match a query, each with its best sentence: `corpusqa search --json`."""
+        return api.engine.search(request.query, request.top_k).to_json()
 
     @router.post(
         "/v1/ingest",
@@ -424,6 +436,7 @@ async def _unexpected_error(request: fastapi.Request, exc: Exception) -> JSONRes
 
 _PATTERN_HINTS = {
     "question": "it needs at least one letter or digit",
+    "query": "it needs at least one visible character",
     "path": "give a relative path inside the corpus folder, without `..` segments",
 }
 

@@ -29,6 +29,9 @@ __all__ = [
     "IngestResponse",
     "ModelCard",
     "ModelList",
+    "SearchHitModel",
+    "SearchRequest",
+    "SearchResponse",
     "SkippedModel",
     "StatusResponse",
     "StreamOptions",
@@ -306,6 +309,41 @@ class AskResponse(BaseModel):
     model_answer: str | None = Field(
         None, description="The LLM's own text when no claim held up and the answer became an abstention."
     )
+
+
+# ---- /v1/search -------------------------------------------------------------------------------------
+
+
+class SearchRequest(BaseModel):
+    """A query for POST /v1/search."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    query: str = Field(
+        pattern=QUESTION_PATTERN,
+        description="What to look for: a question or keywords (at most CORPUSQA_MAX_QUESTION_CHARS characters).",
+        examples=["Taliban prisoners held in total"],
+    )
+    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
+        None, description="Passages to return; default: CORPUSQA_TOP_K."
+    )
+
+
+class SearchHitModel(CitationModel):
+    """A passage found, with the citation fields of `corpusqa ask --json` plus its best sentence."""
+
+    id: int = Field(description="The passage's rank, 1 for the best.")
+    highlight: str = Field(
+        description="The passage's sentence that best matches the query (empty when none stands out)."
+    )
+
+
+class SearchResponse(BaseModel):
+    """The passages found, exactly as `corpusqa search --json` prints them."""
+
+    query: str = Field(description="The query as searched (whitespace and control characters cleaned).")
+    seconds: float = Field(description="Time taken to search, in seconds.")
+    results: list[SearchHitModel] = Field(description="The passages, best first (fused BM25 and dense ranking).")
 
 
 # ---- /v1/ingest and /v1/status ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The `corpusqa` command: ingest, ask, status, ui, eval, bench. Each body builds Settings, calls Engine, echoes."""
+"""The `corpusqa` command: ingest, ask, search, status, ui, mcp, eval, bench. Each body builds Settings, calls Engine, echoes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from corpusqa.offline import enforce_offline
 from ui.cli_bench import bench
 from ui.cli_common import build_settings, handle_errors, index_dir_option
 from ui.cli_eval import eval_command
+from ui.cli_search import mcp, search
 from ui.cli_ui import ui
 
 if TYPE_CHECKING:
@@ -177,3 +178,5 @@ def main() -> None:
 cli.add_command(eval_command, name="eval")
 cli.add_command(bench)
 cli.add_command(ui)
+cli.add_command(search)
+cli.add_command(mcp)

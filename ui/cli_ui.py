@@ -50,7 +50,7 @@ def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
         if not settings.ui_auth:
             click.echo("Warning: the page is reachable from other machines without a password; set CORPUSQA_UI_AUTH.", err=True)
         if not settings.api_key:
-            click.echo("Warning: the HTTP API under /v1 is reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
+            click.echo("Warning: the HTTP API (/v1) and MCP (/mcp) are reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
         if settings.ui_host in ("0.0.0.0", "::") and not settings.host_names:
             click.echo(
                 "Note: only loopback names are accepted in the Host header; list the names people use in CORPUSQA_ALLOWED_HOSTS.",

@@ -1,4 +1,4 @@
-"""One ASGI app on one port: the HTTP API (/v1, /healthz) with the chat page mounted at "/"."""
+"""One ASGI app on one port: the HTTP API (/v1, /healthz), MCP (/mcp) and the chat page mounted at "/"."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ __all__ = ["bind", "build_app", "serve"]
 
 
 def build_app(engine: Engine, settings: Settings) -> Any:
-    """The FastAPI app of ui/api.py with the Gradio page mounted at "/"."""
+    """The FastAPI app of ui/api.py, MCP at /mcp (ui/mcp_server.py), the Gradio page mounted at "/"."""
     from ui.api import create_api_app
+    from ui.mcp_server import mount_http
     from ui.web import mount_page
 
-    return mount_page(create_api_app(engine, settings), engine, settings)
+    app = create_api_app(engine, settings)
+    mount_http(app, engine, settings)
+    return mount_page(app, engine, settings)
 
 
 def bind(settings: Settings) -> socket.socket:

@@ -27,6 +27,7 @@ from starlette.routing import Match, Mount
 
 from ui.guard import PageLogins, http_error
 from ui.web_documents import DocumentsTab
+from ui.web_search import SEARCH_CSS, search_tab
 
 __all__ = [
     "EXAMPLE_QUESTIONS",
@@ -252,6 +253,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                         flagging_mode="never",
                         fill_height=False,
                     )
+            search_tab(engine, settings)  # ui/web_search.py (issue #15)
             documents = page.build(settings)
         page.connect(blocks, documents)
     return blocks
@@ -276,7 +278,7 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
-        css=CSS + CLAIMS_CSS,
+        css=CSS + CLAIMS_CSS + SEARCH_CSS,
         theme=gr.themes.Default(),
     )
     gradio_app: Any = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "tokens"))

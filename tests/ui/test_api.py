@@ -228,6 +228,7 @@ ENDPOINTS = [
     ("GET", "/v1/models", None),
     ("GET", "/v1/status", None),
     ("POST", "/v1/ask", {"question": EXAMPLE_QUESTION}),
+    ("POST", "/v1/search", {"query": EXAMPLE_QUESTION}),
     (
         "POST",
         "/v1/chat/completions",
@@ -544,7 +545,7 @@ def test_api_leaves_root_free_for_the_page(engine: Engine, bundled_index: Settin
         assert httpx.get(f"{url}/v1/models").status_code == 401
         assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
     paths = set(app.openapi()["paths"])
-    assert paths == {"/healthz", "/v1/models", "/v1/chat/completions", "/v1/ask", "/v1/ingest", "/v1/status"}
+    assert paths == {"/healthz", "/v1/models", "/v1/chat/completions", "/v1/ask", "/v1/search", "/v1/ingest", "/v1/status"}
 
 
 async def _echo_size(request: Any) -> PlainTextResponse:
