@@ -9,7 +9,7 @@ The rules (README, "Security"), checked in this order for every request, whateve
    the page's login cookie; the page's login accepts the key as its password.
 4. A request that changes state (POST, PUT, PATCH, DELETE) must send `Content-Type: application/json`,
    except the page's login form and Gradio's file upload, which browsers send only with an Origin.
-5. Bodies under /v1/ are capped at `max_body` bytes.
+5. Bodies under /v1/ and /mcp are capped at `max_body` bytes.
 
 It is ASGI middleware rather than route dependencies so that one rule covers the mounted Gradio app too,
 and so that refusals happen before a body is read.
@@ -39,6 +39,7 @@ _PUBLIC_PREFIXES = ("/assets/", "/static/", "/docs/assets/", "/gradio_api/static
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _WILDCARD = frozenset({"0.0.0.0", "::", ""})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CAPPED = ("/v1", "/mcp")  # bodies read by our own handlers (the API, the MCP transport)
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Paths that take a browser form instead of JSON: the page's login, Gradio's file upload.
 _FORM_PATHS = {"/login": _FORMS, "/login/": _FORMS, "/gradio_api/upload": ("multipart/form-data",)}
@@ -136,7 +137,7 @@ class Guard:
         path = scope.get("path", "")
         if self.api_key and _bearer_matches(headers.get("authorization", ""), self.api_key):
             scope = _with_cookie(scope, self.logins.key_cookie())
-        if scope["type"] == "http" and (path == "/v1" or path.startswith("/v1/")):
+        if scope["type"] == "http" and any(path == prefix or path.startswith(prefix + "/") for prefix in _CAPPED):
             await self._capped(scope, receive, send, headers)
             return
         await self.app(scope, receive, send)

@@ -255,3 +255,12 @@ def test_build_server_leaves_the_root_logger_alone(engine: Engine, bundled_index
     build_server(engine, bundled_index)
 
     assert (root.handlers[:], root.level) == before
+
+
+def test_mcp_http_caps_the_body_like_the_api(server_url: str) -> None:
+    from ui.api import MAX_BODY_BYTES
+
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    response = httpx.post(f"{server_url}/mcp", content=b" " * (MAX_BODY_BYTES + 1), headers=headers, timeout=30)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"

@@ -444,11 +444,13 @@ def test_page_upload_of_only_bad_files_reports_without_ingesting(private_index: 
 def test_page_reingest_reports_changes_and_skipped_files(private_index: Settings, embedder: Any) -> None:
     page = ChatPage(Engine(private_index, embedder), private_index)
     corpus = private_index.corpus_dir
-    (corpus / "notes.docx").write_bytes(b"PK")
+    (corpus / "notes.docx").write_bytes(b"PK")  # a broken Word file
+    (corpus / "sheet.xlsx").write_bytes(b"PK")
     (corpus / NEW_DOC_NAME).write_text(NEW_DOC)
     summary, status = page.reingest(progress=_noop_progress)
-    assert "1 added, 0 updated, 1 unchanged, 0 deleted, 1 skipped" in summary
-    assert "skipped: <code>notes.docx</code>: unsupported file type .docx" in summary
+    assert "1 added, 0 updated, 1 unchanged, 0 deleted, 2 skipped" in summary
+    assert "skipped: <code>notes.docx</code>: not a valid Word (.docx) file" in summary
+    assert "skipped: <code>sheet.xlsx</code>: unsupported file type .xlsx" in summary
     (corpus / NEW_DOC_NAME).unlink()
     summary, status = page.reingest(progress=_noop_progress)
     assert f"deleted: <code>{NEW_DOC_NAME}</code>" in summary and NEW_DOC_NAME not in status
