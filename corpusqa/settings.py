@@ -68,7 +68,21 @@ class Settings(BaseSettings):
     ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
     ui_auth: str | None = Field(None, description="Optional `user:password` that the chat page requires.")
-    api_key: str | None = Field(None, description="When set, the HTTP API requires `Authorization: Bearer <key>`.")
+    api_key: str | None = Field(
+        None,
+        description="When set, every way to ask, ingest or upload needs `Authorization: Bearer <key>` or a page login.",
+    )
+    allowed_hosts: str | None = Field(
+        None,
+        description="Comma-separated extra names the server answers to in the Host header (`*`: any).",
+    )
+    allowed_origins: str | None = Field(
+        None,
+        description="Comma-separated web origins (`https://app.example`) allowed to call the server from a browser.",
+    )
+    upload_versions_kept: int = Field(
+        20, ge=1, le=10000, description="Replaced uploads kept in the index dir's trash folder (oldest go first)."
+    )
     chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded index in index_dir.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
     chroma_token: str | None = Field(None, description="Optional bearer token for the Chroma server.")
@@ -80,6 +94,16 @@ class Settings(BaseSettings):
         if value is not None and (":" not in value or value.startswith(":")):
             raise ValueError("expected user:password")
         return value
+
+    @property
+    def host_names(self) -> list[str]:
+        """allowed_hosts as a list of lower-case names."""
+        return [name.strip().lower() for name in (self.allowed_hosts or "").split(",") if name.strip()]
+
+    @property
+    def origins(self) -> list[str]:
+        """allowed_origins as a list (no trailing slashes)."""
+        return [origin.strip().rstrip("/") for origin in (self.allowed_origins or "").split(",") if origin.strip()]
 
     @property
     def models_dir(self) -> Path:

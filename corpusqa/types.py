@@ -10,10 +10,12 @@ __all__ = [
     "Chunk",
     "Citation",
     "Claim",
+    "DocumentLines",
     "DocumentStatus",
     "IndexStatus",
     "IngestReport",
     "ScoredChunk",
+    "SearchResult",
     "Skipped",
     "Timings",
 ]
@@ -247,3 +249,39 @@ class IndexStatus:
             "last_ingest": self.last_ingest,
             "generation": self.generation,
         }
+
+
+@dataclass
+class SearchResult:
+    """Passages found for a query, best first; each citation's `highlight` is its best sentence."""
+
+    query: str
+    results: list[Citation]
+    seconds: float
+    timings: Timings = field(default_factory=Timings)
+
+    def to_json(self) -> dict[str, Any]:
+        """The results as in `corpusqa search --json` (a stable contract)."""
+        return {
+            "query": self.query,
+            "seconds": round(self.seconds, 4),
+            "results": [{**hit.to_json(), "highlight": hit.highlight} for hit in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class DocumentLines:
+    """Lines of one indexed document, as the index holds its text (numbered as citations number them)."""
+
+    source: str
+    title: str
+    start_line: int
+    end_line: int
+    last_line: int  # the document's last indexed line
+    # (line number, text) for each line in the range; lines holding no indexed text come out empty
+    lines: list[tuple[int, str]]
+
+    def text(self) -> str:
+        """The lines, each prefixed with its number."""
+        width = len(str(self.end_line))
+        return "\n".join(f"{number:>{width}}  {line}".rstrip() for number, line in self.lines)

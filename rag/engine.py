@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +19,25 @@ from corpusqa.errors import (
     InvalidSettingError,
 )
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Chunk, Citation, IndexStatus, IngestReport, ScoredChunk, Timings
+from corpusqa.types import (
+    Answer,
+    Chunk,
+    Citation,
+    DocumentLines,
+    IndexStatus,
+    IngestReport,
+    ScoredChunk,
+    SearchResult,
+    Timings,
+)
 from ingest.embedder import Embedder
 from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 from rag.confidence import Bands, Fitted, load_fitted
-from rag.extractive import ABSTAIN_TEXT, answer_extractively
+from rag.documents import document_lines, indexed_text
+from rag.extractive import ABSTAIN_TEXT, answer_extractively, candidates, rank
 from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
@@ -158,6 +170,37 @@ class Engine:
             question, vector, top_k or self.settings.top_k
         )
 
+    def search(self, query: str, k: int | None = None) -> SearchResult:
+        """The fused top-k passages for a query, each with its best sentence as `highlight`."""
+        started = time.perf_counter()
+        query = self._clean_question(query)
+        timings = Timings()
+        snapshot = self._current()
+        mark = time.perf_counter()
+        vector = self.embedder.embed_query(query)
+        timings.embedding = time.perf_counter() - mark
+        mark = time.perf_counter()
+        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
+        retrieved = retriever.retrieve(query, vector, k or self.settings.top_k)
+        timings.retrieval = time.perf_counter() - mark
+        mark = time.perf_counter()
+        # The answerer's fitted ranker picks each passage's best sentence (rank() returns them best first).
+        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
+        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+        best: dict[int, str] = {}
+        _, found = candidates(query, vector, retrieved, sentence_vectors, idf)
+        for candidate in rank(found, self.fitted) if found else []:
+            best.setdefault(candidate.chunk_index, candidate.text)
+        results = [_citation(number, scored, best.get(number - 1, "")) for number, scored in enumerate(retrieved, 1)]
+        timings.answering = time.perf_counter() - mark
+        return SearchResult(query, results, time.perf_counter() - started, timings)
+
+    def document(self, source: str, start: int | None = None, end: int | None = None) -> DocumentLines:
+        """Lines start..end of an indexed document, as the index holds its text (what citations point at)."""
+        snapshot = self._current()
+        text = indexed_text(snapshot.store.documents().get(source), int(self.settings.max_file_mb * 1024 * 1024))
+        return document_lines(snapshot.chunks.values(), source, start, end, text)
+
     def warm_up(self) -> None:
         """Load the embedding model and the index now rather than on the first question."""
         self._current()
@@ -174,8 +217,12 @@ class Engine:
         return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
 
     def _clean_question(self, question: str) -> str:
-        cleaned = " ".join(_CONTROL.sub(" ", question or "").split())
-        if not cleaned:
+        # Format characters (zero-width spaces, joiners, BOMs) are invisible: drop them first.
+        visible = "".join(ch for ch in question or "" if unicodedata.category(ch) != "Cf")
+        cleaned = " ".join(_CONTROL.sub(" ", visible).split())
+        if any(unicodedata.category(ch) == "Cs" for ch in cleaned):
+            raise EmptyQuestionError("The question holds broken characters (lone surrogates); retype it as plain text.")
+        if not any(ch.isalnum() for ch in cleaned):  # "?", emoji alone: nothing to search for
             raise EmptyQuestionError("The question is empty; type a question about your documents.")
         if len(cleaned) > self.settings.max_question_chars:
             raise EmptyQuestionError(

@@ -17,7 +17,15 @@ import numpy as np
 from corpusqa.types import ScoredChunk
 from ingest.text import Span, terms, words
 from rag.answer_types import NEGATIONS, QuestionAnalysis, analyse_question, short_span, typed_spans
-from rag.confidence import CONFIDENCE_FEATURES, LONG_QUESTION, RANKER_PRODUCTS, RELATIVE, STANDARDISED, Fitted, band_of
+from rag.confidence import (
+    CONFIDENCE_FEATURES,
+    LONG_QUESTION,
+    RANKER_PRODUCTS,
+    RELATIVE,
+    STANDARDISED,
+    Fitted,
+    band_of,
+)
 
 __all__ = [
     "ABSTAIN_TEXT",

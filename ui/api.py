@@ -1,4 +1,4 @@
-"""The HTTP API: OpenAI-style chat completions, ask, ingest and status over one Engine (issue #9).
+"""The HTTP API: OpenAI-style chat completions, ask, search, ingest and status over one Engine (#9, #15).
 
 Every route lives under /v1/ (plus /healthz, /openapi.json and /docs), so the chat page can be mounted
 at "/" on the same app. Routes only read the request, call the Engine and shape its result; errors
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -21,10 +20,13 @@ from typing import Any
 
 import fastapi
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from corpusqa.errors import (
     CorpusQAError,
@@ -52,8 +54,11 @@ from ui.api_models import (
     IngestRequest,
     IngestResponse,
     ModelList,
+    SearchRequest,
+    SearchResponse,
     StatusResponse,
 )
+from ui.guard import Guard, PageLogins, error_body, error_response, http_error
 
 __all__ = ["MAX_BODY_BYTES", "MODEL_PREFIX", "create_api_app"]
 
@@ -105,15 +110,29 @@ def create_api_app(engine: Engine, settings: Settings) -> fastapi.FastAPI:
         title="corpusqa",
         version="0.1.0",
         summary="Questions about your documents, answered with cited passages; OpenAI-compatible.",
+        docs_url=None,  # served below from the packaged Swagger UI, not from a CDN
+        redoc_url=None,
     )
     api = _Api(engine, settings, threading.Lock(), int(time.time()))
-    app.add_middleware(_Guard, api_key=settings.api_key, max_body=MAX_BODY_BYTES)
+    app.state.page_logins = PageLogins()  # the page (ui/web.py) attaches its login sessions here
+    # Gradio's own CORS rules (any localhost origin, with credentials) apply unless the parent app
+    # configures CORS: this one allows only CORPUSQA_ALLOWED_ORIGINS (none by default).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    # Added last, so it runs first: nothing (CORS preflights included) is answered before it.
+    app.add_middleware(Guard, settings=settings, logins=app.state.page_logins, max_body=MAX_BODY_BYTES)
     app.add_exception_handler(CorpusQAError, _corpusqa_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.include_router(_router(api))
+    _serve_docs(app)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 
@@ -138,7 +157,7 @@ def _router(api: _Api) -> fastapi.APIRouter:
     @router.post(
         "/v1/chat/completions",
         response_model=ChatCompletion,
-        responses=_errors(400, 401, 404, 409, 413, 500, 502, 504) | _SSE_RESPONSE,
+        responses=_errors(400, 401, 404, 409, 413, 415, 500, 502, 504) | _SSE_RESPONSE,
         tags=["openai"],
     )
     def chat_completions(request: ChatCompletionRequest) -> Any:
@@ -157,7 +176,7 @@ def _router(api: _Api) -> fastapi.APIRouter:
     @router.post(
         "/v1/ask",
         response_model=AskResponse,
-        responses=_errors(400, 401, 404, 409, 413, 500, 502, 504),
+        responses=_errors(400, 401, 404, 409, 413, 415, 500, 502, 504),
         tags=["corpusqa"],
     )
     def ask(request: AskRequest) -> dict[str, Any]:
@@ -166,14 +185,24 @@ def _router(api: _Api) -> fastapi.APIRouter:
         return api.engine.ask(request.question, backend=backend, top_k=request.top_k).to_json()
 
     @router.post(
-        "/v1/ingest",
-        response_model=IngestResponse,
-        responses=_errors(400, 401, 404, 409, 413, 500),
+        "/v1/search",
+        response_model=SearchResponse,
+        responses=_errors(400, 401, 409, 413, 500),
         tags=["corpusqa"],
     )
-    def ingest(request: IngestRequest | None = None) -> dict[str, Any]:
-        """Re-ingest the corpus folder, or a subfolder or file of it; one ingest at a time (else 409)."""
-        paths = [_inside_corpus(request.path, api.settings)] if request and request.path else None
+    def search(request: SearchRequest) -> dict[str, Any]:
+        """Find the passages that best match a query, each with its best sentence: `corpusqa search --json`."""
+        return api.engine.search(request.query, request.top_k).to_json()
+
+    @router.post(
+        "/v1/ingest",
+        response_model=IngestResponse,
+        responses=_errors(400, 401, 404, 409, 413, 415, 500),
+        tags=["corpusqa"],
+    )
+    def ingest(request: IngestRequest) -> dict[str, Any]:
+        """Re-ingest the corpus folder (body `{}`), or a subfolder or file of it; one at a time (else 409)."""
+        paths = [_inside_corpus(request.path, api.settings)] if request.path else None
         with _one_at_a_time(api.ingest_lock):
             return api.engine.ingest(paths).to_json()
 
@@ -336,11 +365,11 @@ def _sse(events: Iterable[str | Answer], model: str) -> Iterator[str]:
             yield _event(base | final | extra | {"claims": body["claims"], "unsupported": body["unsupported"]})
     except CorpusQAError as exc:
         status, code = _status_of(exc)
-        yield _event(_error_body(str(exc), status, code=code))
+        yield _event(error_body(str(exc), status, code=code))
         return
     except Exception:  # noqa: BLE001 - a stream cannot change its status any more: report, log, stop
         _log.exception("Unexpected error while streaming a chat completion")
-        yield _event(_error_body("Unexpected error while answering; see the server log.", 500))
+        yield _event(error_body("Unexpected error while answering; see the server log.", 500))
         return
     yield "data: [DONE]\n\n"
 
@@ -350,26 +379,6 @@ def _event(payload: dict[str, Any]) -> str:
 
 
 # ---- errors --------------------------------------------------------------------------------------
-
-
-def _error_body(
-    message: str, status: int, *, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    kind = "server_error" if status >= 500 else "invalid_request_error"
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-def _error_response(
-    message: str,
-    status: int,
-    *,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(
-        _error_body(message, status, param=param, code=code), status_code=status, headers=headers
-    )
 
 
 def _status_of(exc: CorpusQAError) -> tuple[int, str | None]:
@@ -385,12 +394,12 @@ def _status_of(exc: CorpusQAError) -> tuple[int, str | None]:
 async def _corpusqa_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CorpusQAError)
     status, code = _status_of(exc)
-    return _error_response(str(exc), status, code=code)
+    return error_response(str(exc), status, code=code)
 
 
 async def _api_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _error_response(str(exc), exc.status, param=exc.param, code=exc.code)
+    return error_response(str(exc), exc.status, param=exc.param, code=exc.code)
 
 
 async def _validation_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
@@ -414,29 +423,20 @@ async def _validation_error(request: fastapi.Request, exc: Exception) -> JSONRes
         message = f"The field `{param}` is not allowed here; remove it."
     else:
         message = f"The field `{param}` is invalid: {str(first.get('msg', 'bad value')).rstrip('.')}."
-    return _error_response(message, 400, param=param, code=kind or None)
-
-
-async def _http_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404:
-        message = f"There is no {request.url.path[:200]}; see /openapi.json for the API's endpoints."
-    elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}; see /openapi.json."
-    else:
-        message = f"{exc.detail}."
-    return _error_response(message, exc.status_code, headers=dict(exc.headers or {}))
+    return error_response(message, 400, param=param, code=kind or None)
 
 
 async def _unexpected_error(request: fastapi.Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises after this response, so the server log keeps the traceback; the body never does.
-    return _error_response(
+    # The log keeps the text and traceback (Starlette also re-raises to uvicorn's log); the body never does.
+    _log.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
         f"Unexpected error ({exc.__class__.__name__}); see the server log for details.", 500
     )
 
 
 _PATTERN_HINTS = {
-    "question": "it needs at least one visible character",
+    "question": "it needs at least one letter or digit",
+    "query": "it needs at least one visible character",
     "path": "give a relative path inside the corpus folder, without `..` segments",
 }
 
@@ -448,6 +448,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown or unconfigured model (backend), or no such path in the corpus folder.",
         409: "No index yet (ingest first), or an ingest is already running.",
         413: f"The request body is larger than {MAX_BODY_BYTES:,} bytes.",
+        415: "The body was not sent with `Content-Type: application/json`.",
         500: "Unexpected server error, or the embedding model could not be loaded.",
         502: "The OpenAI-compatible LLM server failed.",
         504: "The OpenAI-compatible LLM server did not answer in time.",
@@ -464,70 +465,28 @@ _SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-# ---- request guard: API key and body size --------------------------------------------------------
+# ---- docs ----------------------------------------------------------------------------------------
 
 
-class _Guard:
-    """For /v1/ requests: check the bearer key (401), then cap the body (413); other paths pass untouched.
+def _serve_docs(app: fastapi.FastAPI) -> None:
+    """/docs: Swagger UI from the swagger-ui-bundle package, so it works offline and calls no CDN."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
 
-    Done as ASGI middleware rather than a route dependency so both answer before the body is parsed,
-    and so the chat page mounted at "/" (its uploads, its own auth) is left alone.
-    """
+    @app.get("/docs/openapi.json", include_in_schema=False)
+    def docs_schema() -> dict[str, Any]:
+        # The packaged Swagger UI (4.15) refuses to render an "openapi": "3.1.0" document; the 3.0
+        # label is enough for it to show this one (its nullable fields display as plain types).
+        return {**app.openapi(), "openapi": "3.0.3"}
 
-    def __init__(self, app: ASGIApp, api_key: str | None, max_body: int) -> None:
-        self.app = app
-        self.api_key = api_key
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/v1" or path.startswith("/v1/")):
-            await self.app(scope, receive, send)
-            return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-        if self.api_key and not _bearer_matches(headers.get("authorization", ""), self.api_key):
-            response = _error_response(
-                "Missing or wrong API key; send the header `Authorization: Bearer <CORPUSQA_API_KEY>`.",
-                401,
-                code="invalid_api_key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
-            return
-        too_big = _error_response(
-            f"The request body is larger than {self.max_body:,} bytes; send less.", 413, code="body_too_large"
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/docs/openapi.json",
+            title="corpusqa API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
         )
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            await too_big(scope, receive, send)
-            return
-        # Read the body here (it is small) so a chunked upload without Content-Length is capped too.
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if len(body) > self.max_body:
-                await too_big(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-def _bearer_matches(header: str, key: str) -> bool:
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), key.encode())
 
 
 # ---- OpenAPI -------------------------------------------------------------------------------------
@@ -568,6 +527,7 @@ Ask questions about your documents; every answer cites the passages it comes fro
   `[n]` markers point at, as in `corpusqa ask --json` — and **`abstained`**.
 * `POST /v1/ask`, `POST /v1/ingest` and `GET /v1/status` return what
   `corpusqa ask|ingest|status --json` print.
-* When `CORPUSQA_API_KEY` is set every `/v1/` endpoint requires `Authorization: Bearer <key>`.
+* When `CORPUSQA_API_KEY` is set every endpoint (but `/healthz` and this description) requires
+  `Authorization: Bearer <key>`. `POST` bodies are JSON with `Content-Type: application/json`.
 * Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 """

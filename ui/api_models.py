@@ -29,6 +29,9 @@ __all__ = [
     "IngestResponse",
     "ModelCard",
     "ModelList",
+    "SearchHitModel",
+    "SearchRequest",
+    "SearchResponse",
     "SkippedModel",
     "StatusResponse",
     "StreamOptions",
@@ -42,8 +45,8 @@ def _integral(value: Any) -> Any:
 
 #: A relative path without `..` segments or NUL (symlinks out of the corpus are refused by the API).
 PATH_PATTERN = r"^(?!/)(?!(?:[\s\S]*/)?\.\.(?:/|$))[^\x00]*$"
-#: A question needs one visible character: blanks and control characters alone are not one.
-QUESTION_PATTERN = r"[^\s\x00-\x1f\x7f]"
+#: A question needs one letter or digit (a word character that is not "_"), as the engine requires.
+QUESTION_PATTERN = r"[^\W_]"
 
 
 # ---- shared ---------------------------------------------------------------------------------------
@@ -319,11 +322,46 @@ class AskResponse(BaseModel):
     )
 
 
+# ---- /v1/search -------------------------------------------------------------------------------------
+
+
+class SearchRequest(BaseModel):
+    """A query for POST /v1/search."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    query: str = Field(
+        pattern=QUESTION_PATTERN,
+        description="What to look for: a question or keywords (at most CORPUSQA_MAX_QUESTION_CHARS characters).",
+        examples=["Taliban prisoners held in total"],
+    )
+    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
+        None, description="Passages to return; default: CORPUSQA_TOP_K."
+    )
+
+
+class SearchHitModel(CitationModel):
+    """A passage found, with the citation fields of `corpusqa ask --json` plus its best sentence."""
+
+    id: int = Field(description="The passage's rank, 1 for the best.")
+    highlight: str = Field(
+        description="The passage's sentence that best matches the query (empty when none stands out)."
+    )
+
+
+class SearchResponse(BaseModel):
+    """The passages found, exactly as `corpusqa search --json` prints them."""
+
+    query: str = Field(description="The query as searched (whitespace and control characters cleaned).")
+    seconds: float = Field(description="Time taken to search, in seconds.")
+    results: list[SearchHitModel] = Field(description="The passages, best first (fused BM25 and dense ranking).")
+
+
 # ---- /v1/ingest and /v1/status ------------------------------------------------------------------------
 
 
 class IngestRequest(BaseModel):
-    """What to re-ingest; an empty body (or no `path`) means the whole corpus folder."""
+    """What to re-ingest; `{}` (no `path`) means the whole corpus folder. A body is required."""
 
     # python-re for the lookaheads (pydantic's default regex engine has none)
     model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")

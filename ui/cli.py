@@ -1,19 +1,24 @@
-"""The `corpusqa` command: ingest, ask, status, ui, eval, bench. Each body builds Settings, calls Engine, echoes."""
+"""The `corpusqa` command: ingest, ask, search, status, ui, mcp, eval, bench. Each body builds Settings, calls Engine, echoes."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from ui.cli_bench import bench
 from ui.cli_common import build_settings, handle_errors, index_dir_option
 from ui.cli_eval import eval_command
+from ui.cli_search import mcp, search
 from ui.cli_ui import ui
+
+if TYPE_CHECKING:
+    from rag import Engine
 
 __all__ = ["cli", "main"]
 
@@ -102,29 +107,48 @@ def ask(
         corpusqa ask --json --questions-file questions.txt
     """
     from rag import Engine
-    from ui.render import render_answer
 
     if questions_file is None and question is None:
         raise click.UsageError("Give a QUESTION or --questions-file FILE.")
     settings = build_settings(index_dir=index_dir, backend=backend, top_k=top_k)
     engine = Engine.from_settings(settings)
-    questions = [question] if question is not None else [line.strip() for line in questions_file if line.strip()]
-    for item in questions:
-        if as_json:
-            click.echo(json.dumps(engine.ask(item).to_json(), ensure_ascii=False))
+    if question is not None:
+        _answer_one(engine, question, as_json)
+        return
+    failed = 0
+    for line in questions_file:
+        if not line.strip():
             continue
-        if settings.backend == "openai":
-            answer = None
-            for event in engine.stream(item):
-                if isinstance(event, str):
-                    click.echo(event, nl=False)
-                else:
-                    answer = event
-            click.echo()
-            assert answer is not None
-            click.echo("\n".join(render_answer(answer, streamed=True).splitlines()[1:]))
-        else:
-            click.echo(render_answer(engine.ask(item)))
+        try:
+            _answer_one(engine, line.strip(), as_json)
+        except CorpusQAError as exc:  # one bad line is reported; the others are still answered
+            failed += 1
+            if as_json:
+                click.echo(json.dumps({"question": line.strip(), "error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"Error: {exc}", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} question{'s' if failed > 1 else ''} could not be answered; see above.")
+
+
+def _answer_one(engine: Engine, question: str, as_json: bool) -> None:
+    """Print one answer: JSON, streamed text (openai backend) or the rendered answer with sources."""
+    from ui.render import render_answer
+
+    if as_json:
+        click.echo(json.dumps(engine.ask(question).to_json(), ensure_ascii=False))
+    elif engine.settings.backend == "openai":
+        answer = None
+        for event in engine.stream(question):
+            if isinstance(event, str):
+                click.echo(event, nl=False)
+            else:
+                answer = event
+        click.echo()
+        assert answer is not None
+        click.echo("\n".join(render_answer(answer, streamed=True).splitlines()[1:]))
+    else:
+        click.echo(render_answer(engine.ask(question)))
 
 
 @cli.command()
@@ -154,3 +178,5 @@ def main() -> None:
 cli.add_command(eval_command, name="eval")
 cli.add_command(bench)
 cli.add_command(ui)
+cli.add_command(search)
+cli.add_command(mcp)

@@ -14,7 +14,6 @@ from ui.cli_common import build_settings, handle_errors, index_dir_option
 
 if TYPE_CHECKING:
     from corpusqa.settings import Settings
-    from evals.corpora import EvalCorpus
     from evals.suite import CorpusRun
 
 __all__ = ["eval_command"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,13 +50,17 @@ def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
         if not settings.ui_auth:
             click.echo("Warning: the page is reachable from other machines without a password; set CORPUSQA_UI_AUTH.", err=True)
         if not settings.api_key:
-            click.echo("Warning: the HTTP API under /v1 is reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
+            click.echo("Warning: the HTTP API (/v1) and MCP (/mcp) are reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
+        if settings.ui_host in ("0.0.0.0", "::") and not settings.host_names:
+            click.echo(
+                "Note: only loopback names are accepted in the Host header; list the names people use in CORPUSQA_ALLOWED_HOSTS.",
+                err=True,
+            )
     auth = " (password required)" if settings.ui_auth else ""
     click.echo(f"Chat page on http://{_url_host(settings.ui_host)}:{settings.ui_port}/{auth}; Ctrl+C stops it.", err=True)
-    try:
-        serve(engine, settings, sock)
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled; stopping is the normal way out
-        click.echo("Stopped.", err=True)
+    serve(engine, settings, sock)  # returns once stopped (Ctrl+C, SIGTERM)
+    click.echo("Stopped.", err=True)
+    sys.stderr.flush()
 
 
 def _warm_up(engine: Engine) -> None:

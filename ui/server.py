@@ -1,4 +1,4 @@
-"""One ASGI app on one port: the HTTP API (/v1, /healthz) with the chat page mounted at "/"."""
+"""One ASGI app on one port: the HTTP API (/v1, /healthz), MCP (/mcp) and the chat page mounted at "/"."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ __all__ = ["bind", "build_app", "serve"]
 
 
 def build_app(engine: Engine, settings: Settings) -> Any:
-    """The FastAPI app of ui/api.py with the Gradio page mounted at "/"."""
+    """The FastAPI app of ui/api.py, MCP at /mcp (ui/mcp_server.py), the Gradio page mounted at "/"."""
     from ui.api import create_api_app
+    from ui.mcp_server import mount_http
     from ui.web import mount_page
 
-    return mount_page(create_api_app(engine, settings), engine, settings)
+    app = create_api_app(engine, settings)
+    mount_http(app, engine, settings)
+    return mount_page(app, engine, settings)
 
 
 def bind(settings: Settings) -> socket.socket:
@@ -48,10 +51,18 @@ class _QuietShutdown(logging.Filter):
 
 
 def serve(engine: Engine, settings: Settings, sock: socket.socket | None = None) -> None:
-    """Run the app with uvicorn until interrupted (on `sock`, or on a socket bound from the settings)."""
+    """Run the app with uvicorn until Ctrl+C or SIGTERM (on `sock`, or a socket bound from the settings).
+
+    Returns normally once the server has stopped, however the signal reached it.
+    """
     import uvicorn
 
     sock = sock or bind(settings)
     logging.getLogger("uvicorn.error").addFilter(_QuietShutdown())
     config = uvicorn.Config(build_app(engine, settings), log_level="warning", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the SIGINT it handled, and asyncio turns it into KeyboardInterrupt only if
+        # the main task has not finished yet: a race. Stopping is the normal way out, either way.
+        pass

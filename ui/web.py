@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
-import os
 import re
-import sys
-import tempfile
+import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Citation, IndexStatus, IngestReport, ScoredChunk, Skipped
-from ingest.loader import SUPPORTED_SUFFIXES
+from corpusqa.types import Answer, Citation, ScoredChunk
 from rag.engine import Engine
 from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
 
 import gradio as gr
-from gradio.utils import get_upload_folder
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+
+from ui.guard import PageLogins, http_error
+from ui.web_documents import DocumentsTab
+from ui.web_search import SEARCH_CSS, search_tab
 
 __all__ = [
     "EXAMPLE_QUESTIONS",
     "ChatPage",
-    "UploadRejected",
     "answer_details",
     "build_blocks",
     "highlight_passage",
@@ -37,10 +39,6 @@ __all__ = [
     "render_answer",
     "render_error",
     "render_partial",
-    "render_report",
-    "render_status",
-    "save_uploads",
-    "upload_target",
 ]
 
 #: Shown as clickable cards in the empty chat; they are about the bundled corpus.
@@ -51,9 +49,7 @@ EXAMPLE_QUESTIONS = [
 ]
 _CLOSEST = 3  # passages shown when the answer abstains
 _LOG = logging.getLogger(__name__)
-_PROGRESS = gr.Progress()  # Gradio spots a Progress default and feeds it the event's progress bar
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 CSS = """
 #chat .cqa-answer { white-space: pre-wrap; }
@@ -186,123 +182,11 @@ def answer_details(answer: Answer) -> dict[str, Any]:
     return {**answer.to_json(), "timings": timings}
 
 
-def render_status(status: IndexStatus, settings: Settings) -> str:
-    """The documents tab's summary of the index, as HTML."""
-    rows = "".join(f"<tr><td><code>{_esc(d.source)}</code></td><td>{d.chunks}</td></tr>" for d in status.documents)
-    count = len(status.documents)
-    return (
-        f'<div class="cqa-status"><p><strong>{count} document{"s" if count != 1 else ""}, {status.chunks} chunks</strong>'
-        f" · last ingest {_esc(status.last_ingest or 'never')} · embedding model {_esc(status.embedding_model)}</p>"
-        f"<p>Corpus folder <code>{_esc(str(settings.corpus_dir.resolve()))}</code> · index "
-        f"<code>{_esc(status.location)}</code></p>"
-        f"<table><thead><tr><th>File</th><th>Chunks</th></tr></thead><tbody>{rows}</tbody></table></div>"
-    )
-
-
-def render_report(report: IngestReport | None, rejected: Sequence[Skipped] = ()) -> str:
-    """The summary of an ingest (and of uploads that were refused), as HTML."""
-    head = f"<p><strong>Ingest finished:</strong> {_esc(report.summary())}</p>" if report is not None else ""
-    items: list[str] = []
-    if report is not None:
-        for label, names in (("added", report.added), ("updated", report.updated), ("deleted", report.deleted)):
-            items.extend(f"<li>{label}: <code>{_esc(name)}</code></li>" for name in names)
-        items.extend(f"<li>skipped: <code>{_esc(s.path)}</code>: {_esc(s.reason)}</li>" for s in report.skipped)
-    items.extend(f"<li>not uploaded: <code>{_esc(r.path)}</code>: {_esc(r.reason)}</li>" for r in rejected)
-    body = f"<ul>{''.join(items)}</ul>" if items else ""
-    return head + body or "<p>No files were given.</p>"
-
-
-# ---- uploads: only plain names of supported types, only inside the corpus folder -----------------
-
-
-class UploadRejected(Exception):
-    """An uploaded file that is not saved; the message says why."""
-
-
-def upload_target(corpus_dir: Path, name: str) -> Path:
-    """Where an upload called `name` goes in the corpus folder; raises UploadRejected for a bad name."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or _CONTROL.search(name):
-        raise UploadRejected("the file name must be a plain name, without folders")
-    if name.startswith("."):
-        raise UploadRejected("hidden files are not accepted")
-    if len(name.encode("utf-8")) > 255:
-        raise UploadRejected("the file name is too long")
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        allowed = " ".join(SUPPORTED_SUFFIXES)
-        raise UploadRejected(f"unsupported file type {suffix or '(none)'} (allowed: {allowed})")
-    root = corpus_dir.resolve()
-    target = (root / name).resolve()
-    if target.parent != root:  # e.g. an existing symlink of that name pointing elsewhere
-        raise UploadRejected("the file would land outside the corpus folder")
-    return root / name
-
-
-def save_uploads(
-    files: Sequence[str | Path], corpus_dir: Path, max_mb: float, inbox: Path
-) -> tuple[list[str], list[Skipped]]:
-    """Copy files uploaded into `inbox` to the corpus folder (atomically); returns (saved names, rejected)."""
-    saved: list[str] = []
-    rejected: list[Skipped] = []
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        path = Path(file)
-        try:
-            # An API caller can name any server path instead of uploading a file; only uploads count.
-            if not path.resolve().is_relative_to(inbox.resolve()):
-                raise UploadRejected("the file was not uploaded through the page")
-            target = upload_target(corpus_dir, path.name)
-            size = path.stat().st_size
-            if size > max_mb * 1024 * 1024:
-                raise UploadRejected(f"the file is larger than {max_mb:g} MB (CORPUSQA_MAX_UPLOAD_MB)")
-            if size == 0:
-                raise UploadRejected("the file is empty")
-            _copy_atomically(path, target)
-        except UploadRejected as exc:
-            rejected.append(Skipped(path.name, str(exc)))
-            continue
-        except OSError as exc:
-            rejected.append(Skipped(path.name, f"could not be saved ({exc.strerror or exc.__class__.__name__})"))
-            continue
-        saved.append(target.name)
-    return saved, rejected
-
-
-def _copy_atomically(source: Path, target: Path) -> None:
-    # A dot-named temporary file: ingest ignores hidden files, so a half-written upload is never indexed.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            while block := src.read(1 << 20):
-                out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a corpus file is an ordinary document
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---- the page ------------------------------------------------------------------------------------
 
 
-def _ingest_progress(progress: Callable[..., Any]) -> Callable[[str, int, int], None]:
-    def report(stage: str, done: int, total: int) -> None:
-        if stage == "documents":
-            progress((done, total), desc="Indexing documents", unit="files")
-
-    return report
-
-
-class ChatPage:
-    """The page's event handlers: read inputs, call the engine, format. Testable without a browser."""
-
-    def __init__(self, engine: Engine, settings: Settings, inbox: Path | None = None) -> None:
-        self.engine = engine
-        self.settings = settings
-        # where Gradio stores uploads (GRADIO_TEMP_DIR or <tmp>/gradio)
-        self.inbox = inbox or Path(get_upload_folder())
+class ChatPage(DocumentsTab):
+    """The page's event handlers (the chat here, the documents tab inherited): testable without a browser."""
 
     def ask(self, message: str, history: list[Any], backend: str, top_k: float) -> Iterator[tuple[str, Any]]:
         """Stream the answer into the chat; the second value is the answer as JSON, for API callers."""
@@ -318,48 +202,12 @@ class ChatPage:
         except CorpusQAError as exc:
             yield render_error(exc), {"error": str(exc)}
         except Exception as exc:
-            if self.settings.debug or "pytest" in sys.modules:
+            if self.settings.debug:
                 raise
+            # The browser gets the kind of error only; its text (paths, internals) goes to the server log.
             _LOG.exception("Unexpected error while answering %r", message)
-            yield render_error(RuntimeError(f"Unexpected error ({exc.__class__.__name__}: {exc}).")), {"error": str(exc)}
-
-    def status(self) -> str:
-        """What is indexed, or how to build an index."""
-        try:
-            return render_status(self.engine.status(), self.settings)
-        except CorpusQAError as exc:
-            return f'<div class="cqa-error">{_esc(str(exc))} Press <em>Re-ingest</em> below to build it.</div>'
-
-    def status_json(self) -> dict[str, Any]:
-        """What is indexed, as in `corpusqa status --json` (or {"error": ...})."""
-        try:
-            return self.engine.status().to_json()
-        except CorpusQAError as exc:
-            return {"error": str(exc)}
-
-    def reingest(self, progress: Any = _PROGRESS) -> tuple[str, str]:
-        """Bring the index in step with the corpus folder."""
-        progress(0, desc="Scanning the corpus folder")
-        return self._ingest(progress, []), self.status()
-
-    def upload(self, files: list[str] | None, progress: Any = _PROGRESS) -> tuple[str, str, None]:
-        """Save uploaded files into the corpus folder, then ingest it."""
-        corpus = self.settings.corpus_dir
-        saved, rejected = save_uploads(files or [], corpus, self.settings.max_upload_mb, self.inbox)
-        summary = self._ingest(progress, rejected, saved) if saved else render_report(None, rejected)
-        return summary, self.status(), None
-
-    def _ingest(self, progress: Any, rejected: list[Skipped], uploaded: Sequence[str] = ()) -> str:
-        try:
-            report = self.engine.ingest([self.settings.corpus_dir], progress=_ingest_progress(progress))
-        except CorpusQAError as exc:
-            return render_error(exc) + render_report(None, rejected)
-        # An upload that ingest could not read is not kept: it would be reported at every re-ingest.
-        unreadable = [item for item in report.skipped if item.path in uploaded]
-        for item in unreadable:
-            (self.settings.corpus_dir / item.path).unlink(missing_ok=True)
-        report.skipped = [item for item in report.skipped if item not in unreadable]
-        return render_report(report, [*rejected, *unreadable])
+            hidden = f"Unexpected error ({exc.__class__.__name__}); see the server log for details."
+            yield render_error(RuntimeError(hidden)), {"error": hidden}
 
 
 def _backend_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -405,49 +253,72 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                         flagging_mode="never",
                         fill_height=False,
                     )
-            with gr.Tab("Documents", id="documents-tab") as documents_tab:
-                with gr.Row(equal_height=False):
-                    with gr.Column():
-                        gr.Markdown("### Indexed")
-                        status = gr.HTML(label="Index", elem_id="index-status")
-                        reingest = gr.Button("Re-ingest the corpus folder", variant="primary", elem_id="reingest")
-                    with gr.Column():
-                        gr.Markdown(
-                            f"### Add documents\nSaved into the corpus folder, then ingested: {', '.join(SUPPORTED_SUFFIXES)}, "
-                            f"up to {settings.max_upload_mb:g} MB each; a file of the same name is replaced."
-                        )
-                        files = gr.File(
-                            label="Documents", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="upload"
-                        )
-                        upload = gr.Button("Add to the corpus and ingest", elem_id="upload-button")
-                summary = gr.HTML(label="Summary", elem_id="ingest-summary")
-        gr.api(page.status_json, api_name="status")  # type: ignore[attr-defined]
-        gr.on([blocks.load, documents_tab.select], page.status, None, status, api_name="show_status", api_visibility="private")
-        ingest_options: dict[str, Any] = {"concurrency_id": "ingest", "concurrency_limit": 1, "show_progress_on": summary}
-        reingest.click(page.reingest, None, [summary, status], api_name="ingest", **ingest_options)
-        upload.click(page.upload, files, [summary, status, files], api_name="upload", **ingest_options)
+            search_tab(engine, settings)  # ui/web_search.py (issue #15)
+            documents = page.build(settings)
+        page.connect(blocks, documents)
     return blocks
 
 
 def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
-    """Mount the page at "/" of a FastAPI app (optionally behind CORPUSQA_UI_AUTH); never a share link."""
-    auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
+    """Mount the page at "/" of the API's FastAPI app, behind a login when a password or key is set."""
+    auth = _login_check(settings)
     blocks = build_blocks(engine, settings)
     # Gradio checks that files named in a request were uploaded only once the Blocks "has launched",
     # which mount_gradio_app never sets; without it an API call could pass any server path as a file.
     blocks.has_launched = True
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         app,
         blocks,
         path="/",
         server_name=settings.ui_host,
         server_port=settings.ui_port,
         auth=auth,
-        auth_message="Sign in to corpusqa." if auth else None,
+        auth_message=_login_message(settings) if auth else None,
         run_history=False,  # its page offers to sync runs to a Hugging Face bucket: not for an offline tool
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
-        css=CSS + CLAIMS_CSS,
+        css=CSS + CLAIMS_CSS + SEARCH_CSS,
         theme=gr.themes.Default(),
     )
+    gradio_app: Any = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "tokens"))
+    gradio_app.add_exception_handler(StarletteHTTPException, functools.partial(_http_error, app))
+    logins = getattr(app.state, "page_logins", None)
+    if isinstance(logins, PageLogins):
+        logins.attach(gradio_app)  # the API's guard now knows the page's logins, and the key works on the page
+    return app
+
+
+def _login_check(settings: Settings) -> Callable[[str, str], bool] | None:
+    """Gradio's login: CORPUSQA_UI_AUTH's user and password, or any user name with CORPUSQA_API_KEY."""
+    if not settings.ui_auth and not settings.api_key:
+        return None
+
+    def check(username: str, password: str) -> bool:
+        if settings.ui_auth:
+            user, _, secret = settings.ui_auth.partition(":")
+            if secrets.compare_digest(username.encode(), user.encode()) and secrets.compare_digest(
+                password.encode(), secret.encode()
+            ):
+                return True
+        return bool(settings.api_key) and secrets.compare_digest(password.encode(), str(settings.api_key).encode())
+
+    return check
+
+
+def _login_message(settings: Settings) -> str:
+    key = " With the API key: any user name, and the key as the password." if settings.api_key else ""
+    return f"Sign in to corpusqa.{key}"
+
+
+async def _http_error(parent: Any, request: Any, exc: Exception) -> Any:
+    """Gradio's 404 and 405 in the API's error shape; its other errors (login, uploads) as Gradio sends them."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        # The page at "/" catches every path, so an API route called with the wrong method lands here.
+        probe = {"type": "http", "path": request.url.path, "method": request.method}
+        if any(route.matches(probe)[0] is Match.PARTIAL for route in parent.routes if not isinstance(route, Mount)):
+            exc = StarletteHTTPException(405)
+    if exc.status_code in (404, 405):
+        return await http_error(request, exc)
+    return await http_exception_handler(request, exc)

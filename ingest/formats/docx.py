@@ -29,7 +29,8 @@ def docx_sections(path: Path) -> tuple[str, list[Section], str]:
             elif isinstance(block, Table):
                 _table(builder, block)
     except Exception as exc:  # python-docx raises zip, XML and key errors on a broken file; all mean "unreadable"
-        raise UnreadableFile(f"Word file could not be read ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
+        # the exception's text names temporary paths and zip internals: say what the user can do instead
+        raise UnreadableFile("not a valid Word (.docx) file; save it again from the word processor") from exc
     text, sections = builder.result()
     if not sections:
         raise UnreadableFile("Word file has no text")

@@ -148,6 +148,41 @@ def test_page_uploads_a_document_and_answers_from_it(
     assert page.offsite == []
 
 
+def test_page_upload_replaces_a_document_only_when_ticked(
+    page: Any, live_page: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    """Issue #13 item 1: a same-named upload is refused, or replaces with the old version kept in trash/."""
+    corpus, index = live_page.settings.corpus_dir, live_page.settings.index_dir
+    before = (corpus / NEW_DOC_NAME).read_text()
+    (tmp_path / NEW_DOC_NAME).write_text(NEW_DOC + "\nThe lighthouse was repainted white in 2021.\n")
+    _open(page, live_page)
+    page.get_by_role("tab", name="Documents").click()
+    page.wait_for_selector("#index-status .cqa-status")
+    for tick in (False, True):
+        if tick:
+            page.check("#upload-replace input[type=checkbox]")
+        page.set_input_files("#upload input[type=file]", [str(tmp_path / NEW_DOC_NAME)])
+        page.wait_for_selector(f'#upload td.filename[aria-label="{NEW_DOC_NAME}"]')
+        page.click("#upload-button")
+        expected = "previous version is kept" if tick else "tick “Replace documents of the same name”"
+        page.wait_for_selector(f"#ingest-summary >> text={expected}")
+    page.screenshot(path=artifacts / "08b-replaced.png")
+    assert f"updated: {NEW_DOC_NAME}" in page.inner_text("#ingest-summary")
+    assert "repainted white" in (corpus / NEW_DOC_NAME).read_text()
+    assert [path.read_text() for path in (index / "trash").iterdir()] == [before]
+    assert page.offsite == []
+
+
+def test_docs_render_offline(page: Any, live_page: Any, artifacts: Path) -> None:
+    """Issue #13 item 10: /docs loaded Swagger UI from a CDN."""
+    page.goto(live_page.url.rstrip("/") + "/docs", wait_until="load")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path")
+    paths = page.inner_text(".swagger-ui").replace("\u200b", "")  # Swagger UI breaks paths with zero-width spaces
+    assert "/v1/chat/completions" in paths and "/v1/ask" in paths
+    page.screenshot(path=artifacts / "08c-docs.png")
+    assert page.offsite == []
+
+
 def test_page_reingest_shows_progress_then_the_summary(page: Any, live_page: Any, artifacts: Path) -> None:
     corpus = live_page.settings.corpus_dir
     rng = random.Random(6)
@@ -210,6 +245,28 @@ def test_page_with_auth_asks_for_the_password(page: Any, bundled_index: Settings
 
 
 
+def test_page_with_an_api_key_takes_the_key_as_password(
+    page: Any, bundled_index: Settings, embedder: Any, artifacts: Path
+) -> None:
+    """Issue #13 item 7: with a key set, the page asks for it (any user name), then answers."""
+    from rag import Engine
+    from ui.server import build_app
+
+    settings = bundled_index.model_copy(update={"api_key": "k3y-for-the-browser"})
+    with serve_asgi(build_app(Engine(settings, embedder), settings)) as url:
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("input[type=password]")
+        assert page.locator("#question textarea").count() == 0
+        page.locator("input[type=text]").first.fill("anyone")
+        page.locator("input[type=password]").fill("k3y-for-the-browser")
+        page.locator("input[type=password]").press("Enter")
+        page.wait_for_selector("#question textarea")
+        reply = _ask(page, EXAMPLE_QUESTION)
+        assert EXAMPLE_ANSWER in reply.locator(".cqa-answer").inner_text()
+        page.screenshot(path=artifacts / "11b-key-login.png")
+    assert page.offsite == []
+
+
 def test_page_over_an_empty_index_says_so_in_the_chat(page: Any, tmp_path: Path, embedder: Any, artifacts: Path) -> None:
     from corpusqa.settings import load_settings
     from rag import Engine
@@ -238,4 +295,4 @@ def test_cli_ui_stops_cleanly_on_ctrl_c(page: Any, live_page: Any) -> None:
     assert live_page.process.wait(timeout=30) == 0
     log = live_page.log.read_text()
     assert "Stopped." in log and "Traceback" not in log and "ERROR" not in log, log
-    assert log.splitlines()[-2].startswith("Chat page on http://127.0.0.1:")
+    assert log.splitlines()[-2].startswith("Chat page on http://127.0.0.1:") and log.splitlines()[-1] == "Stopped."

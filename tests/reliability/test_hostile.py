@@ -79,3 +79,18 @@ def test_control_characters_inside_a_question_are_ignored(bundled_index: Setting
                                       EXAMPLE_QUESTION.replace(" ", " \x1b[31m ", 1)])
     assert result.exit_code == 0, result.output
     assert "13,000 to 14,000" in json.loads(result.stdout)["answer"]
+
+
+@pytest.mark.parametrize("question", ["?", "🔥🔥🔥", "\u200b\u200b\u200b", "?!\u200d…", "\ufeff \u2060 ¿?"])
+def test_questions_without_words_get_the_empty_question_message(bundled_index: Settings, question: str) -> None:
+    """Issue #13 item 13: these used to get a confident, cited answer."""
+    result = CliRunner().invoke(cli, ["ask", "--json", "--index-dir", str(bundled_index.index_dir), question])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == "Error: The question is empty; type a question about your documents."
+
+
+@pytest.mark.parametrize("question", ["Wer?\u200b", "2020?", "Ποιος;", "誰が"])
+def test_short_questions_with_a_word_or_number_are_answered(bundled_index: Settings, question: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "--json", "--index-dir", str(bundled_index.index_dir), question])
+    assert result.exit_code == 0, result.output
+    assert "\u200b" not in json.loads(result.stdout)["question"]

@@ -228,6 +228,7 @@ ENDPOINTS = [
     ("GET", "/v1/models", None),
     ("GET", "/v1/status", None),
     ("POST", "/v1/ask", {"question": EXAMPLE_QUESTION}),
+    ("POST", "/v1/search", {"query": EXAMPLE_QUESTION}),
     (
         "POST",
         "/v1/chat/completions",
@@ -386,7 +387,7 @@ def test_api_bad_input_is_an_openai_error(
             "json_invalid",
         ),
         (b"", {"Content-Type": "application/json"}, 400, "missing"),
-        (b'{"model": "corpusqa-extractive"}', {"Content-Type": "text/plain"}, 400, "model_attributes_type"),
+        (b'{"model": "corpusqa-extractive"}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
         (b"x" * (MAX_BODY_BYTES + 1), {"Content-Type": "application/json"}, 413, "body_too_large"),
     ],
 )
@@ -407,7 +408,8 @@ def test_api_oversized_chunked_body_is_413(api_url: str) -> None:
         for _ in range(30):
             yield b"x" * 50_000
 
-    _assert_error(httpx.post(f"{api_url}/v1/ask", content=pieces(), timeout=60), 413, "body_too_large")
+    headers = {"Content-Type": "application/json"}
+    _assert_error(httpx.post(f"{api_url}/v1/ask", content=pieces(), headers=headers, timeout=60), 413, "body_too_large")
 
 
 @pytest.mark.parametrize(
@@ -415,7 +417,7 @@ def test_api_oversized_chunked_body_is_413(api_url: str) -> None:
     [("GET", "/v1/nope", 404), ("DELETE", "/v1/status", 405), ("GET", "/v1/ask", 405)],
 )
 def test_api_unknown_route_is_an_openai_error(api_url: str, method: str, path: str, status: int) -> None:
-    _assert_error(httpx.request(method, api_url + path), status)
+    _assert_error(httpx.request(method, api_url + path, headers={"Content-Type": "application/json"}), status)
 
 
 def test_api_unexpected_error_is_one_sentence_500(
@@ -470,7 +472,7 @@ def test_api_ingest_while_answering(tmp_path: Path, corpus_copy: Path, embedder:
 
     def ingest() -> None:
         barrier.wait()
-        results.append(httpx.post(f"{url}/v1/ingest", timeout=300))
+        results.append(httpx.post(f"{url}/v1/ingest", json={}, timeout=300))
 
     with serve_asgi(create_api_app(engine, settings)) as url:
         threads = [threading.Thread(target=ingest) for _ in range(2)]
@@ -523,7 +525,7 @@ def test_api_ingest_of_a_subfolder(tmp_path: Path, corpus_copy: Path, embedder: 
 
 
 def test_api_leaves_root_free_for_the_page(engine: Engine, bundled_index: Settings) -> None:
-    """The chat page is mounted at "/" on the same app; the API routes and the guard leave it alone."""
+    """The chat page is mounted at "/" on the same app; the guard's key covers it, its body cap does not."""
     settings = bundled_index.model_copy(update={"api_key": KEY})
     app = create_api_app(engine, settings)
     page = Starlette(
@@ -534,15 +536,16 @@ def test_api_leaves_root_free_for_the_page(engine: Engine, bundled_index: Settin
     )
     app.mount("/", page)
     with serve_asgi(app) as url:
-        assert httpx.get(f"{url}/").text == "page"
-        assert httpx.post(f"{url}/upload", content=b"x" * (2 * MAX_BODY_BYTES)).text == str(
-            2 * MAX_BODY_BYTES
-        )
+        assert httpx.get(f"{url}/").text == "page"  # the page's shell shows its login
+        big = b"x" * (2 * MAX_BODY_BYTES)
+        assert httpx.post(f"{url}/upload", content=big).status_code == 401
+        keyed = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        assert httpx.post(f"{url}/upload", content=big, headers=keyed).text == str(2 * MAX_BODY_BYTES)
         assert httpx.get(f"{url}/healthz").status_code == 200
         assert httpx.get(f"{url}/v1/models").status_code == 401
         assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
     paths = set(app.openapi()["paths"])
-    assert paths == {"/healthz", "/v1/models", "/v1/chat/completions", "/v1/ask", "/v1/ingest", "/v1/status"}
+    assert paths == {"/healthz", "/v1/models", "/v1/chat/completions", "/v1/ask", "/v1/search", "/v1/ingest", "/v1/status"}
 
 
 async def _echo_size(request: Any) -> PlainTextResponse:
@@ -587,6 +590,35 @@ def test_api_ingest_of_a_subfolder_keeps_corpus_relative_sources(
     _add_documents(corpus_copy, 1)
     with serve_asgi(create_api_app(engine, settings)) as url:
         assert httpx.post(f"{url}/v1/ingest", json={"path": "more"}, timeout=300).status_code == 200
-        assert httpx.post(f"{url}/v1/ingest", timeout=300).json()["added"] == 0
+        assert httpx.post(f"{url}/v1/ingest", json={}, timeout=300).json()["added"] == 0
         sources = [document["source"] for document in httpx.get(f"{url}/v1/status").json()["documents"]]
     assert sources == sorted([next(corpus_copy.glob("*.txt")).name, "more/copy_0.txt"])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("content", ["\udfff port?", [{"type": "text", "text": "\ud800 port?"}]])
+def test_api_lone_surrogate_in_a_chat_message_is_a_400(api_url: str, content: Any, stream: bool) -> None:
+    """Issue #13 item 11: this was a 500 (while /v1/ask said 400)."""
+    body = {"model": MODEL, "messages": [{"role": "user", "content": content}], "stream": stream}
+    sent = httpx.post(
+        f"{api_url}/v1/chat/completions",
+        content=json.dumps(body),  # json.dumps escapes lone surrogates (httpx's json= would fail to encode them)
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    _assert_error(sent, 400)
+    assert sent.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_api_unexpected_error_is_logged_with_its_text(
+    engine: Engine, bundled_index: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret internals at /srv/x")
+
+    monkeypatch.setattr(engine, "ask", broken)
+    with serve_asgi(create_api_app(engine, bundled_index)) as url:
+        response = httpx.post(f"{url}/v1/ask", json={"question": "anything?"}, timeout=60)
+    error = _assert_error(response, 500)
+    assert "secret" not in error["message"] and "RuntimeError" in error["message"]
+    assert "secret internals at /srv/x" in caplog.text

@@ -46,6 +46,7 @@ OPERATIONS = [
     ("GET", "/v1/models"),
     ("POST", "/v1/chat/completions"),
     ("POST", "/v1/ask"),
+    ("POST", "/v1/search"),
     ("POST", "/v1/ingest"),
     ("GET", "/v1/status"),
 ]

@@ -311,3 +311,42 @@ def test_corpusqa_ingest_json_reports_unreadable_and_broken_files_and_goes_on(tm
     assert reasons["blank.md"] == "empty file"
     assert reasons["raw.html"] == "binary file (contains NUL bytes)"
     assert len(reasons) == 4
+
+
+def test_cli_ask_questions_file_reports_a_bad_line_and_goes_on(bundled_index: Settings, tmp_path: Path) -> None:
+    """Issue #13 item 14: an empty or too long question used to stop the whole run."""
+    questions = tmp_path / "questions.txt"
+    good = "How many Taliban prisoners were held in total?"
+    questions.write_text(f"{good}\n???\n{'x' * 5000}\n{good}\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["ask", "--json", "--index-dir", str(bundled_index.index_dir), "--questions-file", str(questions)]
+    )
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in line) for line in lines] == [False, True, True, False]
+    assert lines[1] == {"question": "???", "error": "The question is empty; type a question about your documents."}
+    assert "characters long" in lines[2]["error"]
+    assert "13,000 to 14,000" in lines[3]["answer"]
+    assert "2 questions could not be answered" in result.stderr and "Traceback" not in result.output
+
+
+def _broken_ask(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("secret internals at /srv/x")
+
+
+def test_cli_unexpected_error_is_one_line_unless_debugging(
+    bundled_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #13 item 16: the path users see is tested, without looking for pytest."""
+    from rag import Engine
+
+    monkeypatch.setattr(Engine, "ask", _broken_ask)
+    args = ["ask", "--index-dir", str(bundled_index.index_dir), "anything at all?"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert result.output.strip().splitlines() == [
+        "Error: Unexpected error (RuntimeError: secret internals at /srv/x); rerun with CORPUSQA_DEBUG=1 for the traceback."
+    ]
+    monkeypatch.setenv("CORPUSQA_DEBUG", "1")
+    debugging = CliRunner().invoke(cli, args)
+    assert isinstance(debugging.exception, RuntimeError)

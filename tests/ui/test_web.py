@@ -25,17 +25,8 @@ from corpusqa.types import Answer, Chunk, Citation, ScoredChunk, Timings
 from rag import Engine
 from ui.cli import cli
 from ui.server import build_app
-from ui.web import (
-    ChatPage,
-    UploadRejected,
-    build_blocks,
-    highlight_passage,
-    render_answer,
-    render_error,
-    render_report,
-    save_uploads,
-    upload_target,
-)
+from ui.web import ChatPage, build_blocks, highlight_passage, render_answer, render_error
+from ui.web_documents import SavedUpload, UploadRejected, render_report, save_uploads, upload_target
 
 
 def _noop_progress(*args: Any, **kwargs: Any) -> None:
@@ -205,7 +196,7 @@ def test_save_uploads_writes_only_good_files_into_the_corpus(tmp_path: Path) -> 
     corpus = tmp_path / "corpus"  # created on demand
     files = [incoming / name for name in ("good.md", "big.txt", "empty.txt", "tool.exe")]
     saved, rejected = save_uploads(files, corpus, max_mb=0.002, inbox=incoming)
-    assert saved == ["good.md"]
+    assert saved == [SavedUpload("good.md")]
     assert {(r.path, r.reason.split(" (")[0]) for r in rejected} == {
         ("big.txt", "the file is larger than 0.002 MB"),
         ("empty.txt", "the file is empty"),
@@ -216,14 +207,59 @@ def test_save_uploads_writes_only_good_files_into_the_corpus(tmp_path: Path) -> 
     assert stat.S_IMODE((corpus / "good.md").stat().st_mode) == 0o644
 
 
-def test_save_uploads_replaces_a_file_of_the_same_name(tmp_path: Path) -> None:
+def test_save_uploads_refuses_an_existing_name_unless_asked_to_replace(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "doc.txt").write_text("old")
+    (corpus / "doc.txt").write_text("old text")
     new = tmp_path / "doc.txt"
-    new.write_text("new")
-    assert save_uploads([new], corpus, max_mb=1, inbox=tmp_path) == (["doc.txt"], [])
-    assert (corpus / "doc.txt").read_text() == "new"
+    new.write_text("new text")
+    saved, rejected = save_uploads([new], corpus, max_mb=1, inbox=tmp_path)
+    assert saved == [] and [r.path for r in rejected] == ["doc.txt"]
+    assert "exists" in rejected[0].reason and "Replace documents of the same name" in rejected[0].reason
+    assert (corpus / "doc.txt").read_text() == "old text"
+    trash = tmp_path / "index" / "trash"
+    saved, rejected = save_uploads([new], corpus, max_mb=1, inbox=tmp_path, replace=True, trash=trash)
+    assert rejected == [] and saved[0].name == "doc.txt" and saved[0].previous is not None
+    assert (corpus / "doc.txt").read_text() == "new text"
+    assert saved[0].previous.parent == trash and saved[0].previous.read_text() == "old text"
+    assert sorted(os.listdir(corpus)) == ["doc.txt"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("doc.txt", b"   \n\t\n  ", "empty file"),
+        ("doc.txt", bytes(range(256)) * 8, "binary"),
+        ("scan.pdf", b"this is not a PDF at all", "cannot be ingested"),
+    ],
+)
+def test_save_uploads_never_replaces_a_document_with_an_unreadable_file(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / name).write_bytes(b"%PDF-old" if name.endswith(".pdf") else b"The good old text.")
+    before = (corpus / name).read_bytes()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / name).write_bytes(content)
+    saved, rejected = save_uploads([inbox / name], corpus, 1, inbox, replace=True, trash=tmp_path / "trash")
+    assert saved == [] and reason in rejected[0].reason, rejected
+    assert (corpus / name).read_bytes() == before
+    assert os.listdir(corpus) == [name] and not (tmp_path / "trash").exists()
+
+
+def test_save_uploads_keeps_a_limited_number_of_old_versions(tmp_path: Path) -> None:
+    corpus, inbox, trash = tmp_path / "corpus", tmp_path / "inbox", tmp_path / "trash"
+    inbox.mkdir()
+    corpus.mkdir()
+    (corpus / "doc.md").write_text("version 0")
+    for number in range(1, 6):
+        (inbox / "doc.md").write_text(f"version {number}")
+        saved, _ = save_uploads([inbox / "doc.md"], corpus, 1, inbox, replace=True, trash=trash, keep=3)
+        assert saved[0].previous is not None and saved[0].previous.read_text() == f"version {number - 1}"
+    assert sorted(path.read_text() for path in trash.iterdir()) == ["version 2", "version 3", "version 4"]
+    assert (corpus / "doc.md").read_text() == "version 5"
 
 
 def test_save_uploads_refuses_files_that_were_not_uploaded(tmp_path: Path) -> None:
@@ -354,9 +390,45 @@ def test_page_upload_drops_a_file_that_ingest_cannot_read(private_index: Setting
     (inbox / "scan.pdf").write_bytes(b"this is not a PDF at all")
     page = ChatPage(Engine(private_index, embedder), private_index, inbox=inbox)
     summary, status, _ = page.upload([str(inbox / "scan.pdf")], progress=_noop_progress)
-    assert "0 added" in summary and "not uploaded: <code>scan.pdf</code>: " in summary, summary
+    assert "not uploaded: <code>scan.pdf</code>: it cannot be ingested" in summary, summary
     assert not (private_index.corpus_dir / "scan.pdf").exists() and "scan.pdf" not in status
     assert "1 unchanged" in page.reingest(progress=_noop_progress)[0]
+
+
+def test_page_upload_never_loses_the_document_it_would_replace(private_index: Settings, embedder: Any) -> None:
+    """Issue #13 item 1: a blank file of an indexed document's name left nothing behind."""
+    name = "afghan_prisoner_release_2020.txt"
+    original = (private_index.corpus_dir / name).read_bytes()
+    inbox = private_index.index_dir.parent / "inbox"
+    inbox.mkdir()
+    (inbox / name).write_text("   \n\n   \n")
+    page = ChatPage(Engine(private_index, embedder), private_index, inbox=inbox)
+    for replace in (False, True):
+        summary, status, _ = page.upload([str(inbox / name)], replace, progress=_noop_progress)
+        assert f"not uploaded: <code>{name}</code>" in summary, summary
+        assert (private_index.corpus_dir / name).read_bytes() == original
+        assert f"<code>{name}</code>" in status
+    message, details, _ = _final(page, EXAMPLE_QUESTION)
+    assert EXAMPLE_ANSWER in details["answer"], message
+
+
+def test_page_upload_replaces_only_when_asked_and_keeps_the_old_version(private_index: Settings, embedder: Any) -> None:
+    name = "afghan_prisoner_release_2020.txt"
+    original = (private_index.corpus_dir / name).read_bytes()
+    inbox = private_index.index_dir.parent / "inbox"
+    inbox.mkdir()
+    (inbox / name).write_text(NEW_DOC)
+    page = ChatPage(Engine(private_index, embedder), private_index, inbox=inbox)
+    summary, _, _ = page.upload([str(inbox / name)], False, progress=_noop_progress)
+    assert "exists" in summary and (private_index.corpus_dir / name).read_bytes() == original
+    summary, status, _ = page.upload([str(inbox / name)], True, progress=_noop_progress)
+    assert f"updated: <code>{name}</code>" in summary and "previous version is kept as" in summary, summary
+    assert f"<code>{name}</code>" in status
+    assert (private_index.corpus_dir / name).read_text() == NEW_DOC
+    kept = list((private_index.index_dir / "trash").iterdir())
+    assert [path.read_bytes() for path in kept] == [original] and kept[0].name.endswith(name)
+    message, details, _ = _final(page, NEW_DOC_QUESTION)
+    assert "Amina Juma" in details["answer"], message
 
 
 def test_page_upload_of_only_bad_files_reports_without_ingesting(private_index: Settings, embedder: Any) -> None:
@@ -372,11 +444,13 @@ def test_page_upload_of_only_bad_files_reports_without_ingesting(private_index: 
 def test_page_reingest_reports_changes_and_skipped_files(private_index: Settings, embedder: Any) -> None:
     page = ChatPage(Engine(private_index, embedder), private_index)
     corpus = private_index.corpus_dir
-    (corpus / "notes.docx").write_bytes(b"PK")
+    (corpus / "notes.docx").write_bytes(b"PK")  # a broken Word file
+    (corpus / "sheet.xlsx").write_bytes(b"PK")
     (corpus / NEW_DOC_NAME).write_text(NEW_DOC)
     summary, status = page.reingest(progress=_noop_progress)
-    assert "1 added, 0 updated, 1 unchanged, 0 deleted, 1 skipped" in summary
-    assert "skipped: <code>notes.docx</code>: unsupported file type .docx" in summary
+    assert "1 added, 0 updated, 1 unchanged, 0 deleted, 2 skipped" in summary
+    assert "skipped: <code>notes.docx</code>: not a valid Word (.docx) file" in summary
+    assert "skipped: <code>sheet.xlsx</code>: unsupported file type .xlsx" in summary
     (corpus / NEW_DOC_NAME).unlink()
     summary, status = page.reingest(progress=_noop_progress)
     assert f"deleted: <code>{NEW_DOC_NAME}</code>" in summary and NEW_DOC_NAME not in status
@@ -444,7 +518,7 @@ def test_gradio_client_status_abstention_and_errors(page_url: str) -> None:
 def test_server_refuses_a_server_path_posing_as_an_upload(private_index: Settings, embedder: Any, tmp_path: Path) -> None:
     secret = Path(tempfile.gettempdir()) / f"corpusqa-secret-{os.getpid()}.txt"
     secret.write_text("The vault code is 4321.")
-    payload = {"data": [[{"path": str(secret), "meta": {"_type": "gradio.FileData"}}]]}
+    payload = {"data": [[{"path": str(secret), "meta": {"_type": "gradio.FileData"}}], False]}
     try:
         with serve_asgi(build_app(Engine(private_index, embedder), private_index)) as url:
             event = httpx.post(url + "/gradio_api/call/upload", json=payload, timeout=30).json()["event_id"]
@@ -496,3 +570,41 @@ def test_cli_ui_rejects_bad_ports(port: str) -> None:
     assert result.exit_code == 2, result.output
 
 
+
+
+@pytest.mark.parametrize("how_uvicorn_returns", ["returns", "raises KeyboardInterrupt"])
+def test_cli_ui_says_stopped_however_uvicorn_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how_uvicorn_returns: str
+) -> None:
+    """Issue #13 item 17: after a SIGINT, asyncio raises KeyboardInterrupt or returns, depending on timing."""
+    import uvicorn
+
+    def run(self: Any, sockets: list[socket.socket]) -> None:
+        for sock in sockets:
+            sock.close()
+        if how_uvicorn_returns != "returns":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    result = CliRunner().invoke(cli, ["ui", "--index-dir", str(tmp_path / "empty"), "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "Stopped."
+
+
+def test_page_ask_hides_an_unexpected_error_and_logs_it(
+    engine: Engine, bundled_index: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #13 items 15 and 16: the browser got the exception's text; tests saw a re-raise instead."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals at /srv/x")
+
+    monkeypatch.setattr(engine, "stream", broken)
+    message, details, count = _final(ChatPage(engine, bundled_index), EXAMPLE_QUESTION)
+    assert count == 1 and message.startswith('<div class="cqa-error">')
+    assert "secret" not in message and "secret" not in details["error"]
+    assert "Unexpected error (RuntimeError); see the server log" in details["error"]
+    assert "secret internals at /srv/x" in caplog.text and "Traceback" in caplog.text
+    debugging = bundled_index.model_copy(update={"debug": True})
+    with pytest.raises(RuntimeError, match="secret internals"):
+        _final(ChatPage(engine, debugging), EXAMPLE_QUESTION)

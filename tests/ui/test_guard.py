@@ -1,0 +1,251 @@
+"""The server's one gate (ui/guard.py) on a real server: key or login on every route, hosts, origins, JSON."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLE_QUESTION
+from starlette.routing import Mount, Route, WebSocketRoute
+from support.documents import EXAMPLE_ANSWER
+from support.servers import serve_asgi
+
+from corpusqa.settings import Settings
+from rag import Engine
+from ui.guard import PUBLIC_PATHS
+from ui.server import build_app
+
+KEY = "k3y-for-tests"
+DOCUMENT = "afghan_prisoner_release_2020"
+ERROR_KEYS = {"message", "type", "param", "code"}
+
+
+def _error(response: httpx.Response, status: int, code: str | None = None) -> str:
+    """The OpenAI-shaped error's one-sentence message (and its code, when given)."""
+    assert response.status_code == status, (response.request.url, response.text)
+    error = response.json()["error"]
+    assert set(error) == ERROR_KEYS and (code is None or error["code"] == code), error
+    assert error["message"].endswith(".") and "\n" not in error["message"]
+    return str(error["message"])
+
+
+@contextmanager
+def _server(settings: Settings, embedder: Any, **changes: Any) -> Iterator[tuple[str, Any]]:
+    settings = settings.model_copy(update=changes)
+    app = build_app(Engine(settings, embedder), settings)
+    with serve_asgi(app) as url:
+        yield url, app
+
+
+@contextmanager
+def _gradio_client(url: str, **kwargs: Any) -> Iterator[Any]:
+    from gradio_client import Client
+
+    client = Client(url + "/", verbose=False, analytics_enabled=False, download_files=False, **kwargs)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _routes(app: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path) of every route the app serves, mounted apps included; path parameters filled in."""
+    for route in app.routes:
+        if isinstance(route, Mount):
+            inner = getattr(route.app, "routes", None)
+            if inner is None:  # static files
+                yield "GET", prefix + route.path + "/x"
+            else:
+                yield from _routes(route.app, prefix + route.path)
+        elif hasattr(route, "original_router"):  # FastAPI's include_router() keeps the router whole
+            yield from _routes(route.original_router, prefix + route.include_context.prefix)
+        elif isinstance(route, Route):
+            path = re.sub(r"\{[^}]+\}", "x", prefix + route.path)
+            for method in sorted(route.methods or {"GET"}):
+                if method != "HEAD":
+                    yield method, path
+        else:
+            assert not isinstance(route, WebSocketRoute), f"a websocket route escapes the test: {route.path}"
+            raise AssertionError(f"a route of an unknown kind escapes the test: {route!r}")
+
+
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(("/assets/", "/static/", "/docs/assets/", "/gradio_api/static/"))
+
+
+@pytest.fixture(scope="module")
+def keyed(bundled_index: Settings, embedder: Any) -> Iterator[tuple[str, Any]]:
+    with _server(bundled_index, embedder, api_key=KEY) as served:
+        yield served
+
+
+# ---- item 7: one rule for every route ----------------------------------------------------------------
+
+
+def test_every_route_needs_the_key_or_a_login(keyed: tuple[str, Any]) -> None:
+    url, app = keyed
+    routes = sorted(set(_routes(app)))
+    paths = {path for _, path in routes}
+    assert {"/v1/ask", "/gradio_api/upload", "/gradio_api/queue/join", "/gradio_api/call/x", "/config"} <= paths
+    checked = 0
+    for method, path in routes:
+        response = httpx.request(method, url + path, json={}, timeout=30)
+        if _public(path):
+            assert response.status_code != 500, (method, path, response.text)
+            assert DOCUMENT not in response.text and EXAMPLE_ANSWER not in response.text, (method, path)
+            continue
+        assert response.status_code == 401, (method, path, response.status_code, response.text[:200])
+        checked += 1
+    assert checked > 40  # the Gradio app's routes are in the list, not only the API's
+
+
+def test_the_page_shows_a_login_that_accepts_the_key(keyed: tuple[str, Any]) -> None:
+    url, _ = keyed
+    page = httpx.get(url + "/", timeout=30).text
+    assert '"auth_required":true' in page and "the key as the password" in page and DOCUMENT not in page
+    with pytest.raises(ValueError, match="Could not login"), _gradio_client(url, auth=("me", "wrong")):
+        pass
+    with _gradio_client(url, auth=("me", KEY)) as client:
+        assert client.predict(api_name="/status")["document_count"] == 1
+        _, details = client.predict(EXAMPLE_QUESTION, "extractive", 3, api_name="/ask")
+    assert EXAMPLE_ANSWER in details["answer"]
+
+
+def test_the_bearer_key_works_on_the_page_endpoints(keyed: tuple[str, Any]) -> None:
+    url, _ = keyed
+    with _gradio_client(url, headers={"Authorization": f"Bearer {KEY}"}) as client:
+        assert client.predict(api_name="/status")["document_count"] == 1
+    bearer = {"Authorization": f"Bearer {KEY}"}
+    event = httpx.post(url + "/gradio_api/call/status", json={"data": []}, headers=bearer, timeout=30)
+    assert event.status_code == 200, event.text
+    assert httpx.get(url + "/v1/status", headers=bearer, timeout=30).json()["document_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/gradio_api/call/ask", {"data": [EXAMPLE_QUESTION, "extractive", 3]}),
+        ("POST", "/gradio_api/call/ingest", {"data": []}),
+        ("POST", "/gradio_api/call/upload", {"data": [[], False]}),
+        ("POST", "/gradio_api/call/status", {"data": []}),
+        ("POST", "/gradio_api/queue/join", {"data": [], "fn_index": 0, "session_hash": "x"}),
+        ("GET", "/gradio_api/file=/etc/hostname", None),
+        ("GET", "/config", None),
+        ("POST", "/v1/ingest", {}),
+    ],
+)
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {KEY}"])
+def test_page_endpoints_refuse_without_the_key(
+    keyed: tuple[str, Any], method: str, path: str, body: Any, authorization: str | None
+) -> None:
+    url, _ = keyed
+    headers = {"Authorization": authorization} if authorization else {}
+    _error(httpx.request(method, url + path, json=body, headers=headers, timeout=30), 401, "invalid_api_key")
+
+
+def test_gradio_upload_needs_the_key(keyed: tuple[str, Any]) -> None:
+    url, _ = keyed
+    files = {"files": ("evil.sh", b"#!/bin/sh\necho owned\n", "text/x-sh")}
+    _error(httpx.post(url + "/gradio_api/upload", files=files, timeout=30), 401)
+    done = httpx.post(url + "/gradio_api/upload", files=files, headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
+    assert done.status_code == 200, done.text
+
+
+# ---- item 8: cross-site requests and forged hosts (no key, the default) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def open_server(bundled_index: Settings, embedder: Any) -> Iterator[tuple[str, Any]]:
+    with _server(bundled_index, embedder) as served:
+        yield served
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "content", "status", "code"),
+    [
+        ("/v1/ingest", {"Content-Type": "text/plain", "Origin": "http://evil.example"}, b"", 403, "origin_not_allowed"),
+        ("/v1/ingest", {"Content-Type": "application/x-www-form-urlencoded"}, b"a=b", 415, "unsupported_media_type"),
+        ("/v1/ingest", {"Content-Type": "text/plain"}, b"{}", 415, "unsupported_media_type"),
+        ("/v1/ingest", {}, b"", 415, "unsupported_media_type"),
+        ("/v1/ask", {"Content-Type": "text/plain"}, b'{"question": "x"}', 415, "unsupported_media_type"),
+        ("/gradio_api/call/ingest", {"Content-Type": "text/plain"}, b'{"data": []}', 415, "unsupported_media_type"),
+        ("/gradio_api/call/ingest", {"Content-Type": "application/json", "Origin": "http://evil.example"},
+         b'{"data": []}', 403, "origin_not_allowed"),
+        ("/gradio_api/upload", {"Content-Type": "multipart/form-data; boundary=x", "Origin": "null"},
+         b"--x--\r\n", 403, "origin_not_allowed"),
+        ("/v1/ingest", {"Content-Type": "application/json", "Host": "evil.example"}, b"{}", 400, "host_not_allowed"),
+        ("/v1/ingest", {"Content-Type": "application/json", "Host": "evil.example:80", "Origin": "http://evil.example"},
+         b"{}", 400, "host_not_allowed"),
+    ],
+)
+def test_cross_site_and_rebinding_requests_are_refused(
+    open_server: tuple[str, Any], bundled_index: Settings, path: str, headers: dict[str, str],
+    content: bytes, status: int, code: str,
+) -> None:
+    url, _ = open_server
+    before = (bundled_index.index_dir / "state.json").read_bytes()
+    _error(httpx.post(url + path, content=content, headers=headers, timeout=30), status, code)
+    assert (bundled_index.index_dir / "state.json").read_bytes() == before  # no ingest started
+
+
+def test_foreign_host_is_refused_on_the_page_too(open_server: tuple[str, Any]) -> None:
+    url, _ = open_server
+    _error(httpx.get(url + "/", headers={"Host": "rebind.evil.example:7860"}, timeout=30), 400, "host_not_allowed")
+    port = url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.1"):
+        assert httpx.get(url + "/healthz", headers={"Host": host}, timeout=30).status_code == 200, host
+
+
+def test_same_origin_requests_work(open_server: tuple[str, Any]) -> None:
+    url, _ = open_server
+    origin = {"Origin": url}
+    assert httpx.post(url + "/v1/ask", json={"question": EXAMPLE_QUESTION}, headers=origin, timeout=60).status_code == 200
+    assert httpx.get(url + "/config", headers=origin, timeout=30).status_code == 200
+
+
+def test_gradio_no_longer_grants_localhost_origins_credentials(open_server: tuple[str, Any]) -> None:
+    url, _ = open_server
+    foreign = {"Origin": "http://localhost:9999", "Access-Control-Request-Method": "POST"}
+    response = httpx.options(url + "/gradio_api/queue/join", headers=foreign, timeout=30)
+    assert response.status_code == 403 and "access-control-allow-origin" not in response.headers
+    _error(httpx.get(url + "/config", headers={"Origin": "http://localhost:9999"}, timeout=30), 403)
+
+
+def test_allowed_hosts_and_origins_from_settings(bundled_index: Settings, embedder: Any) -> None:
+    trusted = "https://app.example.org"
+    with _server(bundled_index, embedder, allowed_hosts="qa.example.org", allowed_origins=trusted) as (url, _):
+        ok = httpx.get(url + "/v1/status", headers={"Host": "qa.example.org", "Origin": trusted}, timeout=30)
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == trusted
+        _error(httpx.get(url + "/v1/status", headers={"Host": "other.example.org"}, timeout=30), 400)
+        _error(httpx.get(url + "/v1/status", headers={"Origin": "https://evil.example.org"}, timeout=30), 403)
+
+
+# ---- items 10 and 12: /docs offline, errors in one shape ----------------------------------------------
+
+
+def test_docs_are_served_from_the_package(open_server: tuple[str, Any]) -> None:
+    url, _ = open_server
+    page = httpx.get(url + "/docs", timeout=30)
+    assert page.status_code == 200 and "cdn" not in page.text.lower()
+    for asset in re.findall(r'(?:src|href)="(/docs/[^"]+)"', page.text):
+        assert httpx.get(url + asset, timeout=30).status_code == 200, asset
+    assert "/docs/assets/swagger-ui-bundle.js" in page.text
+    schema = httpx.get(url + "/docs/openapi.json", timeout=30).json()
+    assert schema["openapi"].startswith("3.0") and "/v1/ask" in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/nope", 404), ("GET", "/gradio_api/nope", 404), ("POST", "/config", 405), ("GET", "/v1/nope", 404),
+     ("DELETE", "/v1/status", 405)],
+)
+def test_unknown_routes_and_methods_answer_in_the_openai_shape(
+    open_server: tuple[str, Any], method: str, path: str, status: int
+) -> None:
+    url, _ = open_server
+    response = httpx.request(method, url + path, headers={"Content-Type": "application/json"}, timeout=30)
+    assert "/openapi.json" in _error(response, status)

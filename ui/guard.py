@@ -1,0 +1,254 @@
+"""One gate in front of every route of the server: Host, Origin, content type, API key or page login, body size.
+
+The rules (README, "Security"), checked in this order for every request, whatever route it is for:
+
+1. `Host` must name this server: the address it listens on, a loopback name, or CORPUSQA_ALLOWED_HOSTS
+   (DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends `Host: evil.example`).
+2. A browser's `Origin` must be this server's own or one of CORPUSQA_ALLOWED_ORIGINS (cross-site requests).
+3. With CORPUSQA_API_KEY set, everything outside `PUBLIC_PATHS` needs `Authorization: Bearer <key>` or
+   the page's login cookie; the page's login accepts the key as its password.
+4. A request that changes state (POST, PUT, PATCH, DELETE) must send `Content-Type: application/json`,
+   except the page's login form and Gradio's file upload, which browsers send only with an Origin.
+5. Bodies under /v1/ and /mcp are capped at `max_body` bytes.
+
+It is ASGI middleware rather than route dependencies so that one rule covers the mounted Gradio app too,
+and so that refusals happen before a body is read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import MutableMapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from corpusqa.settings import Settings
+
+__all__ = ["PUBLIC_PATHS", "Guard", "PageLogins", "error_body", "error_response", "http_error"]
+
+#: Reachable without the key: the login page and its assets, health, and the API's description.
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/login", "/login/", "/theme.css", "/favicon.ico", "/manifest.json",
+                          "/openapi.json", "/docs", "/docs/openapi.json", "/gradio_api/login_check", "/gradio_api/login_check/"})
+_PUBLIC_PREFIXES = ("/assets/", "/static/", "/docs/assets/", "/gradio_api/static/")
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_WILDCARD = frozenset({"0.0.0.0", "::", ""})
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CAPPED = ("/v1", "/mcp")  # bodies read by our own handlers (the API, the MCP transport)
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: Paths that take a browser form instead of JSON: the page's login, Gradio's file upload.
+_FORM_PATHS = {"/login": _FORMS, "/login/": _FORMS, "/gradio_api/upload": ("multipart/form-data",)}
+
+
+def error_body(message: str, status: int, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """OpenAI's error shape: {"error": {"message", "type", "param", "code"}}."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_response(
+    message: str,
+    status: int,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error in OpenAI's shape, as a response."""
+    return JSONResponse(error_body(message, status, param=param, code=code), status_code=status, headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """404 and 405 (and other HTTP errors) in OpenAI's shape, pointing at the API's description."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"There is no {request.url.path[:200]}; see /openapi.json for the API's endpoints."
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path[:200]}; see /openapi.json."
+    else:
+        message = f"{exc.detail}."
+    return error_response(message, exc.status_code, headers=dict(exc.headers or {}))
+
+
+class PageLogins:
+    """Who is logged in to the page: reads Gradio's session cookie, and lets the API key stand for a login."""
+
+    def __init__(self) -> None:
+        self._tokens: MutableMapping[str, str] | None = None
+        self._cookie = ""
+        self._key_token = secrets.token_urlsafe(32)
+
+    def attach(self, gradio_app: Any) -> None:
+        """Use this Gradio app's login sessions (its `tokens` and cookie name)."""
+        self._tokens = gradio_app.tokens
+        self._cookie = f"access-token-unsecure-{gradio_app.cookie_id}"
+        # A request with the right bearer key reaches Gradio as a session of this server-side token:
+        # Gradio knows only its cookie, and this keeps one key working on every route.
+        gradio_app.tokens[self._key_token] = "api-key"
+
+    def user(self, cookie_header: str) -> str | None:
+        """The logged-in user named by Gradio's session cookie, if any."""
+        if self._tokens is None or not cookie_header:
+            return None
+        try:
+            cookies = SimpleCookie(cookie_header)
+        except CookieError:
+            return None
+        for name, morsel in cookies.items():
+            if name.startswith("access-token-") and morsel.value in self._tokens:
+                return self._tokens[morsel.value]
+        return None
+
+    def key_cookie(self) -> bytes | None:
+        """A Cookie header value that makes Gradio treat a request as logged in (after the key was checked)."""
+        return f"{self._cookie}={self._key_token}".encode() if self._tokens is not None else None
+
+
+class Guard:
+    """ASGI middleware applying the module's rules to every HTTP (and websocket) request."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, logins: PageLogins, max_body: int) -> None:
+        self.app = app
+        self.api_key = settings.api_key
+        self.logins = logins
+        self.max_body = max_body
+        self.any_host = "*" in settings.host_names
+        bound = settings.ui_host.strip("[]").lower()
+        self.hosts = _LOOPBACK | set(settings.host_names) | ({bound} if bound not in _WILDCARD else set())
+        self.origins = set(settings.origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await refusal(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if self.api_key and _bearer_matches(headers.get("authorization", ""), self.api_key):
+            scope = _with_cookie(scope, self.logins.key_cookie())
+        if scope["type"] == "http" and any(path == prefix or path.startswith(prefix + "/") for prefix in _CAPPED):
+            await self._capped(scope, receive, send, headers)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
+        path: str = scope.get("path", "")
+        host = headers.get("host", "")
+        if not self.any_host and _host_name(host) not in self.hosts:
+            return error_response(
+                f"This server does not answer to the host {host[:100]!r}; "
+                "add the name to CORPUSQA_ALLOWED_HOSTS if it is yours.",
+                400,
+                code="host_not_allowed",
+            )
+        origin = headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin, host):
+            return error_response(
+                f"Requests from the web page {origin[:100]!r} are not allowed; "
+                "add its origin to CORPUSQA_ALLOWED_ORIGINS if you trust it.",
+                403,
+                code="origin_not_allowed",
+            )
+        if self.api_key and not self._authorized(path, headers):
+            return error_response(
+                "Missing or wrong API key; send the header `Authorization: Bearer <CORPUSQA_API_KEY>` "
+                "or log in on the page.",
+                401,
+                code="invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if scope["type"] == "http" and scope["method"] in _STATE_CHANGING:
+            media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/json" and media not in _FORM_PATHS.get(path, ()):
+                return error_response(
+                    f"Send the request body as JSON with `Content-Type: application/json` (got {media or 'none'!r}).",
+                    415,
+                    code="unsupported_media_type",
+                )
+        return None
+
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        if "*" in self.origins or origin.rstrip("/") in self.origins:
+            return True
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False  # "null" (sandboxed frames, file:// pages) and anything odd
+        default = "443" if parts.scheme == "https" else "80"
+        return _host_port(parts.netloc, default) == _host_port(host, default)
+
+    def _authorized(self, path: str, headers: dict[str, str]) -> bool:
+        if path in PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
+            return True
+        assert self.api_key is not None
+        if _bearer_matches(headers.get("authorization", ""), self.api_key):
+            return True
+        return self.logins.user(headers.get("cookie", "")) is not None
+
+    async def _capped(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+        too_big = error_response(
+            f"The request body is larger than {self.max_body:,} bytes; send less.", 413, code="body_too_large"
+        )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            await too_big(scope, receive, send)
+            return
+        # Read the body here (it is small) so a chunked upload without Content-Length is capped too.
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await too_big(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _bearer_matches(header: str, key: str) -> bool:
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), key.encode())
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header: "[::1]:7860" -> "::1", "Example.org:80" -> "example.org"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _host_port(netloc: str, default_port: str) -> tuple[str, str]:
+    name = _host_name(netloc)
+    rest = netloc.strip().lower().rsplit("]", 1)[-1] if netloc.startswith("[") else netloc.strip().lower()
+    port = rest.rsplit(":", 1)[1] if rest.count(":") == 1 else default_port
+    return name, port
+
+
+def _with_cookie(scope: Scope, cookie: bytes | None) -> Scope:
+    if cookie is None:
+        return scope
+    headers = [(key, value) for key, value in scope["headers"] if key.lower() != b"cookie"]
+    return {**scope, "headers": [*headers, (b"cookie", cookie)]}
