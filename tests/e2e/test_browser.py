@@ -193,7 +193,7 @@ def test_page_reingest_shows_progress_then_the_summary(page: Any, live_page: Any
             for year, (a, b, c) in enumerate(rng.sample(words, 3) for _ in range(120))
         ]
         (corpus / f"town_{number}.txt").write_text("\n".join(lines))
-    (corpus / "notes.docx").write_bytes(b"PK")
+    (corpus / "notes.xlsx").write_bytes(b"PK")
     _open(page, live_page)
     page.get_by_role("tab", name="Documents").click()
     page.wait_for_selector("#index-status .cqa-status")
@@ -204,7 +204,7 @@ def test_page_reingest_shows_progress_then_the_summary(page: Any, live_page: Any
     page.screenshot(path=artifacts / "10-reingest-done.png")
     summary = page.inner_text("#ingest-summary")
     assert re.search(r"5 added, 0 updated, \d+ unchanged, 0 deleted, 1 skipped", summary), summary
-    assert "skipped: notes.docx: unsupported file type .docx" in summary
+    assert "skipped: notes.xlsx: unsupported file type .xlsx" in summary
     assert "town_4.txt" in page.inner_text("#index-status")
     assert page.offsite == []
 
