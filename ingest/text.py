@@ -29,6 +29,7 @@ __all__ = [
     "annotate",
     "annotate_chunks",
     "entity_spans",
+    "import_spacy",
     "nlp",
     "stem",
     "terms",
@@ -114,12 +115,29 @@ def terms(text: str) -> list[str]:
 # ---- spaCy -----------------------------------------------------------------------------------------
 
 
+def import_spacy() -> Any:
+    """`import spacy` without letting thinc import torch (about 2 s of a cold `ask`; our CPU pipeline never uses it)."""
+    import sys
+
+    # thinc probes for torch at import (thinc/compat.py); a None entry makes that probe fail fast. The entry
+    # is removed at once, so a later `import torch` (the ONNX export, the bench) still works.
+    blocked = "torch" not in sys.modules
+    if blocked:
+        sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if blocked and sys.modules.get("torch") is None:
+            del sys.modules["torch"]
+    return spacy
+
+
 @lru_cache(maxsize=1)
 def nlp() -> Any:
     """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer)."""
-    import spacy
-
     from corpusqa.errors import ModelLoadError
+
+    spacy = import_spacy()
 
     try:
         return spacy.load(SPACY_MODEL, exclude=["lemmatizer"])

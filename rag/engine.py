@@ -308,7 +308,7 @@ class Engine:
             )
         scored = retrieved[result.best.chunk_index]
         citation = _citation(1, scored, result.best.text)
-        text = f"{result.short_answer} — “{result.best.text}” [1]" if result.short_answer else f"{result.best.text} [1]"
+        text = f"{result.short_answer} — {_quoted(result.best.text)} [1]" if result.short_answer else f"{result.best.text} [1]"
         if result.band == "possibly":
             text = f"Possibly: {text}"
         return Answer(
@@ -360,6 +360,12 @@ class Engine:
             question, mark_unsupported(text, claims), False, "openai", 0.0, citations,
             retrieved=retrieved, unsupported=failed, claims=claims,
         )
+
+
+def _quoted(sentence: str) -> str:
+    """The sentence in quotation marks, without doubling the marks it already opens or closes with."""
+    inner = sentence.strip().strip('“”"')
+    return f"“{inner}”"
 
 
 def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:

@@ -66,7 +66,9 @@ class Facts:
 
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
-    import spacy
+    from ingest.text import import_spacy
+
+    spacy = import_spacy()
 
     # The parser and lemmatizer are not needed for entities and proper nouns; leaving them out
     # halves the time a claim takes.

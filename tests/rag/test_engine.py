@@ -152,3 +152,11 @@ def test_engine_serves_reingest_done_by_another_process(tmp_path: Path, corpus_c
     after = reader.ask("What colour is the zebra Mortimer?")
     assert not after.abstained and "purple" in after.answer
     assert after.citations[0].source == "zoo.md"
+
+
+def test_engine_short_answer_quotes_its_sentence_once(engine) -> None:  # type: ignore[no-untyped-def]
+    # the evidence sentence opens with its own quotation mark; the answer must not double it
+    answer = engine.ask(EXAMPLE_QUESTION)
+    assert answer.short_answer == "13,000 to 14,000"
+    assert "““" not in answer.answer and "””" not in answer.answer
+    assert f"{answer.short_answer} — “The Taliban wanted 5,000" in answer.answer
