@@ -91,6 +91,11 @@ class AskResult(BaseModel):
     answer: str = Field(description="The answer with [n] markers pointing at `citations`, or the abstention sentence.")
     abstained: bool = Field(description="True when the documents do not answer the question: do not guess then.")
     short_answer: str | None = Field(description="The answer's key phrase alone, when the engine gives one.")
+    band: str = Field(
+        description='"answer" (confident), "possibly" (the best sentence found, hedged: tell the user it may not '
+        'answer the question) or "abstain" (the documents do not say).'
+    )
+    confidence: float = Field(description="The calibrated confidence behind `band`, 0 to 1.")
     backend: str = Field(description='The answerer: "extractive" (quotes a sentence) or "openai" (an LLM).')
     citations: list[CitedPassage] = Field(description="The passages the answer cites, numbered as its [n] markers.")
 
@@ -202,8 +207,9 @@ def build_server(engine: Engine, settings: Settings) -> MCPServer:
             question=answer.question,
             answer=answer.answer,
             abstained=answer.abstained,
-            # short answers come from another change (#14); until then the Answer has none
-            short_answer=getattr(answer, "short_answer", None),
+            short_answer=answer.short_answer,
+            band=answer.band,
+            confidence=round(answer.confidence, 4),
             backend=answer.backend,
             citations=[_passage(citation) for citation in answer.citations],
         )

@@ -78,7 +78,8 @@ async def _asks_the_example_question(client: Client) -> dict[str, Any]:
     body = result.structured_content
     assert body is not None
     assert body["abstained"] is False and EXAMPLE_ANSWER in body["answer"]
-    assert "short_answer" in body  # null until the engine gives short answers
+    assert body["short_answer"] == "13,000 to 14,000"
+    assert body["band"] in ("answer", "possibly") and 0.0 < body["confidence"] <= 1.0
     assert body["citations"] and set(body["citations"][0]) == PASSAGE_KEYS
     cited = body["citations"][0]
     assert EXAMPLE_ANSWER in cited["text"] and EXAMPLE_ANSWER in cited["highlight"]
