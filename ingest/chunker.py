@@ -56,7 +56,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None, layout: s
     """Sentence spans of text[start:end] as absolute (start, end) offsets, whitespace trimmed.
 
     Wrapped lines are joined first: a line break ends a sentence only after end punctuation or before a
-    list item ("release 5,000\nprisoners" is one sentence). In the news layout a short line before a
+    list item ("costs 5,000\ndollars" is one sentence). In the news layout a short line before a
     capitalised one (a photo credit, a dateline) is a sentence of its own as well.
     """
     piece = text[start:end]

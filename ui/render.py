@@ -20,12 +20,15 @@ def _passage_lines(citation: Citation | ScoredChunk, number: int) -> list[str]:
     if isinstance(citation, Citation):
         source, title, kind = citation.source, citation.title, citation.kind
         start, end, text, highlight = citation.start_line, citation.end_line, citation.text, citation.highlight
+        page = citation.page
     else:
         chunk = citation.chunk
         source, title, kind = chunk.source, chunk.title, chunk.kind
         start, end, text, highlight = chunk.start_line, chunk.end_line, chunk.text, ""
+        page = chunk.page
     kind_label = "reader comment" if kind == "comment" else kind
-    head = f"[{number}] {source}, lines {start}-{end} ({kind_label}): {title}"
+    where = f"page {page}, lines {start}-{end}" if page else f"lines {start}-{end}"
+    head = f"[{number}] {source}, {where} ({kind_label}): {title}"
     body = " ".join(mark_sentence(text, highlight).split())
     return [head, *textwrap.wrap(body, width=100, initial_indent="    ", subsequent_indent="    ")]
 

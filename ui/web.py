@@ -101,16 +101,19 @@ def _source_html(anchor: str, number: int, item: Citation | ScoredChunk) -> str:
         source, title, kind, start, end, text, mark = (
             item.source, item.title, item.kind, item.start_line, item.end_line, item.text, item.highlight
         )
+        page = item.page
     else:
         chunk = item.chunk
         source, title, kind, start, end, text, mark = (
             chunk.source, chunk.title, chunk.kind, chunk.start_line, chunk.end_line, chunk.text, ""
         )
-    kind_label = "reader comment" if kind == "comment" else "article"
+        page = chunk.page
+    kind_label = "reader comment" if kind == "comment" else kind
+    where = f"page {page} · {_lines(start, end)}" if page else _lines(start, end)
     return (
         f'<div class="cqa-source" id="{anchor}-{number}">'
         f'<div class="cqa-source-head">[{number}] {_esc(title or source)}</div>'
-        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {_lines(start, end)} · {kind_label}</div>'
+        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label)}</div>'
         f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote></div>'
     )
 
