@@ -119,7 +119,12 @@ def test_ingest_killed_at_several_points_then_rerun_equals_an_uninterrupted_inge
     assert rerun.embedded_chunks < reference.embedded_chunks  # finished documents were kept, not redone
     assert _snapshot(killed) == _snapshot(fresh)
     assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (FILES, len(_snapshot(fresh)[1]))
-    assert _answers(killed, embedder) == _answers(fresh, embedder)
+    resumed, uninterrupted = _answers(killed, embedder), _answers(fresh, embedder)
+    # int8 dynamic quantisation scales activations per batch, so a resumed ingest (other batches) moves
+    # vectors by ~1e-3 (README, ONNX section): the confidence may differ in its third decimal, nothing else
+    for one, other in zip(resumed, uninterrupted, strict=True):
+        assert abs(float(one.pop("confidence")) - float(other.pop("confidence"))) < 0.02
+    assert resumed == uninterrupted
 
 
 ANIMALS = ["otter", "heron", "badger", "walrus", "falcon", "lynx", "beaver", "moose", "gecko", "toucan", "bison", "ferret"]
