@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ class ChunkStore:
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
         self.meta = client.get_or_create_collection(META, embedding_function=None)
         self._dense: tuple[int, np.ndarray, list[str]] | None = None  # (sentence count, vectors, chunk ids)
+        self._allowed: tuple[Container[str], np.ndarray] | None = None  # (allowed ids, row mask)
 
     def read_generation(self) -> dict[str, Any] | None:
         """The generation record written by the last finished ingest (None before the first)."""
@@ -203,26 +205,49 @@ class ChunkStore:
         page = self.chunks.get(ids=ids, include=["metadatas", "documents"])
         return {i: _to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
 
-    def query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+    def query(self, vector: np.ndarray, limit: int, allowed: Container[str] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks to a query vector as (id, cosine similarity).
 
         Searches sentence vectors and ranks each chunk by its best sentence: on the eval dev split
         this found the evidence far more often than the chunk vectors (a passage's mean dilutes
         the one sentence that answers).
         """
-        vectors, chunk_ids = self._sentence_matrix()
+        from chromadb.errors import ChromaError
+
+        try:
+            vectors, chunk_ids = self._sentence_matrix()
+        except ChromaError:  # InternalError on a segment a SIGKILL left half-written (chroma #7090)
+            return self._approximate_query(vector, limit)
         if not chunk_ids:
             return []
         # Exact cosine over every sentence vector, not Chroma's HNSW: its approximate graph is built
         # differently on each ingest, which moved hit@1 on a 200-page PDF by up to 25 points between two
         # builds of the same files. A matrix-vector product over ~100k sentences takes milliseconds.
         scores = vectors @ vector.astype(np.float32)
+        if allowed is not None:  # the committed generation only: never a killed ingest's half-written rows
+            if self._allowed is None or self._allowed[0] is not allowed or len(self._allowed[1]) != len(chunk_ids):
+                self._allowed = (allowed, np.fromiter((cid in allowed for cid in chunk_ids), bool, len(chunk_ids)))
+            scores = np.where(self._allowed[1], scores, -np.inf)
         take = min(limit * 4, len(scores))
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.lexsort((top, -scores[top]))]  # best first; ties in a fixed order
         best: dict[str, float] = {}
         for row in top:
-            best.setdefault(chunk_ids[row], float(scores[row]))
+            if np.isfinite(scores[row]):
+                best.setdefault(chunk_ids[row], float(scores[row]))
+        return list(best.items())[:limit]
+
+    def _approximate_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """Chroma's HNSW search: the fallback when the sentence vectors cannot all be read back."""
+        total = int(self.sentences.count())
+        if total == 0:
+            return []
+        result = self.sentences.query(
+            query_embeddings=[vector.tolist()], n_results=min(limit * 4, total), include=["metadatas", "distances"]
+        )
+        best: dict[str, float] = {}
+        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
+            best.setdefault(str(meta["chunk_id"]), 1.0 - float(distance))
         return list(best.items())[:limit]
 
     def _sentence_matrix(self) -> tuple[np.ndarray, list[str]]:
@@ -233,6 +258,7 @@ class ChunkStore:
             rows = sorted(zip(page["ids"], page["embeddings"], page["metadatas"]), key=lambda row: row[0])
             vectors = np.asarray([row[1] for row in rows], dtype=np.float32).reshape(len(rows), -1)
             self._dense = (total, vectors, [str(row[2]["chunk_id"]) for row in rows])
+            self._allowed = None
         return self._dense[1], self._dense[2]
 
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:

@@ -56,7 +56,7 @@ class HybridRetriever:
         depth = max(20, top_k * 4)
         bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth)] if self.keyword else []
         dense = (
-            [chunk_id for chunk_id, _ in self.store.query(vector, depth) if chunk_id in self.chunks]
+            [chunk_id for chunk_id, _ in self.store.query(vector, depth, self.chunks) if chunk_id in self.chunks]
             if self.weights.dense > 0
             else []
         )
