@@ -112,6 +112,12 @@ def test_discover_missing_path_raises_one_sentence(tmp_path: Path) -> None:
         ("utf16be.md", "\ufeff# Café\n\nNaïve text.\n".encode("utf-16-be"), "# Café\n\nNaïve text.\n"),
         ("utf16.txt", "Привет из UTF-16.\n".encode("utf-16"), "Привет из UTF-16.\n"),
         ("utf32.txt", "Smörgåsbord in UTF-32.\n".encode("utf-32"), "Smörgåsbord in UTF-32.\n"),
+        # UTF-8 with a few broken bytes (a stray Latin-1 byte, a last character cut off while the file was
+        # being written) stays UTF-8: one bad byte must not garble (or drop) the whole document
+        ("stray.txt", "Crème brûlée at the café. ".encode() + b"Caf\xe9 au lait.\n",
+         "Crème brûlée at the café. Caf\ufffd au lait.\n"),
+        ("cut.md", "# Über\n\nDie Brücke ist schön. Naïve façade é".encode()[:-1],
+         "# Über\n\nDie Brücke ist schön. Naïve façade \ufffd"),
     ],
 )
 def test_read_file_decodes_text_encodings(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
