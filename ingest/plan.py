@@ -90,7 +90,14 @@ def plan_ingest(
     """Read, hash and chunk every new or changed file, filling `report` exactly as the real run will end."""
     plan = IngestPlan()
     seen: set[str] = set()
-    for item in sorted(files, key=lambda f: f.source):
+    # A document's first folder belongs to one root: two folders named projB may not mix their files
+    # under projB/ (the indexed one keeps it; in one run, the first given).
+    owners = {ns: entry.root for entry in committed.values() if (ns := _namespace(entry.source)) and Path(entry.root).is_dir()}
+    indexed = dict(owners)
+    for item in files:  # discovery order: the first given folder of a name owns it
+        owners.setdefault(_namespace(item.source), str(item.root))
+    for item in sorted(files, key=lambda f: (f.source, owners[_namespace(f.source)] != str(f.root))):
+        namespace = _namespace(item.source)
         if item.source in seen:
             # Two roots with the same folder name in one run would be stored under one source.
             report.skipped.append(Skipped(str(item.path), f"another ingested file is also named {item.source}"))
@@ -104,6 +111,11 @@ def plan_ingest(
                     f"{item.source} is already indexed from {old.root}; rename one of the two folders",
                 )
             )
+            continue
+        owner = owners[namespace] if namespace else str(item.root)
+        if owner != str(item.root):
+            where = "is already indexed from" if indexed.get(namespace) == owner else "is also ingested from"
+            report.skipped.append(Skipped(str(item.path), f"the folder {namespace}/ {where} {owner}; rename one of the two folders"))
             continue
         plan.touched.add(item.source)
         try:
@@ -174,6 +186,11 @@ def _is_stored(versions: dict[str, list[StoredDocument]], old: ManifestEntry, di
     if old.hash != digest or old.signature != signature:
         return False
     return any(v.complete and v.hash == digest and v.signature == signature for v in versions.get(old.source, []))
+
+
+def _namespace(source: str) -> str:
+    """The first folder of a document's name ("projB" of "projB/docs/guide.md"); "" for a top-level file."""
+    return source.split("/", 1)[0] if "/" in source else ""
 
 
 def _in_scope(source: str, root: str, scopes: list[LabelledScope]) -> bool:

@@ -201,3 +201,35 @@ def test_ingest_dry_run_predicts_the_real_run_skips_included(
         ("picture.png", "not indexed"),
     }
     assert (real.documents, real.chunks) == (3, Engine(settings, embedder).status().chunks)
+
+
+def test_ingest_refuses_every_file_of_a_second_folder_with_the_same_name(tmp_path: Path, embedder: Embedder) -> None:
+    """A second projB/ may not slip its other files in under the first one's name, in one run or in two."""
+    settings = _settings(tmp_path)
+    first = _project(tmp_path / "projB", "# Bakery\n\nThe baker opens at five.\n", "# Guide\n\nBeech wood.\n")
+    second = _project(tmp_path / "other" / "projB", "# Mill\n\nThe miller grinds rye.\n", "# Guide\n\nRiver water.\n")
+    (second / "docs" / "dams.md").write_text("# Dams\n\nThe miller built a dam of oak.\n", encoding="utf-8")
+
+    Engine(settings, embedder).ingest([first])
+    later = Engine(settings, embedder).ingest([second])
+    together = Engine(settings, embedder).ingest([second, first])  # the indexed folder wins, whatever the order
+
+    expected = {"projB/README.md", "projB/docs/guide.md"}
+    assert later.added == [] and {s.path for s in later.skipped} == {
+        str((second / name).resolve()) for name in ("README.md", "docs/guide.md", "docs/dams.md")
+    }
+    assert all("rename one of the two folders" in s.reason for s in later.skipped)
+    assert together.unchanged == sorted(expected) and together.added == together.updated == []
+    assert len(together.skipped) == 3 and _sources(settings) == expected
+
+
+def test_ingest_in_one_run_keeps_two_same_named_folders_apart(tmp_path: Path, embedder: Embedder) -> None:
+    settings = _settings(tmp_path)
+    first = _project(tmp_path / "projB", "# Bakery\n\nThe baker opens at five.\n", "# Guide\n\nBeech wood.\n")
+    second = _project(tmp_path / "other" / "projB", "# Mill\n\nThe miller grinds rye.\n", "# Guide\n\nRiver water.\n")
+    (second / "docs" / "dams.md").write_text("# Dams\n\nThe miller built a dam of oak.\n", encoding="utf-8")
+
+    report = Engine(settings, embedder).ingest([first, second])
+
+    assert report.added == ["projB/README.md", "projB/docs/guide.md"] and len(report.skipped) == 3
+    assert _cited(settings, embedder, "What did the miller build a dam of?")[1][:1] != ["projB/docs/dams.md"]
