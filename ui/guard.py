@@ -126,7 +126,11 @@ class Guard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        # The first of repeated headers, as the app reads them (Starlette's Headers.get): checking the last
+        # one let `Host: evil.example` then `Host: 127.0.0.1` through while the app saw evil.example.
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
         refusal = self._refusal(scope, headers)
         if refusal is not None:
             if scope["type"] == "websocket":

@@ -249,3 +249,35 @@ def test_unknown_routes_and_methods_answer_in_the_openai_shape(
     url, _ = open_server
     response = httpx.request(method, url + path, headers={"Content-Type": "application/json"}, timeout=30)
     assert "/openapi.json" in _error(response, status)
+
+
+def _raw_request(url: str, head: str) -> bytes:
+    """Send a hand-written request (httpx sends one Host, one Origin); return the raw response."""
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    return response
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [
+        # the app reads the first of repeated headers (Starlette's Headers.get): the guard must check that one
+        ("GET /healthz HTTP/1.1\nHost: evil.example\nHost: 127.0.0.1\nConnection: close\n", 400),
+        (("POST /v1/ingest HTTP/1.1\nHost: 127.0.0.1\nOrigin: http://evil.example\nOrigin: http://127.0.0.1\n"
+         "Content-Type: application/json\nContent-Length: 2\nConnection: close\n\n{}"), 403),
+    ],
+)
+def test_repeated_host_or_origin_headers_are_checked_as_the_app_reads_them(
+    open_server: tuple[str, Any], bundled_index: Settings, request_head: str, status: int
+) -> None:
+    url, _ = open_server
+    before = (bundled_index.index_dir / "state.json").read_bytes()
+    response = _raw_request(url, request_head if "\n\n" in request_head else request_head + "\n")
+    assert int(response.split(b" ", 2)[1]) == status, response[:300]
+    assert (bundled_index.index_dir / "state.json").read_bytes() == before
