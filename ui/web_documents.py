@@ -255,7 +255,8 @@ class DocumentsTab:
         settings = self.settings
         saved, rejected = save_uploads(
             files or [], settings.corpus_dir, settings.max_upload_mb, self.inbox,
-            replace=bool(replace), trash=trash_dir(settings), keep=settings.upload_versions_kept,
+            # only the checkbox's true replaces: an API caller's "false" is truthy
+            replace=replace is True, trash=trash_dir(settings), keep=settings.upload_versions_kept,
         )
         notes = [f"{s.name}: the previous version is kept as {s.previous}" for s in saved if s.previous]
         summary = self._ingest(progress, rejected, saved, notes) if saved else render_report(None, rejected)

@@ -419,8 +419,10 @@ def test_page_upload_replaces_only_when_asked_and_keeps_the_old_version(private_
     inbox.mkdir()
     (inbox / name).write_text(NEW_DOC)
     page = ChatPage(Engine(private_index, embedder), private_index, inbox=inbox)
-    summary, _, _ = page.upload([str(inbox / name)], False, progress=_noop_progress)
-    assert "exists" in summary and (private_index.corpus_dir / name).read_bytes() == original
+    # an API caller's "false" (or anything but the checkbox's true) is not a request to replace
+    for not_asked in (False, None, "false", "0", 1):
+        summary, _, _ = page.upload([str(inbox / name)], not_asked, progress=_noop_progress)  # type: ignore[arg-type]
+        assert "exists" in summary and (private_index.corpus_dir / name).read_bytes() == original, not_asked
     summary, status, _ = page.upload([str(inbox / name)], True, progress=_noop_progress)
     assert f"updated: <code>{name}</code>" in summary and "previous version is kept as" in summary, summary
     assert f"<code>{name}</code>" in status
