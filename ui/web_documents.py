@@ -186,10 +186,14 @@ def _keep_previous(target: Path, trash: Path | None, keep: int) -> Path:
     if trash is None:
         raise UploadRejected("replacing is not possible here: no trash folder is configured")
     trash.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S") + f"{time.time_ns() % 1_000_000_000:09d}"
+    # One clock reading, in UTC: names sort by age (local time repeats an hour when summer time ends).
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000)) + f"{now % 1_000_000_000:09d}"
     kept = trash / f"{stamp}-{target.name}"
     shutil.copy2(target, kept)
-    for old in sorted(trash.iterdir(), key=lambda item: item.name)[:-keep]:
+    # The version just kept exists nowhere else: it is never the one dropped, whatever the other names say.
+    others = sorted((item for item in trash.iterdir() if item != kept), key=lambda item: item.name)
+    for old in others[: max(len(others) - (keep - 1), 0)]:
         old.unlink(missing_ok=True)
     return kept
 

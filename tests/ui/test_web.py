@@ -262,6 +262,24 @@ def test_save_uploads_keeps_a_limited_number_of_old_versions(tmp_path: Path) -> 
     assert (corpus / "doc.md").read_text() == "version 5"
 
 
+@pytest.mark.parametrize("keep", [1, 2])
+def test_save_uploads_never_drops_the_version_it_just_kept(tmp_path: Path, keep: int) -> None:
+    """A trash entry stamped later than now (the clock was set back, or summer time ended) must not push
+    the version just replaced out of a full trash: that version exists nowhere else."""
+    corpus, inbox, trash = tmp_path / "corpus", tmp_path / "inbox", tmp_path / "trash"
+    for folder in (corpus, inbox, trash):
+        folder.mkdir()
+    (trash / "29991231T235959000000000-other.md").write_text("a version kept under a clock that ran ahead")
+    (corpus / "doc.md").write_text("the only copy of version 1")
+    (inbox / "doc.md").write_text("version 2")
+
+    saved, rejected = save_uploads([inbox / "doc.md"], corpus, 1, inbox, replace=True, trash=trash, keep=keep)
+
+    assert rejected == [] and saved[0].previous is not None
+    assert saved[0].previous.read_text() == "the only copy of version 1"
+    assert len(list(trash.iterdir())) == keep
+
+
 def test_save_uploads_refuses_files_that_were_not_uploaded(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
