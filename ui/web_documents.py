@@ -36,6 +36,7 @@ __all__ = [
 _PROGRESS = gr.Progress()  # Gradio spots a Progress default and feeds it the event's progress bar
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ERROR = '<div class="cqa-error">{}</div>'
+_EXISTS = "a document of that name exists; tick “Replace documents of the same name” to replace it"
 
 
 def _esc(text: str) -> str:
@@ -151,7 +152,7 @@ def _save_one(
         raise UploadRejected("the file is empty")
     exists = target.exists() or target.is_symlink()
     if exists and not replace:
-        raise UploadRejected("a document of that name exists; tick “Replace documents of the same name” to replace it")
+        raise UploadRejected(_EXISTS)
     if exists and not target.is_file():
         raise UploadRejected("a folder or special file of that name exists in the corpus folder")
     # A hidden staging folder in the corpus folder: ingest skips hidden names, and the final rename
@@ -165,7 +166,19 @@ def _save_one(
         with staged.open("rb") as handle:
             os.fsync(handle.fileno())
         previous = _keep_previous(target, trash, keep) if exists else None
-        os.replace(staged, target)  # the old version stays in place until this instant
+        if exists:
+            os.replace(staged, target)  # the old version stays in place until this instant
+        else:
+            # A hard link never replaces: a file of that name saved meanwhile (another server on this
+            # folder, an editor) is kept, and this upload refused, instead of one silently overwriting the other.
+            try:
+                os.link(staged, target)
+            except FileExistsError as exc:
+                raise UploadRejected(_EXISTS) from exc
+            except OSError:  # a file system without hard links (FAT, some network shares): check once more
+                if target.exists() or target.is_symlink():
+                    raise UploadRejected(_EXISTS) from None
+                os.replace(staged, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return SavedUpload(target.name, previous)

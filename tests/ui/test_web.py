@@ -23,6 +23,7 @@ import ui.web
 from corpusqa.settings import Settings, load_settings
 from corpusqa.types import Answer, Chunk, Citation, ScoredChunk, Timings
 from rag import Engine
+from ui import web_documents
 from ui.cli import cli
 from ui.server import build_app
 from ui.web import ChatPage, build_blocks, highlight_passage, render_answer, render_error
@@ -278,6 +279,30 @@ def test_save_uploads_never_drops_the_version_it_just_kept(tmp_path: Path, keep:
     assert rejected == [] and saved[0].previous is not None
     assert saved[0].previous.read_text() == "the only copy of version 1"
     assert len(list(trash.iterdir())) == keep
+
+
+def test_save_uploads_never_overwrites_a_file_that_appeared_while_it_was_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another server on the same folder (or an editor) saves doc.md while this upload is being read:
+    without replace, the upload must not silently overwrite it."""
+    corpus, inbox = tmp_path / "corpus", tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "doc.md").write_text("# Upload\n\nThe upload says the heron fishes at dawn.\n")
+    real_check = web_documents._check_readable
+
+    def check_while_another_writer_saves(path: Path, max_mb: float) -> None:
+        real_check(path, max_mb)
+        (corpus / "doc.md").write_text("the other writer's only copy")
+
+    monkeypatch.setattr(web_documents, "_check_readable", check_while_another_writer_saves)
+    saved, rejected = save_uploads([inbox / "doc.md"], corpus, 1, inbox, trash=tmp_path / "trash")
+
+    assert saved == [] and [r.reason for r in rejected] == [
+        "a document of that name exists; tick “Replace documents of the same name” to replace it"
+    ]
+    assert (corpus / "doc.md").read_text() == "the other writer's only copy"
+    assert [p.name for p in corpus.iterdir()] == ["doc.md"]  # no staging folder left behind
 
 
 def test_save_uploads_refuses_files_that_were_not_uploaded(tmp_path: Path) -> None:
