@@ -11,10 +11,10 @@ from filelock import FileLock, Timeout
 
 from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport
+from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport, Skipped
 from ingest.embedder import Embedder
 from ingest.generation import commit, committed_manifest, sync_keyword_index
-from ingest.loader import discover
+from ingest.loader import Scope, SourceFile, discover
 from ingest.onnx_model import EXPORT_VERSION
 from ingest.plan import IngestPlan, PlannedFile, label_sources, plan_ingest
 from ingest.state import read_state
@@ -55,6 +55,7 @@ def ingest_paths(
     """Ingest files and folders incrementally; with dry_run, only report what would change."""
     started = time.perf_counter()
     found, walked, skipped = discover(paths or [settings.corpus_dir], base=settings.corpus_dir)
+    found, skipped = _outside_index(settings, paths or [settings.corpus_dir], found, walked, skipped)
     files, scopes, skipped = label_sources(settings, found, walked, skipped)
     report = IngestReport(skipped=skipped, dry_run=dry_run)
     options = {"delete": delete, "keep_unreadable": keep_unreadable}
@@ -94,6 +95,28 @@ def ingest_paths(
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _outside_index(
+    settings: Settings, given: list[Path], found: list[SourceFile], walked: list[Scope], skipped: list[Skipped]
+) -> tuple[list[SourceFile], list[Skipped]]:
+    """Drop the index directory's own files: with the index inside an ingested folder, its trash/ (replaced
+    upload versions) was indexed and cited, and its database files were listed as skipped."""
+    index = settings.index_dir.resolve()
+    roots = [scope.root for scope in walked]
+    kept_files = [item for item in found if not item.path.resolve().is_relative_to(index)]
+
+    def inside(item: Skipped) -> bool:
+        candidates = [Path(item.path)] if Path(item.path).is_absolute() else [root / item.path for root in roots]
+        return any(path.resolve().is_relative_to(index) for path in candidates if path.exists() or path.is_symlink())
+
+    kept_skipped = [item for item in skipped if not inside(item)]
+    kept_skipped += [
+        Skipped(str(path), "it is inside the index directory, which ingest never reads; name a folder outside it")
+        for path in given
+        if path.resolve().is_relative_to(index)
+    ]
+    return kept_files, kept_skipped
 
 
 # Small files are pooled so the model runs on full batches (one file at a time, 40 small files took

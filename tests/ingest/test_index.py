@@ -451,3 +451,26 @@ def test_ingest_while_another_ingest_holds_the_lock_raises_index_busy(
     assert str(info.value) == f"Another ingest is writing {settings.index_dir}; wait for it to finish and try again."
     assert dry.added == ["note_00.txt"]
     assert after.added == ["note_00.txt"] and after.documents == 1
+
+
+@pytest.mark.parametrize("given", ["corpus", "index"])
+def test_ingest_never_reads_its_own_index_folder(tmp_path: Path, embedder: Embedder, given: str) -> None:
+    """An index kept inside the ingested folder: its trash/ holds replaced versions, which must not be cited."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "owls.md").write_text("# Owls\n\nOwls now sleep all night in the barn.\n", encoding="utf-8")
+    settings = load_settings(index_dir=corpus / "index", corpus_dir=corpus, chunk_tokens=160)
+    (settings.index_dir / "trash").mkdir(parents=True)
+    (settings.index_dir / "trash" / "20260101T000000000000000-owls.md").write_text(
+        "# Owls\n\nOwls hunt mice in the barn at night.\n", encoding="utf-8"
+    )
+
+    report = Engine(settings, embedder).ingest([corpus if given == "corpus" else settings.index_dir / "trash"])
+
+    if given == "corpus":
+        assert report.added == ["owls.md"] and report.skipped == []  # nor the index's database files
+    else:
+        assert report.added == [] and [s.reason for s in report.skipped] == [
+            "it is inside the index directory, which ingest never reads; name a folder outside it"
+        ]
+    assert {chunk.source for chunk in _chunks(settings)} <= {"owls.md"}
