@@ -53,7 +53,7 @@ __all__ = ["SpanRow", "choose_threshold", "fit_span_model", "main", "score_spans
 SENTENCES_PER_QUESTION = 3
 #: Regularisation of the span model: the best mean span F1 on the held-out dev splits of the LOCO folds
 #: among 0.003-1, with and without equal corpus weights (README "Short answers").
-SPAN_C = 0.03
+SPAN_C = 0.01
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _training_rows(train: list[Asked], fitted: Fitted, parses: _Parses) -> list[
     return rows
 
 
-def fit_span_model(rows: list[SpanRow], c: float = SPAN_C, names: tuple[str, ...] | None = None, balanced: bool = True) -> LinearModel:
+def fit_span_model(rows: list[SpanRow], c: float = SPAN_C, names: tuple[str, ...] | None = None, balanced: bool = False) -> LinearModel:
     """Logistic regression with soft labels (weight F1 as positive, 1 - F1 as negative) on span features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

@@ -86,7 +86,7 @@ def dep_group(dep: str) -> str:
 def span_feature_names() -> tuple[str, ...]:
     """Every feature the span model reads, in a fixed order."""
     base = (
-        "type_match", "typed_q", "q_share", "q_any", "q_all", "no_terms", "dist", "adjacent", "no_anchor",
+        "type_match", "typed_q", "q_share", "q_any", "dist", "adjacent", "no_anchor",
         "gov_in_q", "gov2_in_q", "verb_in_q", "prep_in_q", "prep_match", "role_match", "len", "len1",
         "len_le3", "len_gt6", "is_ent", "part_ent", "has_num", "is_chunk", "starts_det", "position",
         "focus_in", "focus_after", "focus_head", "propn_head", "comma", "nearest_typed", "nearest",
@@ -202,11 +202,13 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
         root = piece.root
         span_terms = [s for s in token_stems[first : last + 1] if s]
         inside = [s in question_terms for s in span_terms]
+        if not span_terms or all(inside) or (first == 0 and last >= n - 2):
+            continue  # no content word, only the question's own words, or the whole sentence: no shorter answer
         outside = [a for a in anchors if a < first or a > last]
         gap = min((first - a if a < first else a - last for a in outside), default=FAR)
         part_label = label or next((entity_tokens[i] for i in range(first, last + 1) if i in entity_tokens), "")
         covered = sum(i in entity_tokens for i in range(first, last + 1)) / (last - first + 1)
-        kind = _LABEL_KINDS.get(part_label, "") if covered >= 0.5 else ""
+        kind = _LABEL_KINDS.get(part_label, "") if covered > 0.5 else ""
         kind = kind or _POS_KINDS.get(root.pos_, "other")
         dep = dep_group(root.dep_)
         governor = root.head if root.head.i != root.i else None
@@ -218,12 +220,10 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
         after = [stem(w) for w in words(sentence[piece.end_char : piece.end_char + 40])[:3]]
         length = last - first + 1
         features = {
-            "type_match": 1.0 if part_label in labels and covered >= 0.5 else 0.0,
+            "type_match": 1.0 if part_label in labels and covered > 0.5 else 0.0,
             "typed_q": 1.0 if labels else 0.0,
             "q_share": sum(inside) / len(inside) if inside else 0.0,
             "q_any": 1.0 if any(inside) else 0.0,
-            "q_all": 1.0 if inside and all(inside) else 0.0,
-            "no_terms": 0.0 if span_terms else 1.0,
             "dist": min(gap, FAR) / FAR,
             "adjacent": 1.0 if gap <= 1 else 0.0,
             "no_anchor": 0.0 if anchors else 1.0,
@@ -266,11 +266,10 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
 def _mark_nearest(found: list[SpanCandidate]) -> None:
     """Flag the span(s) nearest to the question's words, overall and among the expected type."""
     for key, among in (("nearest", found), ("nearest_typed", [c for c in found if c.features["type_match"]])):
-        fresh = [c for c in among if not c.features["q_all"]]
-        if not fresh:
+        if not among:
             continue
-        closest = min(c.features["dist"] for c in fresh)
-        for c in fresh:
+        closest = min(c.features["dist"] for c in among)
+        for c in among:
             c.features[key] = 1.0 if c.features["dist"] == closest else 0.0
 
 
