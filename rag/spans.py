@@ -90,6 +90,7 @@ def span_feature_names() -> tuple[str, ...]:
         "gov_in_q", "gov2_in_q", "verb_in_q", "prep_in_q", "prep_match", "role_match", "len", "len1",
         "len_le3", "len_gt6", "is_ent", "part_ent", "has_num", "is_chunk", "starts_det", "position",
         "focus_in", "focus_after", "focus_head", "propn_head", "comma", "nearest_typed", "nearest",
+        "cuts_entity", "sibling_anchor", "near_anchors", "rest_cover",
     )
     return (
         base
@@ -188,10 +189,12 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
     token_stems = [stem(t.lower_) if t.lower_ not in STOPWORDS and not t.is_punct else "" for t in doc]
     anchors = [i for i, s in enumerate(token_stems) if s and s in question_terms]
     entity_tokens: dict[int, str] = {}
-    for start, end, label in spans:
+    entity_ids: dict[int, int] = {}
+    for number, (start, end, label) in enumerate(spans):
         piece = doc.char_span(start, end, alignment_mode="expand")
         if piece is not None:
             entity_tokens.update(dict.fromkeys(range(piece.start, piece.end), label))
+            entity_ids.update(dict.fromkeys(range(piece.start, piece.end), number))
     chunks = {(c.start, c.end - 1) for c in doc.noun_chunks}
     labels = analysis.labels
     wh = analysis.wh if analysis.wh in WH_CLASSES else "none"
@@ -248,6 +251,10 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
             "focus_head": 1.0 if analysis.focus and token_stems[root.i] == analysis.focus else 0.0,
             "propn_head": 1.0 if root.pos_ == "PROPN" else 0.0,
             "comma": 1.0 if any(t.text in (",", ";", "(") for t in piece) else 0.0,
+            "cuts_entity": 1.0 if _cuts(first, last, entity_ids) else 0.0,
+            "sibling_anchor": 1.0 if verb.i != root.i and _sibling_anchor(verb, first, last, anchors) else 0.0,
+            "near_anchors": sum(1 for a in outside if min(abs(a - first), abs(a - last)) <= 5) / len(anchors) if anchors else 0.0,
+            "rest_cover": len({token_stems[a] for a in outside}) / len(question_terms) if question_terms else 0.0,
             f"kind={kind}": 1.0,
             f"dep={dep}": 1.0,
             f"prep={prep_kind}": 1.0,
@@ -261,6 +268,24 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
         out.append(SpanCandidate(piece.start_char, piece.end_char, piece.text, features))
     _mark_nearest(out)
     return out
+
+
+def _cuts(first: int, last: int, entity_ids: dict[int, int]) -> bool:
+    """Whether a span cuts an entity at either end (only "Thomas" of "Thomas Reed")."""
+    before = first - 1 in entity_ids and entity_ids[first - 1] == entity_ids.get(first)
+    after = last + 1 in entity_ids and entity_ids[last + 1] == entity_ids.get(last)
+    return before or after
+
+
+def _sibling_anchor(verb: Any, first: int, last: int, anchors: list[int]) -> bool:
+    """Whether another argument of the span's predicate holds the question's words (the span fills the
+    role the question word fills)."""
+    for child in verb.children:
+        if first <= child.i <= last:
+            continue
+        if any(child.left_edge.i <= a <= child.right_edge.i and not first <= a <= last for a in anchors):
+            return True
+    return False
 
 
 def _mark_nearest(found: list[SpanCandidate]) -> None:

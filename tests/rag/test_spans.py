@@ -25,7 +25,7 @@ from rag.spans import (
 CASES = [
     ("When did the museum open?", "The museum opened in June 1931 after years of delay.", {"June 1931"}),
     ("How long did the voyage take?", "The voyage took three weeks because of the storms.", {"three weeks"}),
-    ("Who designed the lighthouse?", "The lighthouse was designed by Thomas Reed in 1870.", {"Thomas Reed"}),
+    ("Who designed the lighthouse?", "The lighthouse was designed by the engineer Thomas Reed and built in 1870.", {"Thomas Reed"}),
     ("Where did the orchestra perform?", "The orchestra performed in Oslo and later in Bergen.", {"Oslo", "Oslo and later in Bergen"}),
     ("Which instrument did Clara play?", "Clara played the cello in the city orchestra for ten years.", {"the cello", "cello"}),
     ("What does the pump use to cool the engine?", "The pump uses cold sea water to cool the engine.", {"cold sea water", "sea water"}),
