@@ -65,11 +65,30 @@ def test_unseen_corpus_short_answer_leads(unseen: Engine, question: str, short: 
     assert answer.answer.removeprefix("Possibly: ").startswith(f"{short} — “{sentence}”")
 
 
-def test_unseen_corpus_sentence_answer_has_no_short_answer(unseen: Engine) -> None:
+def test_unseen_corpus_what_question_gets_a_short_answer(unseen: Engine) -> None:
+    # an untyped "what" question: the span model (rag.spans) gives the phrase, not the whole sentence
     answer = unseen.ask("What do the old keepers' cottages house now?")
     assert not answer.abstained
+    assert answer.short_answer is not None and "museum" in answer.short_answer
+    assert len(answer.short_answer) < len(answer.citations[0].highlight)
+    assert answer.answer.removeprefix("Possibly: ").startswith(f"{answer.short_answer} — “")
+
+
+def test_unseen_corpus_span_under_the_threshold_gives_the_sentence(unseen: Engine, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the rule for giving none: a span model whose threshold no span reaches leaves the sentence alone
+    import json
+
+    from rag import answer_types
+    from rag.spans import FITTED_SPANS_PATH, load_span_model
+
+    raw = json.loads(FITTED_SPANS_PATH.read_text(encoding="utf-8"))
+    raw["threshold"] = 1.01
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps(raw), encoding="utf-8")
+    monkeypatch.setattr(answer_types, "load_span_model", lambda: load_span_model(strict))
+    answer = unseen.ask("What do the old keepers' cottages house now?")
     assert answer.short_answer is None
-    assert "museum" in answer.answer
+    assert "museum" in answer.answer and " — “" not in answer.answer
 
 
 @pytest.mark.parametrize(
