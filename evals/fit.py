@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from corpusqa.settings import Settings
-from evals.fit_data import FitCorpus, fit_corpora, squad_f1
-from evals.metrics import accepts, supports
+from evals.fit_data import FitCorpus, fit_corpora
+from evals.metrics import accepts, squad_f1, supports
 from evals.questions import Question
 from rag.answer_types import QuestionAnalysis, short_span
 from rag.confidence import (
