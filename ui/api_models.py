@@ -1,5 +1,8 @@
-"""Models of corpusqa's own routes (/v1/ask, /v1/search, /v1/ingest, /v1/status, /healthz) and the citation
-and claim shapes the OpenAI-compatible ones reuse (ui/api_openai_models.py); every field is described for /openapi.json.
+"""Models of corpusqa's own routes (/v1/ask, /v1/search, /v1/ingest, /v1/status, /healthz).
+
+The others reuse them: citations and claims in the OpenAI-compatible models (ui/api_openai_models.py);
+answers, passages, search results and status fields in the MCP tools' results (ui/mcp_server.py).
+Every field is described for /openapi.json.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 __all__ = [
     "PATH_PATTERN",
     "QUESTION_PATTERN",
+    "AnswerCore",
     "AskRequest",
     "AskResponse",
     "CitationModel",
     "ClaimModel",
+    "DocumentCount",
     "DocumentModel",
+    "EmbeddingModelName",
     "Health",
     "IngestRequest",
     "IngestResponse",
+    "LastIngest",
     "SearchHitModel",
     "SearchRequest",
     "SearchResponse",
@@ -39,6 +46,12 @@ QUESTION_PATTERN = r"[^\W_]"
 
 
 # ---- shared ---------------------------------------------------------------------------------------
+
+# Status fields the MCP tool `status` (ui/mcp_server.py) also returns, described once for both; they are
+# types rather than a base class so that each model keeps its own field order.
+DocumentCount = Annotated[int, Field(description="Number of indexed documents.")]
+EmbeddingModelName = Annotated[str, Field(description="The embedding model the index was built with.")]
+LastIngest = Annotated[str | None, Field(description="When the last ingest finished (ISO 8601), or null.")]
 
 
 class CitationModel(BaseModel):
@@ -98,14 +111,19 @@ class AskRequest(BaseModel):
     )
 
 
-class AskResponse(BaseModel):
-    """The answer, exactly as `corpusqa ask --json` prints it."""
+class AnswerCore(BaseModel):
+    """The first fields of every answer: of /v1/ask here, and of the MCP tool `ask` (ui/mcp_server.py)."""
 
     question: str = Field(description="The question as answered (whitespace and control characters cleaned).")
     answer: str = Field(
         description="The answer with [n] markers pointing at `citations`, or the abstention sentence."
     )
     abstained: bool = Field(description="True when the documents do not answer the question.")
+
+
+class AskResponse(AnswerCore):
+    """The answer, exactly as `corpusqa ask --json` prints it."""
+
     backend: str = Field(description='The backend that answered: "extractive" or "openai".')
     seconds: float = Field(description="Time taken to answer, in seconds.")
     citations: list[CitationModel] = Field(
@@ -225,10 +243,10 @@ class StatusResponse(BaseModel):
     location: str = Field(
         description="Where the vectors live: the embedded Chroma directory or a Chroma server."
     )
-    embedding_model: str = Field(description="The embedding model the index was built with.")
+    embedding_model: EmbeddingModelName
     chunk_tokens: int = Field(description="The chunk size (tokens) the index was built with.")
     documents: list[DocumentModel] = Field(description="The indexed documents, by source path.")
-    document_count: int = Field(description="Number of indexed documents.")
+    document_count: DocumentCount
     chunks: int = Field(description="Number of chunks in the index.")
-    last_ingest: str | None = Field(description="When the last ingest finished (ISO 8601), or null.")
+    last_ingest: LastIngest
     generation: int = Field(description="Counter bumped by every ingest that changed the index.")
