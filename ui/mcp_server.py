@@ -102,6 +102,7 @@ class AskResult(AnswerCore):
 class SearchResults(SearchResponse):
     """Passages matching a query, best first, as `corpusqa search --json` plus resource URIs."""
 
+    # The same passages with their URIs; pydantic lets a subclass retype a field, mypy does not.
     results: list[CitedPassage] = Field(description="The passages, best first.")  # type: ignore[assignment]
 
 
