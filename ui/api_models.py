@@ -39,6 +39,9 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+#: Passages to retrieve or return: 1 to 50, and 3.0 counts as 3 (as it does in JSON Schema).
+_TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)]
+
 #: A relative path without `..` segments or NUL (symlinks out of the corpus are refused by the API).
 PATH_PATTERN = r"^(?!/)(?!(?:[\s\S]*/)?\.\.(?:/|$))[^\x00]*$"
 #: A question needs one letter or digit (a word character that is not "_"), as the engine requires.
@@ -106,9 +109,7 @@ class AskRequest(BaseModel):
         None,
         description="Answer backend; default: the server's CORPUSQA_BACKEND. `openai` needs it configured.",
     )
-    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
-        None, description="Passages to retrieve; default: CORPUSQA_TOP_K."
-    )
+    top_k: _TopK | None = Field(None, description="Passages to retrieve; default: CORPUSQA_TOP_K.")
 
 
 class AnswerCore(BaseModel):
@@ -162,9 +163,7 @@ class SearchRequest(BaseModel):
         description="What to look for: a question or keywords (at most CORPUSQA_MAX_QUESTION_CHARS characters).",
         examples=["Taliban prisoners held in total"],
     )
-    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
-        None, description="Passages to return; default: CORPUSQA_TOP_K."
-    )
+    top_k: _TopK | None = Field(None, description="Passages to return; default: CORPUSQA_TOP_K.")
 
 
 class SearchHitModel(CitationModel):
