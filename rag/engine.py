@@ -311,7 +311,8 @@ class Engine:
             )
         scored = retrieved[result.best.chunk_index]
         citation = _citation(1, scored, result.best.text)
-        text = f"{result.short_answer} — {_quoted(result.best.text)} [1]" if result.short_answer else f"{result.best.text} [1]"
+        sentence = " ".join(result.best.text.split())  # a wrapped line's break is not part of the answer
+        text = f"{result.short_answer} — {_quoted(sentence)} [1]" if result.short_answer else f"{sentence} [1]"
         if result.band == "possibly":
             text = f"Possibly: {text}"
         return Answer(
