@@ -248,10 +248,23 @@ class ChunkStore:
         """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
         total = int(self.sentences.count())
         if self._dense is None or self._dense[0] != total:
-            page = self.sentences.get(include=["embeddings", "metadatas"])
-            rows = sorted(zip(page["ids"], page["embeddings"], page["metadatas"]), key=lambda row: row[0])
-            vectors = np.asarray([row[1] for row in rows], dtype=np.float32).reshape(len(rows), -1)
-            self._dense = (total, vectors, [str(row[2]["chunk_id"]) for row in rows])
+            # Read in pages: one get() of every row held ~17x the matrix's size at its peak (640 MiB for
+            # 25k sentences, a 37 MiB matrix); pages of _BATCH rows keep that transient near one page's.
+            ids: list[str] = []
+            chunk_ids: list[str] = []
+            parts: list[np.ndarray] = []
+            offset = 0
+            while True:
+                page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
+                ids.extend(page["ids"])
+                chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
+                parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+                if len(page["ids"]) < _BATCH:
+                    break
+                offset += _BATCH
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
+            self._dense = (total, vectors, [chunk_ids[row] for row in order])
             self._allowed = None
         return self._dense[1], self._dense[2]
 

@@ -47,3 +47,21 @@ def test_store_query_keeps_only_allowed_chunks(store: ChunkStore, embedder: Embe
     found = store.query(vector, 10, allowed)
     assert [chunk_id for chunk_id, _ in found] == [chunk_id for chunk_id, _ in everything if chunk_id in allowed][: len(found)]
     assert {chunk_id for chunk_id, _ in found} == allowed
+
+
+def test_store_sentence_matrix_read_in_pages_equals_the_stored_vectors(
+    bundled_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact search reads sentence vectors page by page; with pages smaller than the index, every row
+    is still there once, sorted by id, beside its chunk id."""
+    import ingest.store
+
+    monkeypatch.setattr(ingest.store, "_BATCH", 37)
+    store = open_store(bundled_index, create=False)
+    vectors, chunk_ids = store._sentence_matrix()
+    chunks = store.all_chunks()
+    by_chunk = store.sentence_vectors(chunks)
+    expected = sorted((f"{chunk.id}:{n}", chunk.id, row) for chunk in chunks for n, row in enumerate(by_chunk[chunk.id]))
+    assert len(expected) > 3 * 37
+    assert chunk_ids == [chunk_id for _, chunk_id, _ in expected]
+    assert np.array_equal(vectors, np.asarray([row for _, _, row in expected], dtype=np.float32))
