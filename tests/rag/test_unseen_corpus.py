@@ -100,3 +100,20 @@ def test_unseen_corpus_thresholds_from_settings(unseen_index: Settings, embedder
     assert never.ask("Who designed the Harwick Point Lighthouse?").band == "abstain"
     always = Engine(unseen_index.model_copy(update={"abstain_threshold": 0.0, "answer_threshold": 0.0}), embedder)
     assert always.ask("What is the boiling point of mercury in kelvin?").band == "answer"
+
+
+def test_unseen_corpus_wrapped_sentence_is_quoted_on_one_line(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manual.txt").write_text(
+        "TIDE GAUGE MANUAL\n\n1. Setup\n\nThe gauge records the water level every six minutes and keeps\n"
+        "the readings of the last 400 days in its memory.\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus)
+    engine = Engine(settings, embedder)
+    engine.ingest([corpus])
+    answer = engine.ask("How many days of readings does the gauge keep in its memory?")
+    assert not answer.abstained, answer.answer
+    assert "keeps the readings" in answer.answer and "\n" not in answer.answer
+    assert " ".join(answer.citations[0].highlight.split()) in answer.answer  # the citation keeps the file's own text
