@@ -139,9 +139,8 @@ def load_span_model(path: Path = FITTED_SPANS_PATH) -> SpanModel:
 
 def parse_sentence(sentence: str) -> Any:
     """The sentence parsed by spaCy's tagger and parser (the entities come from ingest)."""
-    pipeline = nlp()
-    with pipeline.select_pipes(disable=["ner"]):
-        return pipeline(sentence)
+    # `disable` per call, not select_pipes: the pipeline is shared with other threads (ingest.text.annotate)
+    return nlp()(sentence, disable=["ner"])
 
 
 def _token_ranges(doc: Any, spans: list[Span]) -> list[tuple[int, int, str]]:

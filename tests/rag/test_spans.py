@@ -103,3 +103,12 @@ def test_span_module_holds_no_corpus_vocabulary() -> None:
             names |= {w.lower() for w in re.findall(r"(?<=[a-z,] )[A-Z][a-z]{4,}\b", json.loads(line)["question"])}
         leaked = names & code_words - GENERAL
         assert not leaked, f"{corpus.name}: {sorted(leaked)}"
+
+
+def test_parse_sentence_parses_without_touching_the_shared_pipeline() -> None:
+    from ingest.text import nlp
+    from rag.spans import parse_sentence
+
+    doc = parse_sentence("The museum opened in June 1931.")
+    assert [t.dep_ for t in doc][:3] == ["det", "nsubj", "ROOT"]
+    assert "ner" in nlp().pipe_names and [e.text for e in nlp()("Anna moved to Paris.").ents] == ["Anna", "Paris"]
