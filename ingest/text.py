@@ -57,6 +57,8 @@ TYPE_LABELS: dict[str, frozenset[str]] = {
     "percent": frozenset({"PERCENT"}),
     "date": frozenset({"DATE", "TIME"}),
     "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
+    # "how often": spaCy tags "every evening", "twice a week", "daily" as DATE or TIME
+    "frequency": frozenset({"DATE", "TIME", "CARDINAL"}),
     "person": frozenset({"PERSON"}),
     "agent": frozenset({"PERSON", "ORG", "NORP"}),
     "organisation": frozenset({"ORG"}),

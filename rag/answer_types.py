@@ -45,7 +45,7 @@ _NOUN_TYPES: dict[str, str] = {
     **dict.fromkeys(["name", "title"], "named"),
 }
 _HOW: dict[str, str] = {
-    "many": "number", "much": "number", "long": "duration", "old": "duration", "far": "number", "often": "number",
+    "many": "number", "much": "number", "long": "duration", "old": "duration", "far": "number", "often": "frequency",
     "big": "number", "large": "number", "tall": "number", "high": "number", "fast": "number", "small": "number",
 }
 _WH_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})

@@ -14,6 +14,7 @@ from rag.answer_types import analyse_question, short_span
         ("How many Taliban prisoners were held in total?", "number"),
         ("How much did the bridge cost?", "number"),
         ("How long did the siege last?", "duration"),
+        ("How often does the ferry leave the harbour?", "frequency"),
         ("When did the council sign the decree?", "date"),
         ("In what year was the theorem proved?", "date"),
         ("On what date was the deal signed?", "date"),
