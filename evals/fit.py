@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from corpusqa.settings import Settings
-from evals.fit_data import FitCorpus, fit_corpora, squad_f1
-from evals.metrics import accepts, supports
+from evals.fit_data import FitCorpus, fit_corpora
+from evals.metrics import accepts, squad_f1, supports
 from evals.questions import Question
 from rag.answer_types import QuestionAnalysis, short_span
 from rag.confidence import (
@@ -41,8 +41,7 @@ from rag.confidence import (
     band_of,
 )
 from rag.engine import Engine
-from rag.extractive import Candidate, best_features, candidates, confidence_row, rank, ranker_row
-from rag.retriever import HybridRetriever
+from rag.extractive import Candidate, best_features, confidence_row, rank, ranker_row
 
 __all__ = ["Asked", "choose_bands", "collect", "fit_models", "main", "score_corpus"]
 
@@ -71,15 +70,9 @@ def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
     """Index a corpus (incrementally) and compute every question's candidate features."""
     local = engine.with_settings(index_dir=cache / corpus.name, corpus_dir=corpus.documents)
     local.ingest([corpus.documents])
-    snapshot = local._current()
-    idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
-    retriever = HybridRetriever(snapshot.store, snapshot.keyword, local._weights(), snapshot.chunks)
     out = []
     for item, kind in zip(corpus.questions, corpus.kinds):
-        vector = local.embedder.embed_query(item.question)
-        retrieved = retriever.retrieve(item.question, vector, local.settings.top_k)
-        vectors = snapshot.store.sentence_vectors([s.chunk for s in retrieved])
-        analysis, found = candidates(item.question, vector, retrieved, vectors, idf)
+        analysis, found, retrieved = local.candidates(item.question)
         out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved]))
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,14 +228,10 @@ class ChunkStore:
             if self._allowed is None or self._allowed[0] is not allowed or len(self._allowed[1]) != len(chunk_ids):
                 self._allowed = (allowed, np.fromiter((cid in allowed for cid in chunk_ids), bool, len(chunk_ids)))
             scores = np.where(self._allowed[1], scores, -np.inf)
-        take = min(limit * 4, len(scores))
+        take = _depth(limit, len(scores))
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.lexsort((top, -scores[top]))]  # best first; ties in a fixed order
-        best: dict[str, float] = {}
-        for row in top:
-            if np.isfinite(scores[row]):
-                best.setdefault(chunk_ids[row], float(scores[row]))
-        return list(best.items())[:limit]
+        return _best_per_chunk(((chunk_ids[row], float(scores[row])) for row in top if np.isfinite(scores[row])), limit)
 
     def _approximate_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """Chroma's HNSW search: the fallback when the sentence vectors cannot all be read back."""
@@ -243,21 +239,32 @@ class ChunkStore:
         if total == 0:
             return []
         result = self.sentences.query(
-            query_embeddings=[vector.tolist()], n_results=min(limit * 4, total), include=["metadatas", "distances"]
+            query_embeddings=[vector.tolist()], n_results=_depth(limit, total), include=["metadatas", "distances"]
         )
-        best: dict[str, float] = {}
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
-            best.setdefault(str(meta["chunk_id"]), 1.0 - float(distance))
-        return list(best.items())[:limit]
+        hits = zip(result["metadatas"][0], result["distances"][0])
+        return _best_per_chunk(((str(meta["chunk_id"]), 1.0 - float(distance)) for meta, distance in hits), limit)
 
     def _sentence_matrix(self) -> tuple[np.ndarray, list[str]]:
         """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
         total = int(self.sentences.count())
         if self._dense is None or self._dense[0] != total:
-            page = self.sentences.get(include=["embeddings", "metadatas"])
-            rows = sorted(zip(page["ids"], page["embeddings"], page["metadatas"]), key=lambda row: row[0])
-            vectors = np.asarray([row[1] for row in rows], dtype=np.float32).reshape(len(rows), -1)
-            self._dense = (total, vectors, [str(row[2]["chunk_id"]) for row in rows])
+            # Read in pages: one get() of every row held ~17x the matrix's size at its peak (640 MiB for
+            # 25k sentences, a 37 MiB matrix); pages of _BATCH rows keep that transient near one page's.
+            ids: list[str] = []
+            chunk_ids: list[str] = []
+            parts: list[np.ndarray] = []
+            offset = 0
+            while True:
+                page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
+                ids.extend(page["ids"])
+                chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
+                parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+                if len(page["ids"]) < _BATCH:
+                    break
+                offset += _BATCH
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
+            self._dense = (total, vectors, [chunk_ids[row] for row in order])
             self._allowed = None
         return self._dense[1], self._dense[2]
 
@@ -322,6 +329,20 @@ class ChunkStore:
         for start in range(0, len(orphan), _BATCH):
             self.sentences.delete(ids=orphan[start : start + _BATCH])
         return len(stale)
+
+
+def _depth(limit: int, total: int) -> int:
+    """How many sentences a query takes for `limit` chunks: a chunk's several sentences can fill the top."""
+    return min(limit * 4, total)
+
+
+def _best_per_chunk(hits: Iterable[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
+    """Sentence hits (chunk id, cosine similarity), best first, as the first `limit` chunks, each with
+    its best sentence's score: the one result shape of the exact search and the HNSW fallback."""
+    best: dict[str, float] = {}
+    for chunk_id, score in hits:
+        best.setdefault(chunk_id, score)
+    return list(best.items())[:limit]
 
 
 def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> dict[str, Any]:

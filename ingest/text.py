@@ -57,6 +57,8 @@ TYPE_LABELS: dict[str, frozenset[str]] = {
     "percent": frozenset({"PERCENT"}),
     "date": frozenset({"DATE", "TIME"}),
     "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
+    # "how often": spaCy tags "every evening", "twice a week", "daily" as DATE or TIME
+    "frequency": frozenset({"DATE", "TIME", "CARDINAL"}),
     "person": frozenset({"PERSON"}),
     "agent": frozenset({"PERSON", "ORG", "NORP"}),
     "organisation": frozenset({"ORG"}),
@@ -170,8 +172,10 @@ def entity_spans(doc: Any) -> list[Span]:
 def annotate(sentences: Iterable[str], batch_size: int = 256) -> list[list[Span]]:
     """Entity spans of each sentence, by the NER component alone (the fast part of the pipeline)."""
     pipeline = nlp()
-    with pipeline.select_pipes(enable=["ner"]):
-        return [entity_spans(doc) for doc in pipeline.pipe(sentences, batch_size=batch_size)]
+    # `disable` per call, not select_pipes: the pipeline is shared, and a question parsed in another thread
+    # meanwhile (the page during an upload's ingest) needs its tagger and parser.
+    others = [name for name in pipeline.pipe_names if name != "ner"]
+    return [entity_spans(doc) for doc in pipeline.pipe(sentences, batch_size=batch_size, disable=others)]
 
 
 def annotate_chunks(chunks: list[Chunk]) -> list[Chunk]:

@@ -1,14 +1,16 @@
 """What a question asks for (its answer type and constraints) and the short span of a sentence that answers it.
 
 General English only: the wh-word and, for "what/which X", X's head noun from a short list of common
-nouns; the sentence side comes from the spaCy entities stored with each chunk at ingest.
+nouns; the sentence side comes from the spaCy entities stored with each chunk at ingest, and the short
+span from the fitted span model of rag.spans.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.text import TYPE_LABELS, Span, entity_spans, nlp, stem, terms, words
+from ingest.text import TYPE_LABELS, Span, entity_spans, nlp, stem, words
+from rag.spans import best_span, dep_group, load_span_model
 
 __all__ = ["NEGATIONS", "QuestionAnalysis", "analyse_question", "short_span", "typed_spans"]
 
@@ -43,7 +45,7 @@ _NOUN_TYPES: dict[str, str] = {
     **dict.fromkeys(["name", "title"], "named"),
 }
 _HOW: dict[str, str] = {
-    "many": "number", "much": "number", "long": "duration", "old": "duration", "far": "number", "often": "number",
+    "many": "number", "much": "number", "long": "duration", "old": "duration", "far": "number", "often": "frequency",
     "big": "number", "large": "number", "tall": "number", "high": "number", "fast": "number", "small": "number",
 }
 _WH_WORDS = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
@@ -60,6 +62,11 @@ class QuestionAnalysis:
     negated: bool
     focus: str  # stem of the head noun of "how many X" / "which X" ("" when none)
     words: frozenset[str]  # every lower-cased word of the question
+    # read by the span model (rag.spans); defaults keep analyses pickled before they existed loadable
+    wh: str = ""  # the question word's class: what, which, who, when, where, why, how_many, how_adj, how, none
+    wh_role: str = ""  # the syntactic role of the question word's phrase (rag.spans.dep_group)
+    wh_prep: str = ""  # the preposition governing it ("by" in "By what ..."), "" when none
+    verbs: frozenset[str] = frozenset()  # stems of the question's full verbs (not auxiliaries)
 
     @property
     def labels(self) -> frozenset[str]:
@@ -114,6 +121,26 @@ def _wh_type(doc: object) -> tuple[str | None, str]:
     return None, ""
 
 
+def _wh_phrase(doc: object) -> tuple[str, str, str]:
+    """(class of the first question word, role of its phrase, governing preposition) of a parsed question."""
+    tokens = list(doc)  # type: ignore[call-overload]
+    for i, token in enumerate(tokens):
+        lower = token.lower_
+        if lower not in _WH_WORDS:
+            continue
+        if lower == "how":
+            following = tokens[i + 1].lower_ if i + 1 < len(tokens) else ""
+            wh = "how_many" if following in ("many", "much") else "how_adj" if following in _HOW else "how"
+        else:
+            wh = {"whom": "who", "whose": "who"}.get(lower, lower)
+        head = token.head if token.dep_ in ("det", "advmod") and token.head.pos_ in ("NOUN", "PROPN", "ADJ") else token
+        if wh in ("how_many", "how_adj") and i + 2 < len(tokens):
+            head = tokens[i + 2] if tokens[i + 2].pos_ in ("NOUN", "PROPN") else token
+        prep = head.head.lower_ if head.dep_ == "pobj" and head.head.dep_ in ("prep", "agent") else ""
+        return wh, dep_group(head.dep_), prep
+    return "none", "", ""
+
+
 def analyse_question(question: str) -> QuestionAnalysis:
     """Parse a question with spaCy (~5 ms): answer type, its names/numbers/dates, negation, focus noun."""
     doc = nlp()(question)
@@ -122,7 +149,11 @@ def analyse_question(question: str) -> QuestionAnalysis:
         (question[s:e], label) for s, e, label in entity_spans(doc) if not set(words(question[s:e])) & _WH_WORDS
     )
     negated = any(token.dep_ == "neg" or token.lower_ in NEGATIONS for token in doc)
-    return QuestionAnalysis(question, answer_type, entities, negated, focus, frozenset(words(question)))
+    wh, role, prep = _wh_phrase(doc)
+    verbs = frozenset(stem(token.lower_) for token in doc if token.pos_ == "VERB")
+    return QuestionAnalysis(
+        question, answer_type, entities, negated, focus, frozenset(words(question)), wh, role, prep, verbs
+    )
 
 
 def typed_spans(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> list[Span]:
@@ -142,28 +173,10 @@ def typed_spans(sentence: str, spans: list[Span], analysis: QuestionAnalysis) ->
 
 
 def short_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> str | None:
-    """The shortest span of `sentence` that answers the question, or None when it asks for no span type.
-
-    Among the spans of the expected type, the one nearest to the question's words in the sentence; a
-    "how many X" question prefers a number right before X.
-    """
-    candidates = typed_spans(sentence, spans, analysis)
-    if not candidates:
+    """The short answer: the span of `sentence` that best answers the question by the fitted span model
+    (rag.spans), or None when its score is under the fitted threshold (the whole sentence answers)."""
+    model = load_span_model()
+    found = best_span(sentence, spans, analysis, model)
+    if found is None or not found[0] or found[1] < model.threshold:
         return None
-    question_terms = set(terms(analysis.text))
-    anchors = [i for i, term in enumerate(terms(sentence)) if term in question_terms]
-
-    def distance(span: Span) -> float:
-        start, end, _ = span
-        if analysis.focus:
-            after = [stem(word) for word in words(sentence[end : end + 40])[:4]]
-            if analysis.focus in after:
-                return -1.0 + 0.1 * after.index(analysis.focus)
-        first = len(terms(sentence[:start]))
-        last = first + len(terms(sentence[start:end]))
-        if not anchors:
-            return float(first)
-        return float(min(min(abs(a - first), abs(a - last)) for a in anchors))
-
-    best = min(candidates, key=distance)
-    return sentence[best[0] : best[1]].strip(" ,;:")
+    return found[0]

@@ -7,9 +7,10 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from corpusqa.errors import (
     CorpusQAError,
@@ -35,9 +36,10 @@ from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_in
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
+from rag.answer_types import QuestionAnalysis
 from rag.confidence import Bands, Fitted, load_fitted
 from rag.documents import document_lines, indexed_text
-from rag.extractive import ABSTAIN_TEXT, answer_extractively, candidates, rank
+from rag.extractive import ABSTAIN_TEXT, Candidate, answer_extractively, candidates, rank
 from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
@@ -140,15 +142,7 @@ class Engine:
         k = top_k or self.settings.top_k
         timings = Timings()
         snapshot = self._current()
-
-        mark = time.perf_counter()
-        vector = self.embedder.embed_query(question)
-        timings.embedding = time.perf_counter() - mark
-
-        mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
-        retrieved = retriever.retrieve(question, vector, k)
-        timings.retrieval = time.perf_counter() - mark
+        vector, retrieved = self._retrieved(snapshot, question, k, timings)
 
         mark = time.perf_counter()
         if backend == "extractive":
@@ -164,11 +158,17 @@ class Engine:
     def retrieve(self, question: str, top_k: int | None = None) -> list[ScoredChunk]:
         """The fused top-k passages for a question (what the answerers see)."""
         question = self._clean_question(question)
+        return self._retrieved(self._current(), question, top_k or self.settings.top_k, Timings())[1]
+
+    def candidates(self, question: str, top_k: int | None = None) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
+        """The extractive answerer's view of a question: its analysis, every retrieved sentence with its
+        features (unranked), and the passages they come from (for fitting and explaining the answerer)."""
+        question = self._clean_question(question)
         snapshot = self._current()
-        vector = self.embedder.embed_query(question)
-        return HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks).retrieve(
-            question, vector, top_k or self.settings.top_k
-        )
+        vector, retrieved = self._retrieved(snapshot, question, top_k or self.settings.top_k, Timings())
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        analysis, found = candidates(question, vector, retrieved, sentence_vectors, idf)
+        return analysis, found, retrieved
 
     def search(self, query: str, k: int | None = None) -> SearchResult:
         """The fused top-k passages for a query, each with its best sentence as `highlight`."""
@@ -176,17 +176,10 @@ class Engine:
         query = self._clean_question(query)
         timings = Timings()
         snapshot = self._current()
-        mark = time.perf_counter()
-        vector = self.embedder.embed_query(query)
-        timings.embedding = time.perf_counter() - mark
-        mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
-        retrieved = retriever.retrieve(query, vector, k or self.settings.top_k)
-        timings.retrieval = time.perf_counter() - mark
+        vector, retrieved = self._retrieved(snapshot, query, k or self.settings.top_k, timings)
         mark = time.perf_counter()
         # The answerer's fitted ranker picks each passage's best sentence (rank() returns them best first).
-        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
-        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
         best: dict[int, str] = {}
         _, found = candidates(query, vector, retrieved, sentence_vectors, idf)
         for candidate in rank(found, self.fitted) if found else []:
@@ -215,6 +208,17 @@ class Engine:
 
     def _weights(self) -> FusionWeights:
         return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
+
+    def _retrieved(self, snapshot: _Snapshot, question: str, k: int, timings: Timings) -> tuple[Any, list[ScoredChunk]]:
+        """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""
+        mark = time.perf_counter()
+        vector = self.embedder.embed_query(question)
+        timings.embedding = time.perf_counter() - mark
+        mark = time.perf_counter()
+        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
+        retrieved = retriever.retrieve(question, vector, k)
+        timings.retrieval = time.perf_counter() - mark
+        return vector, retrieved
 
     def _clean_question(self, question: str) -> str:
         # Format characters (zero-width spaces, joiners, BOMs) are invisible: drop them first.
@@ -298,8 +302,7 @@ class Engine:
         import numpy as np
 
         assert isinstance(vector, np.ndarray)
-        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
-        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
         result = answer_extractively(question, vector, retrieved, sentence_vectors, idf, self.fitted, self._bands())
         if result.best is None or result.abstained:
             return Answer(
@@ -308,7 +311,8 @@ class Engine:
             )
         scored = retrieved[result.best.chunk_index]
         citation = _citation(1, scored, result.best.text)
-        text = f"{result.short_answer} — {_quoted(result.best.text)} [1]" if result.short_answer else f"{result.best.text} [1]"
+        sentence = " ".join(result.best.text.split())  # a wrapped line's break is not part of the answer
+        text = f"{result.short_answer} — {_quoted(sentence)} [1]" if result.short_answer else f"{sentence} [1]"
         if result.band == "possibly":
             text = f"Possibly: {text}"
         return Answer(
@@ -366,6 +370,13 @@ def _quoted(sentence: str) -> str:
     """The sentence in quotation marks, without doubling the marks it already opens or closes with."""
     inner = sentence.strip().strip('“”"')
     return f"“{inner}”"
+
+
+def _sentence_context(snapshot: _Snapshot, retrieved: list[ScoredChunk]) -> tuple[dict[str, Any], Callable[[str], float]]:
+    """What the answerer reads besides the passages: their sentence vectors and the corpus's idf."""
+    sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
+    idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
+    return sentence_vectors, idf
 
 
 def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:

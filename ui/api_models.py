@@ -1,4 +1,9 @@
-"""Request and response models of the HTTP API (ui/api.py); every field is described for /openapi.json."""
+"""Models of corpusqa's own routes (/v1/ask, /v1/search, /v1/ingest, /v1/status, /healthz).
+
+The others reuse them: citations and claims in the OpenAI-compatible models (ui/api_openai_models.py);
+answers, passages, search results and status fields in the MCP tools' results (ui/mcp_server.py).
+Every field is described for /openapi.json.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +14,23 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 __all__ = [
     "PATH_PATTERN",
     "QUESTION_PATTERN",
+    "AnswerCore",
     "AskRequest",
     "AskResponse",
-    "ChatChoice",
-    "ChatChunkChoice",
-    "ChatCompletion",
-    "ChatCompletionChunk",
-    "ChatCompletionRequest",
-    "ChatDelta",
-    "ChatMessage",
     "CitationModel",
     "ClaimModel",
-    "ContentPart",
+    "DocumentCount",
     "DocumentModel",
-    "ErrorBody",
-    "ErrorResponse",
+    "EmbeddingModelName",
     "Health",
     "IngestRequest",
     "IngestResponse",
-    "ModelCard",
-    "ModelList",
+    "LastIngest",
     "SearchHitModel",
     "SearchRequest",
     "SearchResponse",
     "SkippedModel",
     "StatusResponse",
-    "StreamOptions",
 ]
 
 
@@ -43,6 +39,9 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+#: Passages to retrieve or return: 1 to 50, and 3.0 counts as 3 (as it does in JSON Schema).
+_TopK = Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)]
+
 #: A relative path without `..` segments or NUL (symlinks out of the corpus are refused by the API).
 PATH_PATTERN = r"^(?!/)(?!(?:[\s\S]*/)?\.\.(?:/|$))[^\x00]*$"
 #: A question needs one letter or digit (a word character that is not "_"), as the engine requires.
@@ -50,6 +49,12 @@ QUESTION_PATTERN = r"[^\W_]"
 
 
 # ---- shared ---------------------------------------------------------------------------------------
+
+# Status fields the MCP tool `status` (ui/mcp_server.py) also returns, described once for both; they are
+# types rather than a base class so that each model keeps its own field order.
+DocumentCount = Annotated[int, Field(description="Number of indexed documents.")]
+EmbeddingModelName = Annotated[str, Field(description="The embedding model the index was built with.")]
+LastIngest = Annotated[str | None, Field(description="When the last ingest finished (ISO 8601), or null.")]
 
 
 class CitationModel(BaseModel):
@@ -81,190 +86,10 @@ class ClaimModel(BaseModel):
     reason: str = Field(description='Why it is not supported ("" when it is): no citation, a missing fact, no close sentence.')
 
 
-_CLAIMS = "corpusqa extension: the LLM answer's claims and their verdicts (empty for the extractive backend)."
-_UNSUPPORTED = "corpusqa extension: true when an LLM answer had no valid citation or any of its claims failed the check."
-
-
-class ErrorBody(BaseModel):
-    """What went wrong, in OpenAI's error shape."""
-
-    message: str = Field(description="One sentence: what failed and what to do about it.")
-    type: str = Field(
-        description='Error class, as in OpenAI\'s API: "invalid_request_error" for every 4xx, '
-        '"server_error" for 5xx (the LLM server failed, or an unexpected error).'
-    )
-    param: str | None = Field(None, description="The request field at fault (dotted path), when one is.")
-    code: str | None = Field(
-        None,
-        description="A machine-readable error code, e.g. `model_not_found`, `ingest_running`, "
-        "`invalid_api_key`.",
-    )
-
-
-class ErrorResponse(BaseModel):
-    """Every error response: `{"error": {...}}` as the OpenAI API sends it."""
-
-    error: ErrorBody = Field(description="The error.")
-
-
 class Health(BaseModel):
     """Liveness of the process."""
 
     status: Literal["ok"] = Field(description='Always "ok" when the server answers.')
-
-
-# ---- /v1/chat/completions -------------------------------------------------------------------------
-
-
-class ContentPart(BaseModel):
-    """One part of a multi-part message content; only text parts carry a question."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    type: str = Field(description='Part type; "text" parts are read, others (images, audio) are ignored.')
-    text: str | None = Field(None, description="The text of a text part.")
-
-
-class ChatMessage(BaseModel):
-    """One message of the conversation; extra OpenAI fields (name, tool_calls, ...) are ignored."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
-        description="Who wrote the message. Only the last `user` message is read: it is the question."
-    )
-    content: str | list[ContentPart] | None = Field(
-        None, description="The message text, or a list of content parts whose text parts are joined."
-    )
-
-
-class StreamOptions(BaseModel):
-    """OpenAI's stream options; accepted for compatibility and ignored (no usage is reported)."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    include_usage: bool | None = Field(None, description="Ignored: corpusqa reports no token usage.")
-
-
-class ChatCompletionRequest(BaseModel):
-    """OpenAI's chat-completions request; other OpenAI fields (temperature, max_tokens ...) are ignored."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    model: str = Field(
-        description="Which answer backend to use: an id from GET /v1/models "
-        '("corpusqa-extractive", or "corpusqa-openai" when configured).',
-        examples=["corpusqa-extractive"],
-    )
-    messages: list[ChatMessage] = Field(
-        min_length=1,
-        description="The conversation; the content of the last `user` message is the question. "
-        "Earlier messages are not used (each question is answered from the documents alone).",
-    )
-    stream: bool | None = Field(
-        False,
-        description="Send the reply as server-sent events of ChatCompletionChunk objects, "
-        "ending with `data: [DONE]`.",
-    )
-    stream_options: StreamOptions | None = Field(None, description="Accepted for compatibility and ignored.")
-
-
-class ChatReply(BaseModel):
-    """The assistant's reply message."""
-
-    role: Literal["assistant"] = Field(description='Always "assistant".')
-    content: str = Field(
-        description="The answer, with [n] markers pointing at `citations` (or the abstention sentence)."
-    )
-
-
-class ChatChoice(BaseModel):
-    """The one choice of a completion."""
-
-    index: int = Field(description="Always 0 (one choice).")
-    message: ChatReply = Field(description="The answer.")
-    finish_reason: Literal["stop"] = Field(description='Always "stop".')
-    logprobs: None = Field(None, description="Always null.")
-
-
-class ChatCompletion(BaseModel):
-    """OpenAI's chat.completion object, plus corpusqa's `citations` and `abstained` fields."""
-
-    id: str = Field(description="Unique id of this completion (chatcmpl-...).")
-    object: Literal["chat.completion"] = Field(description='Always "chat.completion".')
-    created: int = Field(description="Unix time (seconds) when the completion was made.")
-    model: str = Field(description="The model (backend) that answered, as requested.")
-    choices: list[ChatChoice] = Field(description="Exactly one choice holding the answer.")
-    citations: list[CitationModel] = Field(
-        description="corpusqa extension: the passages the answer's [n] markers cite "
-        "(as in `corpusqa ask --json`)."
-    )
-    abstained: bool = Field(
-        description="corpusqa extension: true when the documents do not answer the question."
-    )
-    claims: list[ClaimModel] = Field(default_factory=list, description=_CLAIMS)
-    unsupported: bool = Field(False, description=_UNSUPPORTED)
-
-
-class ChatDelta(BaseModel):
-    """A piece of the streamed reply."""
-
-    role: Literal["assistant"] | None = Field(
-        None, description='"assistant" on the first chunk, absent afterwards.'
-    )
-    content: str | None = Field(
-        None, description="The next piece of the answer's text; absent on the final chunk."
-    )
-
-
-class ChatChunkChoice(BaseModel):
-    """The one choice of a streamed chunk."""
-
-    index: int = Field(description="Always 0 (one choice).")
-    delta: ChatDelta = Field(description="The new text.")
-    finish_reason: Literal["stop"] | None = Field(
-        None, description='"stop" on the final chunk, null before it.'
-    )
-    logprobs: None = Field(None, description="Always null.")
-
-
-class ChatCompletionChunk(BaseModel):
-    """One server-sent event (`data: {...}`) of a streamed completion; the stream ends with `data: [DONE]`.
-
-    The final chunk (finish_reason "stop") also carries `citations` and `abstained`. An error after the
-    stream began arrives as one event `data: {"error": {...}}` (ErrorResponse) instead.
-    """
-
-    id: str = Field(description="Unique id of the completion, the same on every chunk (chatcmpl-...).")
-    object: Literal["chat.completion.chunk"] = Field(description='Always "chat.completion.chunk".')
-    created: int = Field(description="Unix time (seconds) when the completion began.")
-    model: str = Field(description="The model (backend) that answers, as requested.")
-    choices: list[ChatChunkChoice] = Field(description="Exactly one choice holding the new text.")
-    citations: list[CitationModel] | None = Field(
-        None, description="corpusqa extension, on the final chunk only: the passages the [n] markers cite."
-    )
-    abstained: bool | None = Field(
-        None,
-        description="corpusqa extension, on the final chunk only: true when the documents do not answer.",
-    )
-    claims: list[ClaimModel] | None = Field(None, description=_CLAIMS + " On the final chunk only.")
-    unsupported: bool | None = Field(None, description=_UNSUPPORTED + " On the final chunk only.")
-
-
-class ModelCard(BaseModel):
-    """One model (answer backend) in OpenAI's model-list shape."""
-
-    id: str = Field(description='The name to pass as `model`: "corpusqa-extractive" or "corpusqa-openai".')
-    object: Literal["model"] = Field(description='Always "model".')
-    created: int = Field(description="Unix time (seconds) when the server started.")
-    owned_by: str = Field(description='Always "corpusqa".')
-
-
-class ModelList(BaseModel):
-    """The answer backends this server offers; the first is the configured default."""
-
-    object: Literal["list"] = Field(description='Always "list".')
-    data: list[ModelCard] = Field(description="The models, default first.")
 
 
 # ---- /v1/ask ----------------------------------------------------------------------------------------
@@ -284,19 +109,22 @@ class AskRequest(BaseModel):
         None,
         description="Answer backend; default: the server's CORPUSQA_BACKEND. `openai` needs it configured.",
     )
-    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
-        None, description="Passages to retrieve; default: CORPUSQA_TOP_K."
-    )
+    top_k: _TopK | None = Field(None, description="Passages to retrieve; default: CORPUSQA_TOP_K.")
 
 
-class AskResponse(BaseModel):
-    """The answer, exactly as `corpusqa ask --json` prints it."""
+class AnswerCore(BaseModel):
+    """The first fields of every answer: of /v1/ask here, and of the MCP tool `ask` (ui/mcp_server.py)."""
 
     question: str = Field(description="The question as answered (whitespace and control characters cleaned).")
     answer: str = Field(
         description="The answer with [n] markers pointing at `citations`, or the abstention sentence."
     )
     abstained: bool = Field(description="True when the documents do not answer the question.")
+
+
+class AskResponse(AnswerCore):
+    """The answer, exactly as `corpusqa ask --json` prints it."""
+
     backend: str = Field(description='The backend that answered: "extractive" or "openai".')
     seconds: float = Field(description="Time taken to answer, in seconds.")
     citations: list[CitationModel] = Field(
@@ -335,9 +163,7 @@ class SearchRequest(BaseModel):
         description="What to look for: a question or keywords (at most CORPUSQA_MAX_QUESTION_CHARS characters).",
         examples=["Taliban prisoners held in total"],
     )
-    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_integral)] | None = Field(
-        None, description="Passages to return; default: CORPUSQA_TOP_K."
-    )
+    top_k: _TopK | None = Field(None, description="Passages to return; default: CORPUSQA_TOP_K.")
 
 
 class SearchHitModel(CitationModel):
@@ -416,10 +242,10 @@ class StatusResponse(BaseModel):
     location: str = Field(
         description="Where the vectors live: the embedded Chroma directory or a Chroma server."
     )
-    embedding_model: str = Field(description="The embedding model the index was built with.")
+    embedding_model: EmbeddingModelName
     chunk_tokens: int = Field(description="The chunk size (tokens) the index was built with.")
     documents: list[DocumentModel] = Field(description="The indexed documents, by source path.")
-    document_count: int = Field(description="Number of indexed documents.")
+    document_count: DocumentCount
     chunks: int = Field(description="Number of chunks in the index.")
-    last_ingest: str | None = Field(description="When the last ingest finished (ISO 8601), or null.")
+    last_ingest: LastIngest
     generation: int = Field(description="Counter bumped by every ingest that changed the index.")

@@ -26,6 +26,14 @@ from corpusqa.errors import CorpusQAError, SourceNotFoundError
 from corpusqa.settings import Settings
 from corpusqa.types import Citation
 from rag.engine import Engine
+from ui.api_models import (
+    AnswerCore,
+    CitationModel,
+    DocumentCount,
+    EmbeddingModelName,
+    LastIngest,
+    SearchResponse,
+)
 
 __all__ = [
     "DOCUMENT_TEMPLATE",
@@ -66,30 +74,21 @@ def document_uri(source: str, start: int | None = None, end: int | None = None) 
 
 
 # ---- structured results (their JSON Schema is each tool's outputSchema) -----------------------------
+# Built on the HTTP API's models (ui/api_models.py) where the fields are the same, so the two contracts
+# cannot drift apart; the fields an MCP client reads differently keep their own wording here.
 
 
-class CitedPassage(BaseModel):
+class CitedPassage(CitationModel):
     """A passage, with the citation fields of `corpusqa ask --json`, its best sentence and its URI."""
 
     id: int = Field(description="Number of the passage: the [n] marker in the answer, or the search rank.")
-    source: str = Field(description="Path of the source file, relative to the ingested folder.")
-    title: str = Field(description="Title of the document (or comment) the passage comes from.")
-    kind: str = Field(description='"article" or "comment".')
-    start_line: int = Field(description="First line of the passage in the document (1-based).")
-    end_line: int = Field(description="Last line of the passage (inclusive).")
-    text: str = Field(description="The passage's text.")
-    score: float = Field(description="Retrieval score (reciprocal-rank fusion; higher is better).")
-    page: int | None = Field(None, description="1-based page of a PDF passage; null for other formats.")
     highlight: str = Field(description="The passage's sentence that answers or best matches (may be empty).")
     uri: str = Field(description="Resource URI of the passage's lines; read it to see them in the document.")
 
 
-class AskResult(BaseModel):
+class AskResult(AnswerCore):
     """An answer grounded in the indexed documents, or an abstention."""
 
-    question: str = Field(description="The question as answered.")
-    answer: str = Field(description="The answer with [n] markers pointing at `citations`, or the abstention sentence.")
-    abstained: bool = Field(description="True when the documents do not answer the question: do not guess then.")
     short_answer: str | None = Field(description="The answer's key phrase alone, when the engine gives one.")
     band: str = Field(
         description='"answer" (confident), "possibly" (the best sentence found, hedged: tell the user it may not '
@@ -100,12 +99,11 @@ class AskResult(BaseModel):
     citations: list[CitedPassage] = Field(description="The passages the answer cites, numbered as its [n] markers.")
 
 
-class SearchResults(BaseModel):
+class SearchResults(SearchResponse):
     """Passages matching a query, best first, as `corpusqa search --json` plus resource URIs."""
 
-    query: str = Field(description="The query as searched.")
-    seconds: float = Field(description="Time taken, in seconds.")
-    results: list[CitedPassage] = Field(description="The passages, best first.")
+    # The same passages with their URIs; pydantic lets a subclass retype a field, mypy does not.
+    results: list[CitedPassage] = Field(description="The passages, best first.")  # type: ignore[assignment]
 
 
 class IndexedDocument(BaseModel):
@@ -119,11 +117,11 @@ class IndexedDocument(BaseModel):
 class StatusResult(BaseModel):
     """What the index holds."""
 
-    document_count: int = Field(description="Number of indexed documents.")
+    document_count: DocumentCount
     chunks: int = Field(description="Number of passages in the index.")
     documents: list[IndexedDocument] = Field(description="The documents, by source path.")
-    embedding_model: str = Field(description="The embedding model the index was built with.")
-    last_ingest: str | None = Field(description="When the last ingest finished (ISO 8601), or null.")
+    embedding_model: EmbeddingModelName
+    last_ingest: LastIngest
     location: str = Field(description="Where the index lives.")
 
 

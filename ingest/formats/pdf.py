@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,12 @@ from ingest.formats import Section, StructureBuilder, UnreadableFile
 
 __all__ = ["pdf_sections"]
 
+# A page's first or last lines that recur, page numbers aside, at that edge of this many pages are
+# running headers or footers ("Chapter 3: Basic Shell Features 19"): print furniture, not text.
+_RUNNING_MIN_PAGES = 3
+_RUNNING_EDGE_LINES = 2
+_DIGITS = re.compile(r"\d+")
+_SECTION_NUMBER = re.compile(r"^(?:[a-z]?\d+(?:\.\d+)*\.?|[a-z]\.)\s+")
 # A line set at least this much larger than the body text, and short, is a heading.
 _HEADING_SIZE_RATIO = 1.15
 _MAX_HEADING_WORDS = 14
@@ -28,7 +35,7 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = pypdf.PdfReader(path)
-        pages = [_lines_of(page) for page in reader.pages]
+        pages = _without_running_lines([_lines_of(page) for page in reader.pages])
         outline = _outline(reader)
         metadata = reader.metadata
         title = " ".join(str(metadata.title or "").split()) if metadata else ""
@@ -39,10 +46,16 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
     heading_levels = {} if outline else _heading_sizes(pages)
     builder = StructureBuilder()
     for number, lines in enumerate(pages, start=1):
-        for outline_level, heading in outline.get(number, []):
-            builder.heading(outline_level, heading)
+        placed = _outline_positions(outline.get(number, []), lines)
         body: list[str] = []
-        for text, size in lines:
+        for index, (text, size) in enumerate(lines):
+            if index in placed:
+                builder.paragraph("\n".join(body), page=number)
+                body = []
+                for outline_level, heading, matched in placed[index]:
+                    builder.heading(outline_level, heading)
+                if any(matched for _, _, matched in placed[index]):
+                    continue  # the heading's own line ("3.3 Shell Functions") is the title just set
             level = heading_levels.get(size)
             if level is not None and len(text.split()) <= _MAX_HEADING_WORDS and not text.rstrip().endswith((".", ",", ";")):
                 builder.paragraph("\n".join(body), page=number)
@@ -53,6 +66,35 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
         builder.paragraph("\n".join(body), page=number)
     text, sections = builder.result()
     return text, sections, title
+
+
+def _without_running_lines(pages: list[list[tuple[str, float]]]) -> list[list[tuple[str, float]]]:
+    """The pages without their running headers and footers and bare page numbers.
+
+    Written here because pypdf has no layout analysis: a line within the first or last
+    `_RUNNING_EDGE_LINES` of a page whose text, digits masked, opens or closes at least
+    `_RUNNING_MIN_PAGES` pages is dropped wherever it sits at a page's edge.
+    """
+    if len(pages) < _RUNNING_MIN_PAGES:
+        return pages
+
+    def key(text: str) -> str:
+        return _DIGITS.sub("#", " ".join(text.lower().split()))
+
+    def edges(lines: list[tuple[str, float]]) -> set[int]:
+        count = len(lines)
+        return set(range(min(_RUNNING_EDGE_LINES, count))) | set(range(max(0, count - _RUNNING_EDGE_LINES), count))
+
+    seen: Counter[str] = Counter()
+    for lines in pages:
+        seen.update({key(lines[i][0]) for i in edges(lines)})
+    running = {text for text, pages_with in seen.items() if pages_with >= _RUNNING_MIN_PAGES}
+    out = []
+    for lines in pages:
+        edge = edges(lines)
+        # a bare number at a page's edge is its page number, however few pages there are
+        out.append([line for i, line in enumerate(lines) if not (i in edge and (key(line[0]) in running or key(line[0]) == "#"))])
+    return out
 
 
 def _lines_of(page: Any) -> list[tuple[str, float]]:
@@ -78,6 +120,24 @@ def _lines_of(page: Any) -> list[tuple[str, float]]:
                 current, largest = [], 0.0
     lines.append((" ".join("".join(current).split()), largest))
     return [(text, size) for text, size in lines if text]
+
+
+def _outline_positions(entries: list[tuple[int, str]], lines: list[tuple[str, float]]) -> dict[int, list[tuple[int, str, bool]]]:
+    """Where on its page each outline entry starts: the line that reads as its title (a leading section
+    number aside), searched in order; an entry whose line is not found starts where the one before it did
+    (the top of the page for the first). Maps line index -> [(level, title, its own line)]."""
+    placed: dict[int, list[tuple[int, str, bool]]] = {}
+    start = 0
+    for level, title in entries:
+        wanted = " ".join(title.lower().split())
+        found = next(
+            (i for i in range(start, len(lines)) if _SECTION_NUMBER.sub("", " ".join(lines[i][0].lower().split())) == wanted),
+            None,
+        )
+        if found is not None:
+            start = found
+        placed.setdefault(start, []).append((level, title, found is not None))
+    return placed
 
 
 def _heading_sizes(pages: list[list[tuple[str, float]]]) -> dict[float, int]:

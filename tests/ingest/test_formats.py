@@ -215,12 +215,7 @@ QUESTIONS = [
     ("Which version of Python does the tool require?", "3.10 or newer", "README.md", "Installation", None),
     ("How accurate are the tide predictions?", "ten centimetres", "sphinx_page.html", "Predictions", None),
     ("How long does a full charge of the trail lamp take?", "four hours", "lamp.pdf", "Charging the Battery", 1),
-    pytest.param(
-        "How often should the plot be watered in summer?", "every evening", "garden.docx", "Summer › Watering", None,
-        # the right passage is retrieved first, but the fitted confidence (#17) abstains: "how often" expects a
-        # time span and "every evening" is none of spaCy's entity types; kept visible until the answerer learns it
-        marks=pytest.mark.xfail(strict=True, reason="answerer abstains on a 'how often' question (#17)"),
-    ),
+    ("How often should the plot be watered in summer?", "every evening", "garden.docx", "Summer › Watering", None),
     ("How much water a day will the river authority release from the dam?", "5,000 cubic metres", "wrapped.txt",
      "Wrapped", None),
 ]

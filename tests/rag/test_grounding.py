@@ -217,3 +217,35 @@ def test_thresholds_separate_the_scripted_replies(engine: Engine, embedder) -> N
         print(f"{group:10} {'pass' if ok else 'fail'}  sim {similarity:.2f}  overlap {overlap:.2f}  {core[:70]}")
     assert all(ok for group, (ok, *_) in rows if group == "supported")
     assert not any(ok for group, (ok, *_) in rows if group == "invented")
+
+
+def test_support_features_equal_the_extractive_features_of_a_parsed_claim(engine: Engine, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The check skips the claim's spaCy parse; the similarity and overlap it reads must equal what
+    `candidates` gives for the same claim parsed as a question."""
+    from rag.extractive import candidates
+
+    retrieved = engine.retrieve(EXAMPLE_QUESTION)
+    snapshot = engine._current()
+    vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
+    text = " ".join(f"{' '.join(scored.chunk.text[a:b].split())} [{n}]" for n, scored in enumerate(retrieved, 1) for a, b in scored.chunk.sentences[:1])
+    claims = split_claims(text)
+    assert len(claims) == len(retrieved)
+    for claim, facts in zip(claims, claim_facts([c.core for c in claims])):
+        result = support(claim, facts, embedder.embed_query, retrieved, vectors, snapshot.keyword.idf, always_embed=True)
+        cited = [retrieved[n - 1] for n in claim.citations]
+        _, parsed = candidates(claim.core, embedder.embed_query(claim.core), cited, vectors, snapshot.keyword.idf)
+        same = [c for c in parsed if c.text == result.evidence]
+        assert same, claim.core
+        assert same[0].features["dense"] == pytest.approx(result.similarity, abs=1e-6)
+        assert same[0].features["lex"] == pytest.approx(result.overlap, abs=1e-9)
+
+
+def test_claim_facts_proper_nouns_by_tag_equal_the_pipeline_part_of_speech(engine: Engine) -> None:
+    """rag/facts.py reads NNP/NNPS tags instead of running the attribute ruler; on the bundled corpus
+    every token it counts as a proper noun is PROPN by the full pipeline, and the other way round."""
+    from ingest.text import nlp
+
+    texts = [chunk.text for chunk in engine._current().store.all_chunks()]
+    tokens = [(t.tag_ in ("NNP", "NNPS"), t.pos_ == "PROPN") for doc in nlp().pipe(texts) for t in doc]
+    assert len(tokens) > 1000
+    assert all(by_tag == by_pos for by_tag, by_pos in tokens)

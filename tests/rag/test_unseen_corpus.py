@@ -65,11 +65,30 @@ def test_unseen_corpus_short_answer_leads(unseen: Engine, question: str, short: 
     assert answer.answer.removeprefix("Possibly: ").startswith(f"{short} — “{sentence}”")
 
 
-def test_unseen_corpus_sentence_answer_has_no_short_answer(unseen: Engine) -> None:
+def test_unseen_corpus_what_question_gets_a_short_answer(unseen: Engine) -> None:
+    # an untyped "what" question: the span model (rag.spans) gives the phrase, not the whole sentence
     answer = unseen.ask("What do the old keepers' cottages house now?")
     assert not answer.abstained
+    assert answer.short_answer is not None and "museum" in answer.short_answer
+    assert len(answer.short_answer) < len(answer.citations[0].highlight)
+    assert answer.answer.removeprefix("Possibly: ").startswith(f"{answer.short_answer} — “")
+
+
+def test_unseen_corpus_span_under_the_threshold_gives_the_sentence(unseen: Engine, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the rule for giving none: a span model whose threshold no span reaches leaves the sentence alone
+    import json
+
+    from rag import answer_types
+    from rag.spans import FITTED_SPANS_PATH, load_span_model
+
+    raw = json.loads(FITTED_SPANS_PATH.read_text(encoding="utf-8"))
+    raw["threshold"] = 1.01
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps(raw), encoding="utf-8")
+    monkeypatch.setattr(answer_types, "load_span_model", lambda: load_span_model(strict))
+    answer = unseen.ask("What do the old keepers' cottages house now?")
     assert answer.short_answer is None
-    assert "museum" in answer.answer
+    assert "museum" in answer.answer and " — “" not in answer.answer
 
 
 @pytest.mark.parametrize(
@@ -100,3 +119,20 @@ def test_unseen_corpus_thresholds_from_settings(unseen_index: Settings, embedder
     assert never.ask("Who designed the Harwick Point Lighthouse?").band == "abstain"
     always = Engine(unseen_index.model_copy(update={"abstain_threshold": 0.0, "answer_threshold": 0.0}), embedder)
     assert always.ask("What is the boiling point of mercury in kelvin?").band == "answer"
+
+
+def test_unseen_corpus_wrapped_sentence_is_quoted_on_one_line(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manual.txt").write_text(
+        "TIDE GAUGE MANUAL\n\n1. Setup\n\nThe gauge records the water level every six minutes and keeps\n"
+        "the readings of the last 400 days in its memory.\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus)
+    engine = Engine(settings, embedder)
+    engine.ingest([corpus])
+    answer = engine.ask("How many days of readings does the gauge keep in its memory?")
+    assert not answer.abstained, answer.answer
+    assert "keeps the readings" in answer.answer and "\n" not in answer.answer
+    assert " ".join(answer.citations[0].highlight.split()) in answer.answer  # the citation keeps the file's own text

@@ -19,6 +19,11 @@ from support.openai_server import FakeOpenAIServer
 from support.servers import serve_asgi
 
 import ui.api
+import ui.api_docs
+import ui.api_errors
+import ui.api_models
+import ui.api_openai
+import ui.api_openai_models
 from corpusqa.errors import LLMError
 from corpusqa.settings import Settings, load_settings
 from rag import Engine
@@ -134,7 +139,7 @@ def test_api_models_lists_the_extractive_backend(client: openai.OpenAI) -> None:
 )
 def test_api_backends_offered(tmp_path: Path, overrides: dict[str, Any], expected: list[str]) -> None:
     """corpusqa-openai is offered once configured (chosen, or its server named), the default first."""
-    assert ui.api._backends(load_settings(index_dir=tmp_path, **overrides)) == expected
+    assert ui.api_openai.offered_backends(load_settings(index_dir=tmp_path, **overrides)) == expected
 
 
 def test_api_openai_backend_through_the_api(bundled_index: Settings, embedder: Any) -> None:
@@ -201,7 +206,7 @@ def test_api_stream_error_after_text_is_an_error_event() -> None:
             "The LLM server at http://127.0.0.1:1/v1 failed with HTTP 500; check its logs and try again."
         )
 
-    sent = list(ui.api._sse(events(), "corpusqa-openai"))
+    sent = list(ui.api_openai._sse(events(), "corpusqa-openai"))
     first = json.loads(sent[0].removeprefix("data: "))
     last = json.loads(sent[-1].removeprefix("data: "))
     assert first["choices"][0]["delta"] == {"role": "assistant", "content": "Partial answer"}
@@ -579,6 +584,24 @@ def test_api_openapi_describes_every_field(api_url: str) -> None:
 def test_api_exports() -> None:
     assert ui.api.__all__ == ["MAX_BODY_BYTES", "MODEL_PREFIX", "create_api_app"]
     assert all(hasattr(ui.api, name) for name in ui.api.__all__)
+
+
+@pytest.mark.parametrize(
+    "module", [ui.api_docs, ui.api_errors, ui.api_models, ui.api_openai, ui.api_openai_models], ids=lambda m: m.__name__
+)
+def test_api_module_exports_are_exact(module: Any) -> None:
+    """Each API module's `__all__` names, once each, every public class and function it defines."""
+    exported = module.__all__
+    defined = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", None) == module.__name__
+        and (isinstance(value, type) or callable(value))
+    }
+    assert len(set(exported)) == len(exported)
+    assert all(hasattr(module, name) for name in exported)
+    assert defined <= set(exported), sorted(defined - set(exported))
 
 
 def test_api_ingest_of_a_subfolder_keeps_corpus_relative_sources(

@@ -265,3 +265,34 @@ def test_mcp_http_caps_the_body_like_the_api(server_url: str) -> None:
     response = httpx.post(f"{server_url}/mcp", content=b" " * (MAX_BODY_BYTES + 1), headers=headers, timeout=30)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_mcp_results_carry_the_api_fields_typed_alike(engine: Engine, bundled_index: Settings) -> None:
+    """Where an MCP tool result and the HTTP API return the same field, its type, title and default agree."""
+    from ui.api import create_api_app
+    from ui.mcp_server import build_server
+
+    api = create_api_app(engine, bundled_index).openapi()["components"]["schemas"]
+
+    async def session(client: Client) -> dict[str, Any]:
+        return {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+
+    tools = _with_client(build_server(engine, bundled_index), session)
+
+    def fields(schema: dict[str, Any], names: set[str] | None = None) -> dict[str, Any]:
+        properties = schema["properties"]
+        return {
+            name: {key: value for key, value in properties[name].items() if key != "description"}
+            for name in (names if names is not None else properties)
+        }
+
+    citation = fields(api["CitationModel"])
+    passage = fields(tools["ask"]["$defs"]["CitedPassage"])
+    assert set(passage) == set(citation) | {"highlight", "uri"}
+    assert fields(tools["ask"]["$defs"]["CitedPassage"], set(citation)) == citation
+    assert fields(tools["search"]["$defs"]["CitedPassage"]) == passage
+    shared = {"question", "answer", "abstained", "backend"}
+    assert fields(tools["ask"], shared) == fields(api["AskResponse"], shared)
+    assert fields(tools["search"], {"query", "seconds"}) == fields(api["SearchResponse"], {"query", "seconds"})
+    shared = {"document_count", "chunks", "embedding_model", "last_ingest"}
+    assert fields(tools["status"], shared) == fields(api["StatusResponse"], shared)

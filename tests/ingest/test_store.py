@@ -1,0 +1,67 @@
+"""ChunkStore.query over the real bundled index: the exact search and the HNSW fallback give one result shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import EXAMPLE_QUESTION
+
+from corpusqa.settings import Settings
+from ingest.embedder import Embedder
+from ingest.store import ChunkStore, open_store
+
+QUESTIONS = [EXAMPLE_QUESTION, "Who said the talks would conclude soon?", "What did the government release?"]
+
+
+@pytest.fixture(scope="module")
+def store(bundled_index: Settings) -> ChunkStore:
+    return open_store(bundled_index, create=False)
+
+
+def _best_sentence_scores(store: ChunkStore, vector: np.ndarray) -> dict[str, float]:
+    """Each chunk's best sentence cosine, computed here from the stored sentence vectors."""
+    matrices = store.sentence_vectors(store.all_chunks())
+    return {chunk_id: float((matrix @ vector).max()) for chunk_id, matrix in matrices.items()}
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("limit", [1, 5, 20])
+def test_store_query_exact_and_approximate_share_one_shape(store: ChunkStore, embedder: Embedder, question: str, limit: int) -> None:
+    vector = embedder.embed_query(question)
+    expected = _best_sentence_scores(store, vector)
+    for found in (store.query(vector, limit), store._approximate_query(vector, limit)):
+        ids = [chunk_id for chunk_id, _ in found]
+        scores = [score for _, score in found]
+        assert 0 < len(found) <= limit and len(set(ids)) == len(ids), "each chunk at most once, at most `limit`"
+        assert scores == sorted(scores, reverse=True), "best first"
+        for chunk_id, score in found:  # a chunk's score is its best sentence's cosine
+            assert score == pytest.approx(expected[chunk_id], abs=1e-4)
+    exact = store.query(vector, limit)
+    assert [chunk_id for chunk_id, _ in exact] == sorted(expected, key=lambda c: -expected[c])[: len(exact)]
+
+
+def test_store_query_keeps_only_allowed_chunks(store: ChunkStore, embedder: Embedder) -> None:
+    vector = embedder.embed_query(EXAMPLE_QUESTION)
+    everything = store.query(vector, 10)
+    allowed = {chunk_id for chunk_id, _ in everything[1::2]}
+    found = store.query(vector, 10, allowed)
+    assert [chunk_id for chunk_id, _ in found] == [chunk_id for chunk_id, _ in everything if chunk_id in allowed][: len(found)]
+    assert {chunk_id for chunk_id, _ in found} == allowed
+
+
+def test_store_sentence_matrix_read_in_pages_equals_the_stored_vectors(
+    bundled_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact search reads sentence vectors page by page; with pages smaller than the index, every row
+    is still there once, sorted by id, beside its chunk id."""
+    import ingest.store
+
+    monkeypatch.setattr(ingest.store, "_BATCH", 37)
+    store = open_store(bundled_index, create=False)
+    vectors, chunk_ids = store._sentence_matrix()
+    chunks = store.all_chunks()
+    by_chunk = store.sentence_vectors(chunks)
+    expected = sorted((f"{chunk.id}:{n}", chunk.id, row) for chunk in chunks for n, row in enumerate(by_chunk[chunk.id]))
+    assert len(expected) > 3 * 37
+    assert chunk_ids == [chunk_id for _, chunk_id, _ in expected]
+    assert np.array_equal(vectors, np.asarray([row for _, _, row in expected], dtype=np.float32))
