@@ -8,7 +8,9 @@ The rules (README, "Security"), checked in this order for every request, whateve
 3. With CORPUSQA_API_KEY set, everything outside `PUBLIC_PATHS` needs `Authorization: Bearer <key>` or
    the page's login cookie; the page's login accepts the key as its password.
 4. A request that changes state (POST, PUT, PATCH, DELETE) must send `Content-Type: application/json`,
-   except the page's login form and Gradio's file upload, which browsers send only with an Origin.
+   except the page's login form and Gradio's file upload, which browsers send only with an Origin, and
+   a DELETE without a body (an MCP client ending its session): no form can send one, and a cross-site
+   script's DELETE meets rule 2.
 5. Bodies under /v1/ and /mcp are capped at `max_body` bytes.
 
 It is ASGI middleware rather than route dependencies so that one rule covers the mounted Gradio app too,
@@ -172,7 +174,7 @@ class Guard:
                 code="invalid_api_key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if scope["type"] == "http" and scope["method"] in _STATE_CHANGING:
+        if scope["type"] == "http" and scope["method"] in _STATE_CHANGING and not _bodyless_delete(scope["method"], headers):
             media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if media != "application/json" and media not in _FORM_PATHS.get(path, ()):
                 return error_response(
@@ -256,3 +258,10 @@ def _with_cookie(scope: Scope, cookie: bytes | None) -> Scope:
         return scope
     headers = [(key, value) for key, value in scope["headers"] if key.lower() != b"cookie"]
     return {**scope, "headers": [*headers, (b"cookie", cookie)]}
+
+
+def _bodyless_delete(method: str, headers: dict[str, str]) -> bool:
+    """A DELETE that carries no body (nothing for a content type to describe)."""
+    if method != "DELETE" or "transfer-encoding" in headers:
+        return False
+    return headers.get("content-length", "0").strip() in ("", "0")

@@ -281,3 +281,19 @@ def test_repeated_host_or_origin_headers_are_checked_as_the_app_reads_them(
     response = _raw_request(url, request_head if "\n\n" in request_head else request_head + "\n")
     assert int(response.split(b" ", 2)[1]) == status, response[:300]
     assert (bundled_index.index_dir / "state.json").read_bytes() == before
+
+
+def test_an_mcp_client_can_end_its_session_with_a_bodyless_delete(open_server: tuple[str, Any]) -> None:
+    url, _ = open_server
+    accept = {"Accept": "application/json, text/event-stream"}
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}
+    opened = httpx.post(url + "/mcp", json=hello, headers=accept, timeout=30)
+    assert opened.status_code == 200, opened.text
+    session = opened.headers["mcp-session-id"]
+    ended = httpx.delete(url + "/mcp", headers={**accept, "mcp-session-id": session}, timeout=30)
+    assert ended.status_code in (200, 204), ended.text  # the MCP app answers, not the guard's 415
+    # a DELETE that carries a body still has to say it is JSON
+    with_body = httpx.request("DELETE", url + "/mcp", content=b"a=b", timeout=30,
+                              headers={"Content-Type": "application/x-www-form-urlencoded", "mcp-session-id": session})
+    _error(with_body, 415, "unsupported_media_type")
