@@ -27,6 +27,11 @@ _OUTCOMES = {
     "removed": "; its indexed version was removed",
     "kept": "; its indexed version was kept (--keep-unreadable)",
 }
+_DRY_OUTCOMES = {
+    "removed": "; its indexed version would be removed",
+    "kept": "; its indexed version would be kept (--keep-unreadable)",
+}
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corpusqa")
@@ -80,7 +85,8 @@ def ingest(
         click.echo(json.dumps(report.to_json()))
         return
     for item in report.skipped:
-        click.echo(f"skipped {item.path}: {item.reason}{_OUTCOMES.get(item.outcome, '')}", err=True)
+        outcome = (_DRY_OUTCOMES if dry_run else _OUTCOMES).get(item.outcome, "")
+        click.echo(f"{'would skip' if dry_run else 'skipped'} {item.path}: {item.reason}{outcome}", err=True)
     if dry_run:
         for label, names in (("new", report.added), ("changed", report.updated), ("unchanged", report.unchanged), ("deleted", report.deleted)):
             for name in names:

@@ -148,8 +148,8 @@ def test_cli_ingest_no_delete_keeps_chunks_of_removed_files(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("flags", "outcome", "deleted", "line"), [
-    ((), "removed", 1, "skipped corpus/gamma.txt: empty file; its indexed version was removed"),
-    (("--keep-unreadable",), "kept", 0, "skipped corpus/gamma.txt: empty file; its indexed version was kept (--keep-unreadable)"),
+    ((), "removed", 1, "would skip corpus/gamma.txt: empty file; its indexed version would be removed"),
+    (("--keep-unreadable",), "kept", 0, "would skip corpus/gamma.txt: empty file; its indexed version would be kept (--keep-unreadable)"),
 ])
 def test_cli_ingest_says_what_became_of_a_file_that_lost_its_text(
     tmp_path: Path, flags: tuple[str, ...], outcome: str, deleted: int, line: str
