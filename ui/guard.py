@@ -11,7 +11,8 @@ The rules (README, "Security"), checked in this order for every request, whateve
    except the page's login form and Gradio's file upload, which browsers send only with an Origin, and
    a DELETE without a body (an MCP client ending its session): no form can send one, and a cross-site
    script's DELETE meets rule 2.
-5. Bodies under /v1/ and /mcp are capped at `max_body` bytes.
+5. Bodies under /v1/ and /mcp are capped at `max_body` bytes, every other request body but Gradio's file
+   upload (capped by Gradio) at `PAGE_MAX_BODY`.
 
 It is ASGI middleware rather than route dependencies so that one rule covers the mounted Gradio app too,
 and so that refusals happen before a body is read.
@@ -32,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corpusqa.settings import Settings
 
-__all__ = ["PUBLIC_PATHS", "Guard", "PageLogins", "error_body", "error_response", "http_error"]
+__all__ = ["PAGE_MAX_BODY", "PUBLIC_PATHS", "Guard", "PageLogins", "error_body", "error_response", "http_error"]
 
 #: Reachable without the key: the login page and its assets, health, and the API's description.
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/login", "/login/", "/theme.css", "/favicon.ico", "/manifest.json",
@@ -42,6 +43,10 @@ _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _WILDCARD = frozenset({"0.0.0.0", "::", ""})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CAPPED = ("/v1", "/mcp")  # bodies read by our own handlers (the API, the MCP transport)
+#: The cap on any other request body (the page's calls carry a question and the chat so far): a long
+#: chat stays far under it, a body meant to fill the server's memory does not.
+PAGE_MAX_BODY = 16 * 1024 * 1024
+_UPLOAD_PATHS = frozenset({"/gradio_api/upload", "/gradio_api/upload/"})
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Paths that take a browser form instead of JSON: the page's login, Gradio's file upload.
 _FORM_PATHS = {"/login": _FORMS, "/login/": _FORMS, "/gradio_api/upload": ("multipart/form-data",)}
@@ -143,10 +148,22 @@ class Guard:
         path = scope.get("path", "")
         if self.api_key and _bearer_matches(headers.get("authorization", ""), self.api_key):
             scope = _with_cookie(scope, self.logins.key_cookie())
-        if scope["type"] == "http" and any(path == prefix or path.startswith(prefix + "/") for prefix in _CAPPED):
-            await self._capped(scope, receive, send, headers)
+        limit = self._body_limit(scope, path)
+        if limit is not None:
+            await self._capped(scope, receive, send, headers, limit)
             return
         await self.app(scope, receive, send)
+
+    def _body_limit(self, scope: Scope, path: str) -> int | None:
+        """The body cap of a request: `max_body` under /v1 and /mcp, PAGE_MAX_BODY for any other request
+        with a body except Gradio's file upload (Gradio caps that at CORPUSQA_MAX_UPLOAD_MB)."""
+        if scope["type"] != "http":
+            return None
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in _CAPPED):
+            return self.max_body
+        if scope["method"] in _STATE_CHANGING and path not in _UPLOAD_PATHS:
+            return max(self.max_body, PAGE_MAX_BODY)
+        return None
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
         path: str = scope.get("path", "")
@@ -201,12 +218,12 @@ class Guard:
             return True
         return self.logins.user(headers.get("cookie", "")) is not None
 
-    async def _capped(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+    async def _capped(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], limit: int) -> None:
         too_big = error_response(
-            f"The request body is larger than {self.max_body:,} bytes; send less.", 413, code="body_too_large"
+            f"The request body is larger than {limit:,} bytes; send less.", 413, code="body_too_large"
         )
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
+        if declared.isdigit() and int(declared) > limit:
             await too_big(scope, receive, send)
             return
         # Read the body here (it is small) so a chunked upload without Content-Length is capped too.
@@ -216,7 +233,7 @@ class Guard:
             if message["type"] != "http.request":
                 break
             body += message.get("body", b"")
-            if len(body) > self.max_body:
+            if len(body) > limit:
                 await too_big(scope, receive, send)
                 return
             if not message.get("more_body", False):

@@ -297,3 +297,22 @@ def test_an_mcp_client_can_end_its_session_with_a_bodyless_delete(open_server: t
     with_body = httpx.request("DELETE", url + "/mcp", content=b"a=b", timeout=30,
                               headers={"Content-Type": "application/x-www-form-urlencoded", "mcp-session-id": session})
     _error(with_body, 415, "unsupported_media_type")
+
+
+def test_page_calls_have_a_body_cap_too(open_server: tuple[str, Any]) -> None:
+    from ui.guard import PAGE_MAX_BODY
+
+    url, _ = open_server
+
+    def pieces() -> Iterator[bytes]:  # chunked, no Content-Length: the cap must count what arrives
+        block = b"x" * (1024 * 1024)
+        for _ in range(PAGE_MAX_BODY // len(block) + 2):
+            yield block
+
+    headers = {"Content-Type": "application/json"}
+    _error(httpx.post(url + "/gradio_api/queue/join", content=pieces(), headers=headers, timeout=60), 413, "body_too_large")
+    declared = {**headers, "Content-Length": str(PAGE_MAX_BODY + 1)}
+    _error(httpx.post(url + "/gradio_api/call/ask", content=b"x" * (PAGE_MAX_BODY + 1), headers=declared, timeout=60),
+           413, "body_too_large")
+    # an ordinary page call still goes through
+    assert httpx.get(url + "/config", timeout=30).status_code == 200
