@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from ingest.formats import Section, StructureBuilder, UnreadableFile
 
-__all__ = ["docx_sections"]
+__all__ = ["MAX_UNPACKED_BYTES", "docx_sections"]
 
 _HEADING_STYLE = re.compile(r"^Heading (\d)$")
+#: python-docx unpacks every part of the zip into memory: a file that would unpack to more is refused
+#: (a "zip bomb" of a few MB can unpack to many GB).
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 
 
 def docx_sections(path: Path) -> tuple[str, list[Section], str]:
     """(text, sections, core-properties title); "Title" and "Heading N" styles title the sections."""
+    _check_unpacked_size(path)
     try:
         import docx
         from docx.table import Table
@@ -35,6 +40,19 @@ def docx_sections(path: Path) -> tuple[str, list[Section], str]:
     if not sections:
         raise UnreadableFile("Word file has no text")
     return text, sections, title
+
+
+def _check_unpacked_size(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise UnreadableFile("not a valid Word (.docx) file; save it again from the word processor") from exc
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnreadableFile(
+            f"Word file unpacks to {unpacked / 2**20:,.0f} MiB, over the {MAX_UNPACKED_BYTES // 2**20} MiB this "
+            "reader opens; save its text as a smaller file"
+        )
 
 
 def _paragraph(builder: StructureBuilder, paragraph: Any) -> None:

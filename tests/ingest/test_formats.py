@@ -199,6 +199,23 @@ def test_formats_docx_heading_styles_give_section_paths(tmp_path: Path) -> None:
     assert {c.kind for c in chunks} == {"article"} and {c.page for c in chunks} == {None}
 
 
+def test_formats_docx_that_unpacks_too_large_is_refused_before_parsing(tmp_path: Path) -> None:
+    import zipfile
+
+    from ingest.formats import UnreadableFile
+    from ingest.formats.docx import MAX_UNPACKED_BYTES
+
+    bomb = make_docx(tmp_path / "bomb.docx")
+    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("word/media/zeros.bin", "w", force_zip64=True) as member:
+            block = bytes(1024 * 1024)
+            for _ in range(MAX_UNPACKED_BYTES // len(block) + 1):
+                member.write(block)
+    assert bomb.stat().st_size < 2 * 1024 * 1024  # a small file ...
+    with pytest.raises(UnreadableFile, match=r"unpacks to 2\d\d MiB, over the 256 MiB"):
+        _load(bomb)  # ... that is refused, not unpacked into memory
+
+
 def test_formats_wrapped_lines_join_into_sentences() -> None:
     _, chunks = _load(DOCUMENTS / "wrapped.txt")
 
