@@ -206,11 +206,13 @@ def test_formats_docx_that_unpacks_too_large_is_refused_before_parsing(tmp_path:
     from ingest.formats.docx import MAX_UNPACKED_BYTES
 
     bomb = make_docx(tmp_path / "bomb.docx")
-    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("word/media/zeros.bin", "w", force_zip64=True) as member:
-            block = bytes(1024 * 1024)
-            for _ in range(MAX_UNPACKED_BYTES // len(block) + 1):
-                member.write(block)
+    block = bytes(1024 * 1024)
+    with (
+        zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/media/zeros.bin", "w", force_zip64=True) as member,
+    ):
+        for _ in range(MAX_UNPACKED_BYTES // len(block) + 1):
+            member.write(block)
     assert bomb.stat().st_size < 2 * 1024 * 1024  # a small file ...
     with pytest.raises(UnreadableFile, match=r"unpacks to 2\d\d MiB, over the 256 MiB"):
         _load(bomb)  # ... that is refused, not unpacked into memory
