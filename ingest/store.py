@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
@@ -117,6 +118,9 @@ class ChunkStore:
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
         self.meta = client.get_or_create_collection(META, embedding_function=None)
         self._dense: tuple[int, np.ndarray, list[str]] | None = None  # (sentence count, vectors, chunk ids)
+        # Where the sentence matrix of the generation being read is kept on disk (set by the reader for an
+        # embedded index; None: always read from Chroma). See `_sentence_matrix`.
+        self.dense_cache: Path | None = None
         self._allowed: tuple[Container[str], np.ndarray] | None = None  # (allowed ids, row mask)
 
     def read_generation(self) -> dict[str, Any] | None:
@@ -248,6 +252,10 @@ class ChunkStore:
         """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
         total = int(self.sentences.count())
         if self._dense is None or self._dense[0] != total:
+            cached = self._read_dense_cache(total)
+            if cached is not None:
+                self._dense, self._allowed = (total, cached[0], cached[1]), None
+                return cached
             # Read in pages: one get() of every row held ~17x the matrix's size at its peak (640 MiB for
             # 25k sentences, a 37 MiB matrix); pages of _BATCH rows keep that transient near one page's.
             ids: list[str] = []
@@ -266,7 +274,46 @@ class ChunkStore:
             vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
             self._dense = (total, vectors, [chunk_ids[row] for row in order])
             self._allowed = None
+            self._write_dense_cache(total, vectors, self._dense[2])
         return self._dense[1], self._dense[2]
+
+    # The matrix is kept on disk per generation and sentence count: a cold `ask` on a large index would
+    # otherwise read every sentence vector back from Chroma (4.3 s for 25k sentences) on its first
+    # question. A file that is missing, unreadable or of another count is simply rebuilt from Chroma.
+
+    def _dense_path(self, total: int) -> Path | None:
+        return None if self.dense_cache is None else self.dense_cache.with_name(f"{self.dense_cache.name}-{total}.npz")
+
+    def _read_dense_cache(self, total: int) -> tuple[np.ndarray, list[str]] | None:
+        path = self._dense_path(total)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                vectors = np.asarray(saved["vectors"], dtype=np.float32)
+                chunk_ids = [str(cid) for cid in saved["chunk_ids"]]
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+        return (vectors, chunk_ids) if len(chunk_ids) == total == len(vectors) else None
+
+    def _write_dense_cache(self, total: int, vectors: np.ndarray, chunk_ids: list[str]) -> None:
+        path = self._dense_path(total)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            try:
+                with partial.open("wb") as handle:
+                    np.savez(handle, vectors=vectors, chunk_ids=np.asarray(chunk_ids, dtype=str))
+                os.replace(partial, path)
+            finally:
+                partial.unlink(missing_ok=True)
+            for old in path.parent.glob("*.npz"):  # other generations' matrices
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:  # a read-only index still answers, from Chroma
+            return
 
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
         """For each chunk id, a (sentences x dim) matrix in sentence order."""

@@ -196,8 +196,8 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the embedding model and the index now rather than on the first question."""
-        self._current()
-        self.embedder.embed_query("warm up")
+        # one retrieval loads the embedding model, the index and the sentence matrix of the exact search
+        self._retrieved(self._current(), "warm up", 1, Timings())
 
     def with_settings(self, **changes: object) -> Engine:
         """A copy sharing this engine's model and fitted parameters, with some settings changed (evals, tuning)."""
@@ -254,6 +254,7 @@ class Engine:
             # Another process wrote this generation: reopen Chroma, whose cache would not show it.
             elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
             store = open_store(self.settings, create=False, fresh=elsewhere)
+            store.dense_cache = self.settings.index_dir / "dense" / f"generation-{state.generation}"
             self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, mtime)
             return self._snapshot
 

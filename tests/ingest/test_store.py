@@ -65,3 +65,43 @@ def test_store_sentence_matrix_read_in_pages_equals_the_stored_vectors(
     assert len(expected) > 3 * 37
     assert chunk_ids == [chunk_id for _, chunk_id, _ in expected]
     assert np.array_equal(vectors, np.asarray([row for _, _, row in expected], dtype=np.float32))
+
+
+def _embedding_reads(store: ChunkStore) -> list[int]:
+    """Count the store's reads of sentence embeddings from Chroma (the real call still runs)."""
+    calls: list[int] = []
+    real = store.sentences.get
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if "embeddings" in (kwargs.get("include") or []) and "ids" not in kwargs:
+            calls.append(1)
+        return real(*args, **kwargs)
+
+    store.sentences.get = counted  # type: ignore[method-assign]
+    return calls
+
+
+def test_store_sentence_matrix_is_kept_on_disk_per_generation(bundled_index: Settings, embedder: Embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vector = embedder.embed_query(EXAMPLE_QUESTION)
+    cache = tmp_path / "dense" / "generation-7"
+    (tmp_path / "dense").mkdir()
+    (tmp_path / "dense" / "generation-6-123.npz").write_bytes(b"an older generation's matrix")
+
+    first = open_store(bundled_index, create=False)
+    first.dense_cache = cache
+    first_reads = _embedding_reads(first)
+    expected = first.query(vector, 5)
+    assert first_reads, "the first store reads the vectors from Chroma"
+    written = sorted(p.name for p in (tmp_path / "dense").iterdir())
+    assert written == [f"generation-7-{first.sentences.count()}.npz"], "one file: this generation's; older ones go"
+
+    second = open_store(bundled_index, create=False)  # a later process: loads the file instead
+    second.dense_cache = cache
+    second_reads = _embedding_reads(second)
+    assert second.query(vector, 5) == expected and not second_reads
+
+    (tmp_path / "dense" / written[0]).write_bytes(b"torn")  # an unreadable file is rebuilt from Chroma
+    third = open_store(bundled_index, create=False)
+    third.dense_cache = cache
+    third_reads = _embedding_reads(third)
+    assert third.query(vector, 5) == expected and third_reads
