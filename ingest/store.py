@@ -282,7 +282,10 @@ class ChunkStore:
     # question. A file that is missing, unreadable or of another count is simply rebuilt from Chroma.
 
     def _dense_path(self, total: int) -> Path | None:
-        return None if self.dense_cache is None else self.dense_cache.with_name(f"{self.dense_cache.name}-{total}.npz")
+        if self.dense_cache is None:
+            return None
+        # the collection's id too: a collection made again (a rebuilt index) never reads an old file
+        return self.dense_cache.with_name(f"{self.dense_cache.name}-{str(self.sentences.id)[:8]}-{total}.npz")
 
     def _read_dense_cache(self, total: int) -> tuple[np.ndarray, list[str]] | None:
         path = self._dense_path(total)

@@ -93,7 +93,7 @@ def test_store_sentence_matrix_is_kept_on_disk_per_generation(bundled_index: Set
     expected = first.query(vector, 5)
     assert first_reads, "the first store reads the vectors from Chroma"
     written = sorted(p.name for p in (tmp_path / "dense").iterdir())
-    assert written == [f"generation-7-{first.sentences.count()}.npz"], "one file: this generation's; older ones go"
+    assert written == [f"generation-7-{str(first.sentences.id)[:8]}-{first.sentences.count()}.npz"], "one file: this generation's"
 
     second = open_store(bundled_index, create=False)  # a later process: loads the file instead
     second.dense_cache = cache
