@@ -97,6 +97,14 @@ def ingest_paths(
     return report
 
 
+def _real(path: Path) -> Path:
+    """Where a path really is; a looping symlink (which resolve() refuses) is placed by its folder."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.parent.resolve() / path.name
+
+
 def _outside_index(
     settings: Settings, given: list[Path], found: list[SourceFile], walked: list[Scope], skipped: list[Skipped]
 ) -> tuple[list[SourceFile], list[Skipped]]:
@@ -104,17 +112,17 @@ def _outside_index(
     upload versions) was indexed and cited, and its database files were listed as skipped."""
     index = settings.index_dir.resolve()
     roots = [scope.root for scope in walked]
-    kept_files = [item for item in found if not item.path.resolve().is_relative_to(index)]
+    kept_files = [item for item in found if not _real(item.path).is_relative_to(index)]
 
     def inside(item: Skipped) -> bool:
         candidates = [Path(item.path)] if Path(item.path).is_absolute() else [root / item.path for root in roots]
-        return any(path.resolve().is_relative_to(index) for path in candidates if path.exists() or path.is_symlink())
+        return any(_real(path).is_relative_to(index) for path in candidates if path.exists() or path.is_symlink())
 
     kept_skipped = [item for item in skipped if not inside(item)]
     kept_skipped += [
         Skipped(str(path), "it is inside the index directory, which ingest never reads; name a folder outside it")
         for path in given
-        if path.resolve().is_relative_to(index)
+        if _real(path).is_relative_to(index)
     ]
     return kept_files, kept_skipped
 

@@ -92,9 +92,6 @@ def _walk(folder: Path, root: Path) -> tuple[list[SourceFile], list[Skipped]]:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 skipped.append(Skipped(source, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
-            if path.is_symlink() and not path.exists():
-                skipped.append(Skipped(source, "broken symbolic link"))
-                continue
             files.append(SourceFile(path, root, source))
     return files, skipped
 

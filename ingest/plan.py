@@ -154,6 +154,8 @@ def plan_ingest(
 
 def _read_bytes(item: SourceFile, settings: Settings) -> bytes:
     try:
+        if item.path.is_symlink() and not item.path.exists():  # dangling or looping: unreadable, like an emptied file
+            raise UnreadableFile("broken symbolic link")
         if not item.path.is_file():  # a FIFO or device would block read_bytes() forever
             raise UnreadableFile("not a regular file")
         if item.path.stat().st_size > _max_bytes(settings):

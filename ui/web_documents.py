@@ -103,7 +103,10 @@ def upload_target(corpus_dir: Path, name: str) -> Path:
         allowed = " ".join(SUPPORTED_SUFFIXES)
         raise UploadRejected(f"unsupported file type {suffix or '(none)'} (allowed: {allowed})")
     root = corpus_dir.resolve()
-    target = (root / name).resolve()
+    try:
+        target = (root / name).resolve()
+    except (RuntimeError, OSError):  # a looping symlink of that name in the corpus folder
+        raise UploadRejected("a broken link of that name is in the corpus folder; remove it first") from None
     if target.parent != root:  # e.g. an existing symlink of that name pointing elsewhere
         raise UploadRejected("the file would land outside the corpus folder")
     return root / name

@@ -350,3 +350,18 @@ def test_cli_unexpected_error_is_one_line_unless_debugging(
     monkeypatch.setenv("CORPUSQA_DEBUG", "1")
     debugging = CliRunner().invoke(cli, args)
     assert isinstance(debugging.exception, RuntimeError)
+
+
+@pytest.mark.parametrize(("flags", "outcome", "documents"), [((), "removed", 2), (("--keep-unreadable",), "kept", 3)])
+def test_cli_ingest_treats_a_file_turned_broken_link_as_unreadable(
+    tmp_path: Path, flags: tuple[str, ...], outcome: str, documents: int
+) -> None:
+    corpus = _notes(tmp_path / "corpus")
+    run("ingest", str(corpus))
+    (corpus / "gamma.txt").unlink()
+    (corpus / "gamma.txt").symlink_to(tmp_path / "moved-away.txt")  # e.g. its target was moved
+
+    summary = json.loads(run("ingest", "--json", *flags, str(corpus)).stdout)
+
+    assert summary["skipped"] == [{"path": "corpus/gamma.txt", "reason": "broken symbolic link", "outcome": outcome}]
+    assert summary["documents"] == documents

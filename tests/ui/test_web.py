@@ -318,6 +318,20 @@ def test_save_uploads_refuses_files_that_were_not_uploaded(tmp_path: Path) -> No
     assert os.listdir(corpus) == []
 
 
+def test_save_uploads_refuses_a_name_taken_by_a_looping_link(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "loop.md").symlink_to(corpus / "loop.md")
+    upload = inbox / "loop.md"
+    upload.write_text("# Loop\n\nA note about herons.\n", encoding="utf-8")
+    saved, rejected = save_uploads([upload], corpus, 1, inbox)
+    assert saved == [] and [r.reason for r in rejected] == [
+        "a broken link of that name is in the corpus folder; remove it first"
+    ]
+
+
 # ---- handlers over the real engine ---------------------------------------------------------------------
 
 
