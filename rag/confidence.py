@@ -82,6 +82,12 @@ class LinearModel:
         z = float(((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept)
         return z
 
+    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """sigmoid(decision) of many rows at once; a feature a row lacks counts as 0 (one-hot groups)."""
+        x = np.asarray([[row.get(name, 0.0) for name in self.features] for row in rows], dtype=np.float64)
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
+
     def probability(self, values: dict[str, float]) -> float:
         """sigmoid(decision)."""
         z = max(-30.0, min(30.0, self.decision(values)))

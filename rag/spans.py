@@ -123,11 +123,8 @@ class SpanModel:
     threshold: float
 
     def scores(self, found: list[SpanCandidate]) -> np.ndarray:
-        """The model's probability for each candidate (vectorised LinearModel.probability)."""
-        m = self.model
-        x = np.asarray([[c.features.get(name, 0.0) for name in m.features] for c in found], dtype=np.float64)
-        z = ((x - np.asarray(m.mean)) / np.asarray(m.scale)) @ np.asarray(m.coef) + m.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
+        """The model's probability for each candidate."""
+        return self.model.probabilities([c.features for c in found])
 
 
 @lru_cache(maxsize=4)
