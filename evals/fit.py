@@ -43,7 +43,7 @@ from rag.confidence import (
 from rag.engine import Engine
 from rag.extractive import Candidate, best_features, confidence_row, rank, ranker_row
 
-__all__ = ["Asked", "choose_bands", "collect", "fit_models", "main", "score_corpus"]
+__all__ = ["Asked", "choose_bands", "collect", "fit_models", "load_features", "main", "score_corpus"]
 
 #: The threshold rule: the answer band starts at the lowest confidence at which the precision of the
 #: answers given (dev, pooled) stays at or above this; below it, "possibly" goes down to the confidence
@@ -254,24 +254,33 @@ def _fitted_json(fitted: Fitted, claims: dict[str, float], figures: dict[str, An
     }
 
 
+def load_features(names: list[str] | None, settings: Settings, reuse: bool) -> dict[str, list[Asked]]:
+    """Each corpus's question features: with `reuse`, those an earlier run cached under
+    `<index-dir>/fit/` (same code: refitting alone is quick); otherwise, or when none is cached, indexed
+    and asked afresh (`collect`) and cached."""
+    cache = settings.index_dir / "fit"
+    data: dict[str, list[Asked]] = {}
+    engine: Engine | None = None
+    for corpus in fit_corpora(names):
+        saved = cache / f"{corpus.name}.features.pickle"
+        if reuse and saved.is_file():
+            data[corpus.name] = pickle.loads(saved.read_bytes())
+            continue
+        print(f"indexing and asking {corpus.name} ({len(corpus.questions)} questions)", file=sys.stderr)
+        engine = engine or Engine.from_settings(settings)
+        cache.mkdir(parents=True, exist_ok=True)
+        data[corpus.name] = collect(corpus, engine, cache)
+        saved.write_bytes(pickle.dumps(data[corpus.name]))
+    return data
+
+
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Fit, print per-corpus LOCO figures, and write rag/fitted.json."""
     args = argv if argv is not None else sys.argv[1:]
     out_path = Path(args[args.index("--out") + 1]) if "--out" in args else FITTED_PATH
     settings = settings or Settings()
-    engine = Engine.from_settings(settings)
-    cache = settings.index_dir / "fit"
-    data: dict[str, list[Asked]] = {}
     only = args[args.index("--only") + 1].split(",") if "--only" in args else None
-    for corpus in fit_corpora(only):
-        saved = cache / f"{corpus.name}.features.pickle"
-        if "--reuse" in args and saved.is_file():
-            # features computed by an earlier run of this script (same code): refitting alone is quick
-            data[corpus.name] = pickle.loads(saved.read_bytes())
-            continue
-        print(f"indexing and asking {corpus.name} ({len(corpus.questions)} questions)", file=sys.stderr)
-        data[corpus.name] = collect(corpus, engine, cache)
-        saved.write_bytes(pickle.dumps(data[corpus.name]))
+    data = load_features(only, settings, reuse="--reuse" in args)
     if "--collect-only" in args:
         return 0
     dev = {name: [a for a in asked if a.item.split == "dev"] for name, asked in data.items()}

@@ -22,7 +22,6 @@ when missing), then:
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,8 +31,7 @@ from typing import Any
 import numpy as np
 
 from corpusqa.settings import Settings
-from evals.fit import Asked, collect, fit_models
-from evals.fit_data import fit_corpora
+from evals.fit import Asked, fit_models, load_features
 from evals.metrics import accepts, squad_f1
 from rag.answer_types import QuestionAnalysis, analyse_question
 from rag.confidence import Fitted, LinearModel, band_of, load_fitted
@@ -186,25 +184,12 @@ def score_spans(answered: list[_Answered], threshold: float, abstain: bool = Tru
 
 
 def _load(names: list[str] | None, settings: Settings, limit: int | None) -> dict[str, list[Asked]]:
-    cache = settings.index_dir / "fit"
-    data: dict[str, list[Asked]] = {}
-    engine = None
-    for corpus in fit_corpora(names):
-        saved = cache / f"{corpus.name}.features.pickle"
-        if saved.is_file():
-            data[corpus.name] = pickle.loads(saved.read_bytes())
-        else:
-            from rag.engine import Engine
-
-            print(f"indexing and asking {corpus.name} ({len(corpus.questions)} questions)", file=sys.stderr)
-            engine = engine or Engine.from_settings(settings)
-            cache.mkdir(parents=True, exist_ok=True)
-            data[corpus.name] = collect(corpus, engine, cache)
-            saved.write_bytes(pickle.dumps(data[corpus.name]))
-        if limit:
-            dev = [a for a in data[corpus.name] if a.item.split == "dev"][:limit]
-            test = [a for a in data[corpus.name] if a.item.split == "test"][:limit]
-            data[corpus.name] = dev + test
+    data = load_features(names, settings, reuse=True)
+    if limit:
+        for name, asked in data.items():
+            dev = [a for a in asked if a.item.split == "dev"][:limit]
+            test = [a for a in asked if a.item.split == "test"][:limit]
+            data[name] = dev + test
     return data
 
 
