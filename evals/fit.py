@@ -77,9 +77,12 @@ def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
     return out
 
 
-def _sentence_right(asked: Asked, candidate: Candidate) -> bool:
+def _sentence_right(asked: Asked, candidate: Candidate, shown: bool = False) -> bool:
+    """Whether the candidate's sentence (or, with `shown`, the text an answer quotes: a lead-in with what
+    follows it) holds an accepted answer inside the evidence passage. The models learn from the sentence."""
     item = asked.item
-    return item.answerable and accepts(candidate.text, item.accept) and supports(asked.passages[candidate.chunk_index], item.evidence)
+    text = candidate.answer_text if shown else candidate.text
+    return item.answerable and accepts(text, item.accept) and supports(asked.passages[candidate.chunk_index], item.evidence)
 
 
 def _fit_linear(
@@ -194,7 +197,8 @@ def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
     """The eval figures of one corpus's questions under `fitted` (as the engine would answer them)."""
     from sklearn.metrics import roc_auc_score
 
-    rows = _confidences(data, fitted.ranker, fitted.confidence)
+    # judged on what an answer shows, as `corpusqa eval` does
+    rows = [(p, bool(r) and _sentence_right(a, r[0], shown=True), r) for a, (p, _, r) in zip(data, _confidences(data, fitted.ranker, fitted.confidence))]
     answerable = [(a, r) for a, r in zip(data, rows) if a.item.answerable]
     unanswerable = [(a, r) for a, r in zip(data, rows) if not a.item.answerable]
 
@@ -207,8 +211,8 @@ def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
             f1s.append(0.0)
             continue
         best = ranked[0]
-        short = short_span(best.text, list(best.spans), asked.analysis)
-        f1s.append(squad_f1(short or best.text, asked.item.accept))
+        short = short_span(best.answer_text, list(best.answer_spans), asked.analysis)
+        f1s.append(squad_f1(short or best.answer_text, asked.item.accept))
     answered = [ok for _, (p, ok, r) in answerable if given((p, ok, r))]
     given_all = [ok for _, (p, ok, r) in answerable + unanswerable if given((p, ok, r))]
     labels = [a.item.answerable for a in data]

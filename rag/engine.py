@@ -183,7 +183,7 @@ class Engine:
         best: dict[int, str] = {}
         _, found = candidates(query, vector, retrieved, sentence_vectors, idf)
         for candidate in rank(found, self.fitted) if found else []:
-            best.setdefault(candidate.chunk_index, candidate.text)
+            best.setdefault(candidate.chunk_index, candidate.answer_text)
         results = [_citation(number, scored, best.get(number - 1, "")) for number, scored in enumerate(retrieved, 1)]
         timings.answering = time.perf_counter() - mark
         return SearchResult(query, results, time.perf_counter() - started, timings)
@@ -311,8 +311,8 @@ class Engine:
                 confidence=result.confidence, band="abstain",
             )
         scored = retrieved[result.best.chunk_index]
-        citation = _citation(1, scored, result.best.text)
-        sentence = " ".join(result.best.text.split())  # a wrapped line's break is not part of the answer
+        citation = _citation(1, scored, result.best.answer_text)
+        sentence = " ".join(result.best.answer_text.split())  # a wrapped line's break is not part of the answer
         text = f"{result.short_answer} — {_quoted(sentence)} [1]" if result.short_answer else f"{sentence} [1]"
         if result.band == "possibly":
             text = f"Possibly: {text}"

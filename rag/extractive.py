@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 ABSTAIN_TEXT = "The documents do not say. The closest passages I found are listed below."
+#: A sentence that ends in a colon introduces what follows (a list, a value, an example): as an answer it
+#: carries the following sentences of its passage, up to this many words, so the answer is not a dangling
+#: "... these ways:" whose content sits in the next lines. A rule of punctuation, not of any corpus.
+LEAD_IN_WORDS = 40
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,19 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     chunk_features: dict[str, float] = field(default_factory=dict)  # per passage: key, missing, ent_ctx
     score: float = 0.0
+    # A lead-in sentence (ending in a colon) is shown with what follows it: (text, entity spans); None
+    # for any other sentence. The ranker's features and its fitted labels are the sentence's own.
+    shown: tuple[str, tuple[Span, ...]] | None = None
+
+    @property
+    def answer_text(self) -> str:
+        """The text an answer quotes: the sentence, or a lead-in with what it introduces."""
+        return self.shown[0] if self.shown else self.text
+
+    @property
+    def answer_spans(self) -> tuple[Span, ...]:
+        """The entity spans of `answer_text`."""
+        return self.shown[1] if self.shown else self.spans
 
 
 @dataclass(frozen=True)
@@ -142,8 +159,27 @@ def candidates(
                 # short, a question, or no closing punctuation (a heading or a label)
                 "fragment": 1.0 if len(text.split()) < 4 or not text.rstrip().endswith((".", "!", ":", ";", '"', "”", ")")) else 0.0,
             }
-            out.append(Candidate(chunk_index, sentence_index, text, spans, features, chunk_features))
+            shown_end = _lead_in_end(chunk.text, chunk.sentences, sentence_index)
+            shown = None
+            if shown_end != end:
+                shown = (chunk.text[start:shown_end], tuple((s - start, e - start, label) for s, e, label in chunk.entities if s >= start and e <= shown_end))
+            out.append(Candidate(chunk_index, sentence_index, text, spans, features, chunk_features, shown=shown))
     return analysis, out
+
+
+def _lead_in_end(text: str, sentences: tuple[tuple[int, int], ...], index: int) -> int:
+    """Where the answer for sentence `index` ends: the sentence's own end, or, for a sentence ending in a
+    colon, the end of the following sentences of the passage that fit in LEAD_IN_WORDS (at least one)."""
+    end = sentences[index][1]
+    if not text[:end].rstrip().endswith(":"):
+        return end
+    budget = LEAD_IN_WORDS
+    for start, following_end in sentences[index + 1 :]:
+        budget -= len(text[start:following_end].split())
+        if budget < 0 and following_end != sentences[index + 1][1]:
+            break
+        end = following_end
+    return end
 
 
 def _key_terms(question_terms: dict[str, float], named: set[str]) -> dict[str, float]:
@@ -232,4 +268,4 @@ def answer_extractively(
     confidence = fitted.confidence.probability(confidence_row(analysis, ranked))
     band = band_of(confidence, bands if bands is not None else fitted.bands)  # type: ignore[arg-type]
     best = ranked[0]
-    return ExtractiveResult(best, short_span(best.text, list(best.spans), analysis), confidence, band, ranked)
+    return ExtractiveResult(best, short_span(best.answer_text, list(best.answer_spans), analysis), confidence, band, ranked)

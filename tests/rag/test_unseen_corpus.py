@@ -26,6 +26,11 @@ The tower is open to visitors from April to September.
 A ticket costs 6 pounds for adults, and children under twelve enter free.
 The climb to the gallery takes 142 steps.
 The old keepers' cottages now house a small museum run by the Eldmouth Historical Society.
+The museum's collection has three parts:
+
+- the original Fresnel lens of 1872
+- the keepers' logbooks
+- a model of the supply boat
 """
 
 
@@ -63,6 +68,29 @@ def test_unseen_corpus_short_answer_leads(unseen: Engine, question: str, short: 
     sentence = answer.citations[0].highlight
     assert short in sentence and sentence in answer.citations[0].text
     assert answer.answer.removeprefix("Possibly: ").startswith(f"{short} — “{sentence}”")
+
+
+def test_unseen_corpus_lead_in_answer_carries_its_list(unseen: Engine) -> None:
+    # a sentence ending in a colon is answered with what it introduces, not as a dangling "... parts:"
+    answer = unseen.ask("Which parts does the museum's collection have?")
+    assert not answer.abstained
+    highlight = answer.citations[0].highlight
+    assert highlight.startswith("The museum's collection has three parts:")
+    assert "Fresnel lens" in highlight and "supply boat" in highlight
+    assert highlight in answer.citations[0].text
+
+
+def test_lead_in_end_stops_at_the_word_budget() -> None:
+    from rag.extractive import LEAD_IN_WORDS, _lead_in_end
+
+    long_item = " ".join(["word"] * LEAD_IN_WORDS) + "."
+    text = f"Options are: A one. {long_item} Last one."
+    sentences = ((0, 12), (13, 19), (20, 20 + len(long_item)), (21 + len(long_item), len(text)))
+    assert _lead_in_end(text, sentences, 0) == 19  # the next item fits, the long one would not
+    assert _lead_in_end(text, sentences, 1) == 19  # not a lead-in: its own end
+    assert _lead_in_end("Only: x", ((0, 7),), 0) == 7  # nothing follows in the passage
+    plain = f"Intro: {long_item}"
+    assert _lead_in_end(plain, ((0, 6), (7, len(plain))), 0) == len(plain)  # at least one sentence
 
 
 def test_unseen_corpus_what_question_gets_a_short_answer(unseen: Engine) -> None:
