@@ -24,7 +24,7 @@ from ingest.text import ANNOTATION_VERSION
 __all__ = ["CHUNKER_VERSION", "NAMES_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 #: Bump when the way documents are named changes (2: folders outside the corpus folder are labelled
 #: `<folder>/...`), so that re-ingest replaces every document stored under its old name.
 NAMES_VERSION = "2"

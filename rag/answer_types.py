@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.text import TYPE_LABELS, Span, entity_spans, nlp, stem, words
+from rag.roles import Role, question_roles
 from rag.spans import best_span, dep_group, load_span_model
 
 __all__ = ["NEGATIONS", "QuestionAnalysis", "analyse_question", "short_span", "typed_spans"]
@@ -67,6 +68,7 @@ class QuestionAnalysis:
     wh_role: str = ""  # the syntactic role of the question word's phrase (rag.spans.dep_group)
     wh_prep: str = ""  # the preposition governing it ("by" in "By what ..."), "" when none
     verbs: frozenset[str] = frozenset()  # stems of the question's full verbs (not auxiliaries)
+    roles: tuple[Role, ...] = ()  # its content words by syntactic slot (rag.roles), for near-miss swaps
 
     @property
     def labels(self) -> frozenset[str]:
@@ -152,7 +154,8 @@ def analyse_question(question: str) -> QuestionAnalysis:
     wh, role, prep = _wh_phrase(doc)
     verbs = frozenset(stem(token.lower_) for token in doc if token.pos_ == "VERB")
     return QuestionAnalysis(
-        question, answer_type, entities, negated, focus, frozenset(words(question)), wh, role, prep, verbs
+        question, answer_type, entities, negated, focus, frozenset(words(question)), wh, role, prep, verbs,
+        question_roles(doc),
     )
 
 

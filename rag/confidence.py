@@ -56,6 +56,8 @@ RANKER_FEATURES = (
 CONFIDENCE_FEATURES = (
     "rank_p", "margin", "dense", "lex", "ctx", "key", "missing", "pred", "typed", "has_type", "focus",
     "ent_cover", "ent_ctx", "has_entities", "conflict", "neg_mismatch", "dense_max", "fragment",
+    # a question word absent from the sentence, another word in its syntactic slot (rag.roles)
+    "swap",
     # the question's length, and products that let the model read a feature differently for typed
     # questions, questions with names, and long questions (a linear model cannot form them)
     "q_len", "lex*q_len", "pred*q_len", "typed*has_type", "margin*has_type", "rank_p*has_type",

@@ -26,6 +26,8 @@ from rag.confidence import (
     Fitted,
     band_of,
 )
+from rag.roles import swaps
+from rag.spans import parse_sentence
 
 __all__ = [
     "ABSTAIN_TEXT",
@@ -244,6 +246,7 @@ def confidence_row(analysis: QuestionAnalysis, ranked: list[Candidate]) -> dict[
         "fragment": best.features["fragment"],
         "q_len": min(len(set(terms(analysis.text))), LONG_QUESTION) / LONG_QUESTION,
     }
+    row["swap"] = swaps(analysis.roles, parse_sentence(best.text))
     for name in CONFIDENCE_FEATURES:
         if "*" in name:
             left, right = name.split("*")

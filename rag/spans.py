@@ -134,8 +134,10 @@ def load_span_model(path: Path = FITTED_SPANS_PATH) -> SpanModel:
     return SpanModel(LinearModel.from_json(raw["model"]), float(raw["threshold"]))
 
 
+@lru_cache(maxsize=256)
 def parse_sentence(sentence: str) -> Any:
-    """The sentence parsed by spaCy's tagger and parser (the entities come from ingest)."""
+    """The sentence parsed by spaCy's tagger and parser (the entities come from ingest); cached, as the
+    confidence (rag.roles) and the span model read the same chosen sentence. Treat the Doc as read-only."""
     # `disable` per call, not select_pipes: the pipeline is shared with other threads (ingest.text.annotate)
     return nlp()(sentence, disable=["ner"])
 

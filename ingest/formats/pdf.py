@@ -43,8 +43,12 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
         raise UnreadableFile(f"PDF could not be parsed ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
     if not any(text.strip() for lines in pages for text, _ in lines):
         raise UnreadableFile("PDF has no extractable text (scanned image?)")
-    heading_levels = {} if outline else _heading_sizes(pages)
+    # Without an outline, the larger sizes are the heading levels. With one, a larger line the outline
+    # does not name ("Invoked as an interactive login shell") is a heading one level under the outline's
+    # current entry (otherwise it is glued to the sentence after it); before the first entry it stays text.
+    heading_levels = _heading_sizes(pages, deepest=None if outline else 3)
     builder = StructureBuilder()
+    outline_level = 0
     for number, lines in enumerate(pages, start=1):
         placed = _outline_positions(outline.get(number, []), lines)
         body: list[str] = []
@@ -57,7 +61,10 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
                 if any(matched for _, _, matched in placed[index]):
                     continue  # the heading's own line ("3.3 Shell Functions") is the title just set
             level = heading_levels.get(size)
-            if level is not None and len(text.split()) <= _MAX_HEADING_WORDS and not text.rstrip().endswith((".", ",", ";")):
+            if level is not None and outline:
+                # under the current outline entry; before the first (a title page) none: its lines are text
+                level = outline_level + 1 if outline_level else None
+            if level is not None and _reads_as_heading(text):
                 builder.paragraph("\n".join(body), page=number)
                 body = []
                 builder.heading(level, text)
@@ -66,6 +73,11 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
         builder.paragraph("\n".join(body), page=number)
     text, sections = builder.result()
     return text, sections, title
+
+
+def _reads_as_heading(text: str) -> bool:
+    """Short, with a letter, and not ending like a sentence or a clause."""
+    return len(text.split()) <= _MAX_HEADING_WORDS and any(c.isalpha() for c in text) and not text.rstrip().endswith((".", ",", ";"))
 
 
 def _without_running_lines(pages: list[list[tuple[str, float]]]) -> list[list[tuple[str, float]]]:
@@ -140,8 +152,9 @@ def _outline_positions(entries: list[tuple[int, str]], lines: list[tuple[str, fl
     return placed
 
 
-def _heading_sizes(pages: list[list[tuple[str, float]]]) -> dict[float, int]:
-    """Font sizes clearly above the body size (the size with the most characters), largest = level 1."""
+def _heading_sizes(pages: list[list[tuple[str, float]]], deepest: int | None = 3) -> dict[float, int]:
+    """Font sizes clearly above the body size (the size with the most characters), largest = level 1;
+    the `deepest` largest (all with None)."""
     chars: Counter[float] = Counter()
     for lines in pages:
         for text, size in lines:
@@ -150,7 +163,7 @@ def _heading_sizes(pages: list[list[tuple[str, float]]]) -> dict[float, int]:
         return {}
     body = chars.most_common(1)[0][0]
     larger = sorted((size for size in chars if size >= body * _HEADING_SIZE_RATIO), reverse=True)
-    return {size: level for level, size in enumerate(larger[:3], start=1)}
+    return {size: level for level, size in enumerate(larger[:deepest], start=1)}
 
 
 def _outline(reader: Any) -> dict[int, list[tuple[int, str]]]:
