@@ -12,6 +12,11 @@ under `.corpusqa/fit/<corpus>`), asks every question through the engine's own fe
 The ranker is a scikit-learn logistic regression on feature differences between the right and the
 wrong candidates of each question (pairwise); the confidence is a logistic regression on standardised
 features of the chosen sentence; the bands follow the rule in `choose_bands`.
+
+The F1 in the LOCO figures uses the span model in `rag/fitted_spans.json`, which `python -m
+evals.fit_spans` fits on this script's sentence ranker. To refit everything: `python -m evals.fit`, then
+`python -m evals.fit_spans --reuse`, then `python -m evals.fit --reuse` (the models come out the same;
+only that F1 figure moves to the new span model).
 """
 
 from __future__ import annotations
