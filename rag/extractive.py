@@ -44,7 +44,7 @@ __all__ = [
 ABSTAIN_TEXT = "The documents do not say. The closest passages I found are listed below."
 #: A sentence that ends in a colon introduces what follows (a list, a value, an example): as an answer it
 #: carries the following sentences of its passage, up to this many words, so the answer is not a dangling
-#: "... these ways:" whose content sits in the next lines. A rule of punctuation, not of any corpus.
+#: "... comes in three sizes:" whose content sits in the next lines. A rule of punctuation, not of any corpus.
 LEAD_IN_WORDS = 40
 
 
@@ -143,7 +143,7 @@ def candidates(
         }
         for sentence_index, (start, end) in enumerate(chunk.sentences):
             text = chunk.text[start:end]
-            spans = tuple((s - start, e - start, label) for s, e, label in chunk.entities if s >= start and e <= end)
+            spans = _spans_within(chunk.entities, start, end)
             sentence_terms = set(terms(text))
             sentence_words = set(words(text))
             ent_cover, conflict = _entity_features(analysis, text, spans)
@@ -162,18 +162,21 @@ def candidates(
                 "fragment": 1.0 if len(text.split()) < 4 or not text.rstrip().endswith((".", "!", ":", ";", '"', "”", ")")) else 0.0,
             }
             shown_end = _lead_in_end(chunk.text, chunk.sentences, sentence_index)
-            shown = None
-            if shown_end != end:
-                shown = (chunk.text[start:shown_end], tuple((s - start, e - start, label) for s, e, label in chunk.entities if s >= start and e <= shown_end))
+            shown = (chunk.text[start:shown_end], _spans_within(chunk.entities, start, shown_end)) if shown_end != end else None
             out.append(Candidate(chunk_index, sentence_index, text, spans, features, chunk_features, shown=shown))
     return analysis, out
+
+
+def _spans_within(entities: tuple[Span, ...], start: int, end: int) -> tuple[Span, ...]:
+    """The entity spans inside text[start:end], in characters of that piece."""
+    return tuple((s - start, e - start, label) for s, e, label in entities if s >= start and e <= end)
 
 
 def _lead_in_end(text: str, sentences: tuple[tuple[int, int], ...], index: int) -> int:
     """Where the answer for sentence `index` ends: the sentence's own end, or, for a sentence ending in a
     colon, the end of the following sentences of the passage that fit in LEAD_IN_WORDS (at least one)."""
-    end = sentences[index][1]
-    if not text[:end].rstrip().endswith(":"):
+    start, end = sentences[index]
+    if not text[start:end].rstrip().endswith(":"):
         return end
     budget = LEAD_IN_WORDS
     for start, following_end in sentences[index + 1 :]:

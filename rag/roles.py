@@ -1,7 +1,7 @@
 """Who does what to whom: the question's words by their syntactic role, and the swaps a sentence makes.
 
-A near-miss question is one the documents almost answer: it asks about zsh where the text says Bash,
-about libpng where it says zlib, about one setting where the text gives another's default. The sentence
+A near-miss question is one the documents almost answer: it asks who built the north bridge where the
+text says who built the south one, or what the small model weighs where it gives the large one's weight. The sentence
 then has the question's predicate or head word, with *another* word in the slot the question's word
 fills. spaCy's dependency parse (the question's at analysis, the chosen sentence's at answer time)
 finds that slot: a question word absent from the sentence, its governing word present there, and a
@@ -14,7 +14,7 @@ from typing import Any
 
 from ingest.text import STOPWORDS, stem
 
-__all__ = ["Role", "question_roles", "swaps"]
+__all__ = ["Role", "content_stem", "question_roles", "swaps"]
 
 #: (stem of the question's word, relation to its anchor, stem of the anchor). The relation is the
 #: dependency label, with a preposition folded in ("for>pobj"): the anchor of "setting for X" is
@@ -39,7 +39,8 @@ def _slot(token: Any) -> tuple[str, Any] | None:
     return relation, head
 
 
-def _stem(token: Any) -> str:
+def content_stem(token: Any) -> str:
+    """A token's stem, "" for a stopword or punctuation."""
     return "" if token.is_punct or token.lower_ in STOPWORDS else stem(token.lower_)
 
 
@@ -47,12 +48,12 @@ def question_roles(doc: Any) -> tuple[Role, ...]:
     """The roles of a parsed question's content words (nouns, names, numbers, adjectives)."""
     out = []
     for token in doc:
-        if token.pos_ not in _CONTENT or not _stem(token):
+        if token.pos_ not in _CONTENT or not content_stem(token):
             continue
         slot = _slot(token)
-        if slot is None or not _stem(slot[1]):
+        if slot is None or not content_stem(slot[1]):
             continue
-        out.append((_stem(token), slot[0], _stem(slot[1])))
+        out.append((content_stem(token), slot[0], content_stem(slot[1])))
     return tuple(out)
 
 
@@ -62,14 +63,14 @@ def swaps(roles: tuple[Role, ...], sentence: Any) -> float:
 
     Measured leave-one-corpus-out (README): a second feature for swapped names, numbers and codes alone
     lowered the mean held-out dev AUROC, so it is not kept."""
-    stems = [_stem(token) for token in sentence]
+    stems = [content_stem(token) for token in sentence]
     present = set(stems)
     asked = {word for word, _, _ in roles}
     fillers: dict[tuple[str, str], set[str]] = {}
     for token, word in zip(sentence, stems):
         slot = _slot(token) if token.pos_ in _CONTENT and word else None
         if slot is not None:
-            fillers.setdefault((slot[0], _stem(slot[1])), set()).add(word)
+            fillers.setdefault((slot[0], content_stem(slot[1])), set()).add(word)
     found = any(
         word not in present and anchor in present and fillers.get((relation, anchor), set()) - asked
         for word, relation, anchor in roles

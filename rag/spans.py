@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.text import STOPWORDS, Span, nlp, stem, terms, words
+from ingest.text import Span, nlp, stem, terms, words
 from rag.confidence import LinearModel
+from rag.roles import content_stem
 
 if TYPE_CHECKING:
     from rag.answer_types import QuestionAnalysis
@@ -184,7 +185,7 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
     if not len(doc):
         return []
     question_terms = set(terms(analysis.text))
-    token_stems = [stem(t.lower_) if t.lower_ not in STOPWORDS and not t.is_punct else "" for t in doc]
+    token_stems = [content_stem(t) for t in doc]
     anchors = [i for i, s in enumerate(token_stems) if s and s in question_terms]
     entity_tokens: dict[int, str] = {}
     entity_ids: dict[int, int] = {}

@@ -44,7 +44,7 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
     if not any(text.strip() for lines in pages for text, _ in lines):
         raise UnreadableFile("PDF has no extractable text (scanned image?)")
     # Without an outline, the larger sizes are the heading levels. With one, a larger line the outline
-    # does not name ("Invoked as an interactive login shell") is a heading one level under the outline's
+    # does not name (a run-in "Cleaning the filter" under "4 Maintenance") is a heading one level under the outline's
     # current entry (otherwise it is glued to the sentence after it); before the first entry it stays text.
     heading_levels = _heading_sizes(pages, deepest=None if outline else 3)
     builder = StructureBuilder()
