@@ -8,7 +8,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test install chromium ingest lint eval bench bench-full clean
+.PHONY: run test install lock chromium ingest lint eval bench bench-full clean
 
 run: ingest
 	$(CLI) ui
@@ -21,12 +21,21 @@ test: install chromium ingest
 install: $(STAMP)
 
 # torch first: the pinned 2.13.0 is a local CPU wheel; any other spec pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# Then every package, transitive ones included, at the version requirements.lock pins (what CI tested),
+# and the project itself without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve the lock after changing pyproject.toml's dependencies (docs/development.md).
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --find-links /opt/wheels \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-emit-find-links \
+		--quiet -o requirements.lock
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 chromium:
