@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test install lock chromium ingest lint eval bench bench-full clean
+.PHONY: run test install lock docs chromium ingest lint eval bench bench-full clean
 
 run: ingest
 	$(CLI) ui
 
-test: install chromium ingest
+test: install chromium ingest docs
 	$(PY) -m pytest
 	$(CLI) eval --split test
 	$(CLI) bench --quick
@@ -63,3 +64,7 @@ bench-full: ingest
 
 clean:
 	rm -rf .corpusqa
+
+# The docs site from docs/ (mkdocs.yml); --strict fails on a broken link or a page missing from nav.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --quiet
