@@ -54,14 +54,13 @@ def holds_answer_type(claim_text: str, analysis: QuestionAnalysis, evidence: Can
             return True
     wanted = analysis.labels if numeric else _NAMES
     typed = replace(analysis, answer_type="named" if not numeric else analysis.answer_type)
+    if evidence is not None:  # the spans tagged at ingest first: no parse
+        claim_words = set(words(claim_text))
+        found = [(s, e, label) for s, e, label in evidence.spans if label in wanted]
+        if any(set(words(evidence.text[s:e])) <= claim_words for s, e, _ in typed_spans(evidence.text, found, typed)):
+            return True
     spans = [(s, e, label) for s, e, label in entity_spans(nlp()(claim_text)) if label in wanted]
-    if typed_spans(claim_text, spans, typed):
-        return True
-    if evidence is None:
-        return False
-    claim_words = set(words(claim_text))
-    found = [(s, e, label) for s, e, label in evidence.spans if label in wanted]
-    return any(set(words(evidence.text[s:e])) <= claim_words for s, e, _ in typed_spans(evidence.text, found, typed))
+    return bool(typed_spans(claim_text, spans, typed))
 
 
 def reader_confidence(analysis: QuestionAnalysis, evidence: Candidate, ranked: list[Candidate], fitted: Fitted) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from corpusqa.types import Answer, Citation, Claim, ScoredChunk
 from rag.answer_check import judge_answers
-from rag.citations import canonical_markers, is_abstention, strip_markers
+from rag.citations import canonical_markers, is_abstention
 from rag.confidence import Bands, Fitted
 from rag.extractive import ABSTAIN_TEXT
 from rag.grounding import MAY_NOT_SAY, NOT_ANSWERED_NOTE, check_claims, mark_unsupported, verdict_note
@@ -65,7 +65,7 @@ def shape_reply(
     note = verdict_note(claims) if failed or any(claim.recited for claim in claims) else ""
     if not any(claim.answers_question for claim in claims):
         return Answer(
-            question, f"{MAY_NOT_SAY} “{strip_markers(text)}”", False, "openai", 0.0, citations,
+            question, f"{MAY_NOT_SAY} “{text}”", False, "openai", 0.0, citations,
             retrieved=retrieved, unsupported=failed, claims=claims, model_answer=text, band="possibly",
         ), f"{note}\n\n{NOT_ANSWERED_NOTE}".strip()
     return Answer(

@@ -54,7 +54,7 @@ def claims_html(answer: Answer) -> str:
     model = (
         f'<div class="cqa-model-answer"><em>The model answered (not supported by the documents):</em> '
         f"{_esc(answer.model_answer)}</div>"
-        if answer.model_answer and answer.band == "abstain"
+        if answer.model_answer and answer.abstained
         else ""
     )
     return f'<details class="cqa-claims" open><summary>{_esc(heading)}</summary><ul>{"".join(items)}</ul>{model}</details>'

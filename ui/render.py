@@ -51,7 +51,7 @@ def render_claims(answer: Answer, *, streamed: bool = False) -> list[str]:
         if claim.supported and claim.answers_question is False:
             verdict += "; does not hold what the question asks for"
         lines.extend(textwrap.wrap(f"[{verdict}] {claim.text}", width=100, initial_indent="  ", subsequent_indent="    "))
-    if answer.model_answer and not streamed and answer.band == "abstain":
+    if answer.model_answer and not streamed and answer.abstained:
         lines.append("The model's answer, which the documents do not support:")
         lines.extend(textwrap.wrap(answer.model_answer, width=100, initial_indent="    ", subsequent_indent="    "))
     return [*lines, ""]

@@ -46,7 +46,7 @@ SCRIPTED_MODES = frozenset(
 #: "script" replies with ``server.script``, where ``{n:PHRASE}`` becomes the number of the first passage
 #: holding PHRASE and ``{not:PHRASE}`` the number of the first passage without it. "replay" answers with
 #: a recorded reply (``server.record``), found by the question and the passages it was sent; a request
-#: that was never recorded gets HTTP 404.
+#: that was never recorded gets HTTP 422.
 MODES = frozenset({"normal", "bad_citation", "no_citation", "slow", "error500", "echo_system", "script", "replay"}) | SCRIPTED_MODES
 
 # fmt: off
@@ -504,7 +504,7 @@ class FakeOpenAIServer:
             with self._lock:
                 recorded = self._replies.get(replay_key(messages))
             if recorded is None:
-                return _error(404, "No recorded reply for this question and these passages.", "invalid_request_error", None)
+                return _error(422, "No recorded reply for this question and these passages.", "invalid_request_error", None)
             answer = recorded
         else:
             answer = build_answer(messages, mode, self.script)
