@@ -110,7 +110,6 @@ def judge_answers(
             (c for c in ranked if c.chunk_index == claim.evidence_id - 1 and " ".join(c.text.split()) == " ".join((claim.evidence or "").split())),
             None,
         )
-        typed = holds_answer_type(strip_markers(claim.text), analysis, evidence)
         read = evidence is not None and _reader_accepts(analysis, evidence, ranked, fitted, floor)
-        out.append(replace(claim, answers_question=typed and read))
+        out.append(replace(claim, answers_question=read and holds_answer_type(strip_markers(claim.text), analysis, evidence)))
     return out

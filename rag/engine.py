@@ -149,7 +149,7 @@ class Engine:
             answer = self._extractive(question, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved, snapshot)
+            answer = yield from self._generative(question, retrieved, snapshot, vector)
         timings.answering = time.perf_counter() - mark
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
@@ -336,12 +336,14 @@ class Engine:
         answer = fitted.answer if self.settings.answer_threshold is None else self.settings.answer_threshold
         return Bands(answer=max(answer, possibly), possibly=possibly)
 
-    def _generative(self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Iterator[str | Answer]:
+    def _generative(
+        self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot, vector: Any = None
+    ) -> Iterator[str | Answer]:
         pieces: list[str] = []
         for delta in self.llm.stream(question, retrieved):
             pieces.append(delta)
             yield delta
-        answer, note = self._checked(question, "".join(pieces), retrieved, snapshot)
+        answer, note = self._checked(question, "".join(pieces), retrieved, snapshot, vector)
         if note:
             yield "\n\n" + note  # the tokens are out: the verdict follows them
         return answer
@@ -351,10 +353,14 @@ class Engine:
         (numbered as `retrieved`): every claim checked, re-cited where needed, judged against the question."""
         return self._checked(self._clean_question(question), reply, retrieved, self._current())[0]
 
-    def _checked(self, question: str, reply: str, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> tuple[Answer, str]:
+    def _checked(
+        self, question: str, reply: str, retrieved: list[ScoredChunk], snapshot: _Snapshot, vector: Any = None
+    ) -> tuple[Answer, str]:
         """(the answer, the verdict note to show after the streamed reply, "" when none)."""
         sentence_vectors, idf = _sentence_context(snapshot, retrieved)
-        context = ReplyContext(retrieved, self.embedder.embed_query, sentence_vectors, idf, self.fitted, self._bands())
+        context = ReplyContext(
+            retrieved, self.embedder.embed_query, sentence_vectors, idf, self.fitted, self._bands(), vector
+        )
         return shape_reply(question, reply, context, lambda number: _citation(number, retrieved[number - 1], ""))
 
 

@@ -28,6 +28,7 @@ class ReplyContext:
     idf: Callable[[str], float]
     fitted: Fitted
     bands: Bands
+    question_vector: np.ndarray | None = None  # the question's vector when retrieval already made it
 
 
 def _cited_first(claims: list[Claim], cited: list[int]) -> list[int]:
@@ -54,7 +55,7 @@ def shape_reply(
             question, ABSTAIN_TEXT, True, "openai", 0.0, [], retrieved=retrieved,
             unsupported=True, claims=claims, model_answer=text, band="abstain",
         ), verdict_note(claims)
-    vector = context.embed(question)
+    vector = context.question_vector if context.question_vector is not None else context.embed(question)
     claims = judge_answers(claims, question, vector, retrieved, context.sentence_vectors, context.idf, context.fitted, context.bands)
     highlights: dict[int, str] = {}
     for claim in claims:
