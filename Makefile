@@ -50,7 +50,7 @@ ingest: install
 	$(CLI) ingest data/corpus
 
 lint: install
-	$(VENV)/bin/ruff check corpusqa ingest rag evals ui tests
+	$(VENV)/bin/ruff check corpusqa ingest rag evals ui train tests
 	$(VENV)/bin/mypy corpusqa
 
 eval: ingest

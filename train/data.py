@@ -15,6 +15,7 @@ The output is seeded and de-duplicated, so a rerun rebuilds the same file.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import random
 import sys
@@ -81,9 +82,8 @@ def _documents(files: list[Path], chunk_tokens: int) -> Iterator[tuple[str, list
 
 
 def _synonyms(wordnet: Any) -> Any:
-    from functools import lru_cache
 
-    @lru_cache(maxsize=None)
+    @functools.cache
     def words(word: str) -> list[str]:
         synsets = wordnet.synsets(word)
         if not synsets:
