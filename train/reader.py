@@ -84,6 +84,14 @@ def _span_tokens(encoding: Any, start: int, end: int) -> tuple[int, int]:
     return (first, last) if first and last >= first else (0, 0)
 
 
+def _padded(encodings: list[Any], field: str) -> Any:
+    import torch
+
+    width = max(len(encoding.ids) for encoding in encodings)
+    rows = [getattr(encoding, field) + [0] * (width - len(encoding.ids)) for encoding in encodings]
+    return torch.tensor(rows, dtype=torch.int64)
+
+
 def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.Random | None) -> Any:
     import torch
 
@@ -99,13 +107,8 @@ def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.
             encodings.append(encoding)
             starts.append(span[0])
             ends.append(span[1])
-        width = max(len(encoding.ids) for encoding in encodings)
-
-        def padded(field: str) -> Any:
-            return torch.tensor([getattr(e, field) + [0] * (width - len(e.ids)) for e in encodings], dtype=torch.int64)
-
         yield (
-            padded("ids"), padded("attention_mask"), padded("type_ids"),
+            _padded(encodings, "ids"), _padded(encodings, "attention_mask"), _padded(encodings, "type_ids"),
             torch.tensor([float(row["label"]) for row in chosen]),
             torch.tensor(starts), torch.tensor(ends),
         )
