@@ -3,11 +3,11 @@
 A claim can be true and cited and still not answer: a "how many" question answered by a sentence without
 a number, a "which X" question answered with another X of the passage. Two judgements, both needed:
 
-1. the answer type (rag/answer_types.py): a question that expects a number or a date is answered only by a
+1. the answer type (rag/reader/question.py): a question that expects a number or a date is answered only by a
    claim that adds one the question does not already hold; one that expects a person, a place, an
    organisation or a name, only by a claim that adds a name;
 2. the extractive reader's own judgement of the claim's evidence sentence, over the passages the model was
-   shown: the confidence the fitted model gives that sentence as the answer (rag/extractive.py
+   shown: the confidence the fitted model gives that sentence as the answer (rag/reader/confidence.py
    `confidence_row`, as if the reader had picked it) must reach the reader's "possibly" band; the reader must
    rank the sentence near its own pick (at least READER_SHARE of its score); and a negated question
    ("Which X did not ...?") needs a sentence with a negation. The band is used as fitted, not re-tuned
@@ -22,12 +22,14 @@ from dataclasses import replace
 import numpy as np
 
 from corpusqa.types import Claim, ScoredChunk
-from ingest.text import TYPE_LABELS, entity_spans, nlp, words
-from rag.answer_types import QuestionAnalysis, analyse_question, typed_spans
+from ingest.text import entity_spans, nlp, words
 from rag.citations import strip_markers
-from rag.confidence import Bands, Fitted
-from rag.extractive import Candidate, candidates, confidence_row, rank
 from rag.facts import numbers_in
+from rag.reader.confidence import confidence_row
+from rag.reader.fitted import Bands, Fitted
+from rag.reader.question import TYPE_LABELS, QuestionAnalysis, analyse_question
+from rag.reader.ranking import rank
+from rag.reader.sentences import Candidate, candidates, typed_spans
 
 __all__ = ["READER_SHARE", "holds_answer_type", "judge_answers", "reader_confidence"]
 

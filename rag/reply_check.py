@@ -10,9 +10,9 @@ import numpy as np
 from corpusqa.types import Answer, Citation, Claim, ScoredChunk
 from rag.answer_check import judge_answers
 from rag.citations import canonical_markers, is_abstention
-from rag.confidence import Bands, Fitted
 from rag.extractive import ABSTAIN_TEXT
 from rag.grounding import MAY_NOT_SAY, NOT_ANSWERED_NOTE, check_claims, mark_unsupported, verdict_note
+from rag.reader.fitted import Bands, Fitted
 
 __all__ = ["ReplyContext", "shape_reply"]
 
