@@ -294,3 +294,17 @@ def test_claim_facts_proper_nouns_by_tag_equal_the_pipeline_part_of_speech(engin
     tokens = [(t.tag_ in ("NNP", "NNPS"), t.pos_ == "PROPN") for doc in nlp().pipe(texts) for t in doc]
     assert len(tokens) > 1000
     assert all(by_tag == by_pos for by_tag, by_pos in tokens)
+
+
+def test_grounding_never_recites_to_a_passage_the_model_was_not_shown(engine: Engine, server: FakeOpenAIServer) -> None:
+    # issue #27: a sentence the index holds, but in no passage given to the model, stays unsupported
+    shown = {scored.chunk.id for scored in engine.retrieve(MODE_QUESTION)}
+    hidden = next(
+        chunk for chunk in engine._current().chunks.values()
+        if chunk.id not in shown and any(len(chunk.text[a:b].split()) >= 8 for a, b in chunk.sentences)
+    )
+    start, end = next((a, b) for a, b in hidden.sentences if len(hidden.text[a:b].split()) >= 8)
+    sentence = " ".join(hidden.text[start:end].split()).replace("{", "(").replace("}", ")")
+    _, answer = _ask(engine, server, "script", f"{sentence} [1]", question=MODE_QUESTION)
+    assert sentence not in " ".join(" ".join(s.chunk.text.split()) for s in answer.retrieved)
+    assert answer.abstained and not any(claim.supported for claim in answer.claims), answer.claims
