@@ -6,7 +6,6 @@ import functools
 import html
 import logging
 import re
-import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from ui.guard import PageLogins, http_error
+from ui.guard import PageLogins, http_error, login_matches
 from ui.web_documents import DocumentsTab
 from ui.web_search import SEARCH_CSS, search_tab
 
@@ -298,13 +297,7 @@ def _login_check(settings: Settings) -> Callable[[str, str], bool] | None:
         return None
 
     def check(username: str, password: str) -> bool:
-        if settings.ui_auth:
-            user, _, secret = settings.ui_auth.partition(":")
-            if secrets.compare_digest(username.encode(), user.encode()) and secrets.compare_digest(
-                password.encode(), secret.encode()
-            ):
-                return True
-        return bool(settings.api_key) and secrets.compare_digest(password.encode(), str(settings.api_key).encode())
+        return login_matches(username, password, settings.ui_auth, settings.api_key)
 
     return check
 
