@@ -212,6 +212,22 @@ class ChatPage(DocumentsTab):
             yield render_error(RuntimeError(hidden)), {"error": hidden}
 
 
+class _QuestionBox(gr.Textbox):
+    """The chat's textbox; an API call that sends null as the message gets the empty-question sentence.
+
+    ChatInterface appends the message to the history itself and fails on None with its own internal error
+    text; this reads null as "" before that, so the handler answers in one sentence.
+    """
+
+    def preprocess(self, payload: str | None) -> str:
+        """The message as text ("" for null)."""
+        return super().preprocess(payload) or ""
+
+    def get_block_name(self) -> str:
+        """Rendered by Gradio's own textbox (the documented way to reuse a component's front end)."""
+        return "textbox"
+
+
 def _backend_choices(settings: Settings) -> list[tuple[str, str]]:
     return [
         ("Extractive (offline; quotes a sentence)", "extractive"),
@@ -246,7 +262,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                             placeholder="Ask about the documents, or click an example below.",
                             elem_id="chat",
                         ),
-                        textbox=gr.Textbox(placeholder="Ask a question about the documents…", elem_id="question"),
+                        textbox=_QuestionBox(placeholder="Ask a question about the documents…", elem_id="question"),
                         additional_inputs=[backend, top_k],
                         additional_outputs=[details],
                         examples=[[question] for question in EXAMPLE_QUESTIONS],
@@ -280,6 +296,8 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
+        # Only gr.Error's sentences reach the browser; other exceptions' text stays in the server log.
+        show_error=False,
         css=CSS + CLAIMS_CSS + SEARCH_CSS,
         theme=gr.themes.Default(),
     )
