@@ -67,11 +67,11 @@ def read_state(index_dir: Path) -> IndexState | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            raise TypeError("not a JSON object")
         known = {key: data[key] for key in IndexState.__dataclass_fields__ if key in data}
         state = IndexState(**known)
         if not isinstance(state.generation, int) or not isinstance(state.bm25_dir, str):
-            raise ValueError("fields of the wrong type")
+            raise TypeError("fields of the wrong type")
         if state.documents is not None:
             manifest_from_rows(state.documents)
     except FileNotFoundError:

@@ -211,21 +211,14 @@ class ChatPage(DocumentsTab):
             hidden = f"Unexpected error ({exc.__class__.__name__}); see the server log for details."
             yield render_error(RuntimeError(hidden)), {"error": hidden}
 
-
-class _QuestionBox(gr.Textbox):
-    """The chat's textbox; an API call that sends null as the message gets the empty-question sentence.
-
-    ChatInterface appends the message to the history itself and fails on None with its own internal error
-    text; this reads null as "" before that, so the handler answers in one sentence.
-    """
-
-    def preprocess(self, payload: str | None) -> str:
-        """The message as text ("" for null)."""
-        return super().preprocess(payload) or ""
-
-    def get_block_name(self) -> str:
-        """Rendered by Gradio's own textbox (the documented way to reuse a component's front end)."""
-        return "textbox"
+    def ask_api(self, message: str | None, backend: str, top_k: float) -> tuple[str, dict[str, Any]]:
+        """Answer a question: returns the chat message (HTML) and the answer as JSON."""
+        # The page's `/ask` endpoint. ChatInterface's own one appends the message to a history itself and
+        # fails on a null message with its internal error text; here null is the empty question.
+        html, details = "", {}
+        for html, value in self.ask(message or "", [], backend, top_k):
+            details = value if isinstance(value, dict) else details
+        return html, details
 
 
 def _backend_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -262,18 +255,19 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                             placeholder="Ask about the documents, or click an example below.",
                             elem_id="chat",
                         ),
-                        textbox=_QuestionBox(placeholder="Ask a question about the documents…", elem_id="question"),
+                        textbox=gr.Textbox(placeholder="Ask a question about the documents…", elem_id="question"),
                         additional_inputs=[backend, top_k],
                         additional_outputs=[details],
                         examples=[[question] for question in EXAMPLE_QUESTIONS],
-                        api_name="ask",
-                        api_description="Answer a question: returns the chat message (HTML) and the answer as JSON.",
+                        api_name="chat",
+                        api_visibility="private",  # API callers use /ask (ChatPage.ask_api)
                         flagging_mode="never",
                         fill_height=False,
                     )
             search_tab(engine, settings)  # ui/web_search.py (issue #15)
             documents = page.build(settings)
         page.connect(blocks, documents)
+        gr.api(page.ask_api, api_name="ask")  # type: ignore[attr-defined]
     return blocks
 
 

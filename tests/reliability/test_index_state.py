@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ def _read_only_runner(tmp_path: Path) -> list[str]:
         pytest.skip("util-linux's unshare is not installed")
     src, mnt = tmp_path / "src", tmp_path / "mnt"
     prefix = [unshare, "-m", "sh", "-c", _READ_ONLY_MOUNT, "sh", str(src), str(mnt)]
-    probe = subprocess.run([*prefix, "sh", "-c", f"touch {mnt}/probe"], capture_output=True, text=True)
+    probe = subprocess.run([*prefix, "sh", "-c", f"touch {mnt}/probe"], capture_output=True, text=True, check=False)
     if "Read-only file system" not in probe.stderr:
         pytest.skip(f"cannot make a read-only mount here ({probe.stderr.strip()[:200] or 'mount refused'})")
     return prefix
@@ -53,7 +52,7 @@ def read_only_index(tmp_path: Path, bundled_index: Settings) -> tuple[list[str],
 
 
 def _run(prefix: list[str], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*prefix, CORPUSQA, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*prefix, CORPUSQA, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_a_read_only_index_answers_and_refuses_ingest_in_one_sentence(
@@ -125,7 +124,7 @@ def _index(tmp_path: Path, corpus_copy: Path, embedder: Any) -> Iterator[tuple[S
 def test_a_damaged_state_is_reported_and_kept_until_repair(
     tmp_path: Path, corpus_copy: Path, embedder: Any, damage: bytes
 ) -> None:
-    with _index(tmp_path, corpus_copy, embedder) as (settings, engine):
+    with _index(tmp_path, corpus_copy, embedder) as (settings, _):
         state = settings.index_dir / "state.json"
         generation = json.loads(state.read_text())["generation"]
         state.write_bytes(damage)
@@ -181,7 +180,7 @@ def test_the_approximate_fallback_is_logged_once_and_shown_in_status(
     damage that can be made by hand to chromadb 1.5.9's files breaks both, so this drives the note directly."""
     from chromadb.errors import InternalError
 
-    with _index(tmp_path, corpus_copy, embedder) as (settings, engine):
+    with _index(tmp_path, corpus_copy, embedder) as (_, engine):
         assert engine.status().search_fallback is None and engine.status().to_json()["search_fallback"] is None
         store = engine._current().store
         with caplog.at_level("WARNING", logger="ingest.store"):
