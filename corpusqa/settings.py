@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, description="Weight of the dense (MiniLM) ranking in reciprocal-rank fusion.")
     rrf_k: int = Field(20, ge=1, description="Rank constant of reciprocal-rank fusion.")
     backend: Literal["extractive", "openai"] = Field("extractive", description="Answer backend: extractive (offline) or openai.")
+    reader: Literal["features", "trained"] = Field(
+        "features",
+        description="Extractive reader: features (fitted ranker and spans) or trained (the ONNX reader of train/ rereads the top sentences).",
+    )
+    reader_path: Path = Field(
+        Path("train/out/reader-int8.onnx"),
+        description="ONNX file of the trained reader, built by `python -m train.reader` (weights are not shipped).",
+    )
     abstain_threshold: float | None = Field(
         None, ge=0.0, le=1.0,
         description="Extractive confidence below which the answer abstains; unset: the fitted value in rag/fitted.json.",

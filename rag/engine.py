@@ -19,7 +19,7 @@ from corpusqa.errors import (
     IndexNotFoundError,
     InvalidSettingError,
 )
-from corpusqa.settings import Settings
+from corpusqa.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from corpusqa.types import (
     Answer,
     Chunk,
@@ -31,7 +31,7 @@ from corpusqa.types import (
     SearchResult,
     Timings,
 )
-from ingest.embedder import Embedder
+from ingest.embedder import Embedder, resolve_model_path
 from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
@@ -43,6 +43,7 @@ from rag.reader.fitted import Bands, Fitted, load_fitted
 from rag.reader.question import QuestionAnalysis
 from rag.reader.ranking import rank
 from rag.reader.sentences import Candidate, candidates
+from rag.reader.trained import TrainedReader, with_reread
 from rag.reply_check import ReplyContext, shape_reply
 from rag.retriever import FusionWeights, HybridRetriever
 
@@ -78,6 +79,7 @@ class Engine:
         self._fitted = fitted
         self._snapshot: _Snapshot | None = None
         self._reload_lock = threading.Lock()
+        self._trained: TrainedReader | None = None
 
     @property
     def fitted(self) -> Fitted:
@@ -314,6 +316,9 @@ class Engine:
         assert isinstance(vector, np.ndarray)
         sentence_vectors, idf = _sentence_context(snapshot, retrieved)
         result = answer_extractively(question, vector, retrieved, sentence_vectors, idf, self.fitted, self._bands())
+        if self.settings.reader == "trained" and result.ranked:
+            reread = self._trained_reader().reread(question, result.ranked, self._bands())
+            result = with_reread(result, reread) if reread else result
         if result.best is None or result.abstained:
             return Answer(
                 question, ABSTAIN_TEXT, True, "extractive", 0.0, [], retrieved=retrieved,
@@ -337,6 +342,13 @@ class Engine:
             short_answer=result.short_answer,
             band=result.band,
         )
+
+    def _trained_reader(self) -> TrainedReader:
+        """The ONNX reader of settings.reader_path, loaded on first use."""
+        if self._trained is None:
+            model_dir = resolve_model_path(DEFAULT_EMBEDDING_MODEL)
+            self._trained = TrainedReader(self.settings.reader_path, model_dir / "tokenizer.json")
+        return self._trained
 
     def _bands(self) -> Bands:
         """The fitted band thresholds, overridden by the abstain/answer threshold settings when set."""

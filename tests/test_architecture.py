@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOORS = ("corpusqa", "ingest", "rag", "evals", "ui")
 #: The reader's modules in the order a question is answered (after its two shared helpers): each
 #: imports only the ones before it, and nothing of rag outside the reader.
-READER = ("fitted", "syntax", "question", "sentences", "ranking", "confidence", "span")
+READER = ("fitted", "syntax", "question", "sentences", "ranking", "confidence", "span", "trained")
 
 
 def _module_name(path: Path) -> str:

@@ -165,7 +165,7 @@ def generate(sent: Span) -> list[Generated]:
             counts = [token for token in child.children if token.dep_ == "nummod" and token.like_num]
             counts = counts if child.tag_ == "NNS" else []
             if counts:
-                noun = [token for token in tokens if token not in counts[0].subtree]
+                noun = [token for token in tokens if token not in counts[0].subtree and token.dep_ != "det"]
                 add(_inverted(root, subject, ids, "How many " + _text(noun)), list(counts[0].subtree), "how-many")
         elif child.dep_ == "attr" and root.lemma_ == "be" and len(subject) <= 6 and not _is_pronoun(child):
             add(_question(f"What {root.text.lower()} {_lower_first(subject)}"), tokens, "definition")
@@ -183,7 +183,7 @@ def generate(sent: Span) -> list[Generated]:
 
     counts = [token for token in subjects[0].children if token.dep_ == "nummod" and token.like_num]
     if counts and after and subjects[0].tag_ == "NNS":
-        noun = [token for token in subject if token not in counts[0].subtree]
+        noun = [token for token in subject if token not in counts[0].subtree and token.dep_ != "det"]
         add(_question(" ".join(["How many", _text(noun), _text(after)])), list(counts[0].subtree), "how-many")
     return out
 

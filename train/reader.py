@@ -22,11 +22,11 @@ from typing import Any
 import click
 import numpy as np
 
-__all__ = ["TrainSettings", "encode", "main", "train"]
+from rag.reader.trained import MAX_TOKENS, context_of
+
+__all__ = ["TrainSettings", "context_of", "encode", "main", "train"]
 
 ROOM = Path(__file__).resolve().parent
-MAX_TOKENS = 192
-CONTEXT_WORDS = 40  # words kept of each neighbouring sentence
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,6 @@ def _tokenizer() -> Any:
     tokenizer = Tokenizer.from_file(str(Path(_model_dir()) / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
     return tokenizer
-
-
-def context_of(before: str, sentence: str, after: str) -> tuple[str, int]:
-    """The sentence with the ends of its neighbours around it, and where the sentence starts in it."""
-    head = " ".join(before.split()[-CONTEXT_WORDS:])
-    tail = " ".join(after.split()[:CONTEXT_WORDS])
-    prefix = head + " " if head else ""
-    return prefix + sentence + (" " + tail if tail else ""), len(prefix)
 
 
 def encode(tokenizer: Any, question: str, before: str, sentence: str, after: str) -> tuple[Any, int]:

@@ -31,6 +31,8 @@ def _questions(text: str) -> dict[str, tuple[str, str, str]]:
          "What chooses the cheapest plan for each query?", "The planner"),
         ("Three background processes write dirty pages to disk.", "how-many",
          "How many background processes write dirty pages to disk?", "Three"),
+        ("The installer verifies the two clusters before the upgrade.", "how-many",
+         "How many clusters does the installer verify before the upgrade?", "two"),
         ("A view is a virtual table defined by a query.", "definition", "What is a view?",
          "a virtual table defined by a query"),
         ("The cleaner skips the table because it is locked by another session.", "why",
