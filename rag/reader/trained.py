@@ -100,7 +100,7 @@ class TrainedReader:
         found = self.scores(question, contexts)
         best = max(range(len(top)), key=lambda k: found[k][0])
         logit, span = found[best]
-        context, first_char, _ = contexts[best]
+        context = contexts[best][0]
         short = context[span[0]:span[1]].strip() if span else None
         sentence = top[best].answer_text.strip()
         confidence = 1.0 / (1.0 + math.exp(-logit))

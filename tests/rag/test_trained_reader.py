@@ -83,3 +83,25 @@ def test_trained_reader_rereads_the_top_sentences_into_a_band(reader: TrainedRea
     assert reread.band in BANDS
     assert reread.short_answer is None or reread.short_answer in reread.best.text
     assert reader.reread("What does the planner choose?", [], Bands(answer=0.7, possibly=0.4)) is None
+
+
+def test_engine_with_trained_reader_and_no_weights_says_how_to_build_them(bundled_index: Any, embedder: Any,
+                                                                            tmp_path: Path) -> None:
+    from rag import Engine
+
+    settings = bundled_index.model_copy(update={"reader": "trained", "reader_path": tmp_path / "absent.onnx"})
+    with pytest.raises(ModelLoadError, match=r"python -m train\.reader"):
+        Engine(settings, embedder).ask("When did the storm reach the coast?")
+
+
+def test_engine_with_trained_reader_answers_in_a_band(bundled_index: Any, embedder: Any, tmp_path: Path) -> None:
+    from rag import Engine
+
+    target = tmp_path / "reader.onnx"
+    _tiny_reader(target)
+    settings = bundled_index.model_copy(update={"reader": "trained", "reader_path": target})
+    answer = Engine(settings, embedder).ask("When did the storm reach the coast?")
+    assert answer.band in BANDS
+    assert 0.0 <= answer.confidence <= 1.0
+    if not answer.abstained:
+        assert answer.citations and (answer.short_answer is None or answer.short_answer in answer.answer)
