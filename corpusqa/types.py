@@ -190,6 +190,8 @@ class IngestReport:
     seconds: float = 0.0
     dry_run: bool = False
     embedded_chunks: int = 0
+    #: wall seconds per stage (read, chunk, annotate, embed, write, commit), for `corpusqa bench`
+    stages: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as in `corpusqa ingest --json` (a stable contract)."""

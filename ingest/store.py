@@ -12,7 +12,7 @@ import itertools
 import json
 import os
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,17 +150,14 @@ class ChunkStore:
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for metadata in self._all_metadatas():
             groups[str(metadata["source"])].append(metadata)
-        out = {}
-        for source, metas in groups.items():
-            hashes = {meta["doc_hash"] for meta in metas}
-            signatures = {meta.get("signature", "") for meta in metas}
-            expected = int(metas[0]["doc_chunks"])
-            complete = len(hashes) == 1 and len(signatures) == 1 and len(metas) == expected
-            first = metas[0]
-            out[source] = StoredDocument(
-                source, str(first["doc_hash"]), len(metas), complete, str(first.get("signature", "")), str(first.get("root", ""))
-            )
-        return out
+        return {source: _stored(source, metas) for source, metas in groups.items()}
+
+    def source_chunks(self, source: str) -> tuple[StoredDocument | None, list[Chunk]]:
+        """One source's record and every chunk stored for it (a reader keeps those its generation shows)."""
+        page = self.chunks.get(where={"source": source}, include=["metadatas", "documents"])
+        metas = page["metadatas"] or []
+        chunks = [_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], metas)]
+        return (_stored(source, list(metas)) if metas else None), chunks
 
     def versions(self) -> dict[str, list[StoredDocument]]:
         """Per source, every version the store holds (one per content hash and signature), with its chunk ids.
@@ -188,6 +185,20 @@ class ChunkStore:
             rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
             if len(page["ids"]) < _BATCH:
                 return rows
+            offset += _BATCH
+
+    def keyword_texts(self, ids: Container[str]) -> Iterator[tuple[str, str]]:
+        """(chunk id, text BM25 indexes) of the chunks in `ids`, read a page at a time (never a Chunk list)."""
+        from ingest.keyword import bm25_text
+
+        offset = 0
+        while True:
+            page = self.chunks.get(include=["metadatas", "documents"], limit=_BATCH, offset=offset)
+            for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+                if chunk_id in ids:
+                    yield chunk_id, bm25_text(str(meta["title"]), text or "")
+            if len(page["ids"]) < _BATCH:
+                return
             offset += _BATCH
 
     def all_chunks(self) -> list[Chunk]:
@@ -285,19 +296,20 @@ class ChunkStore:
         if self.dense_cache is None:
             return None
         # the collection's id too: a collection made again (a rebuilt index) never reads an old file
-        return self.dense_cache.with_name(f"{self.dense_cache.name}-{str(self.sentences.id)[:8]}-{total}.npz")
+        return self.dense_cache.with_name(f"{self.dense_cache.name}-{str(self.sentences.id)[:8]}-{total}")
 
     def _read_dense_cache(self, total: int) -> tuple[np.ndarray, list[str]] | None:
+        """The kept matrix, memory-mapped (read-only): the process holds only the pages questions touch."""
         path = self._dense_path(total)
-        if path is None or not path.is_file():
+        if path is None or not (path / "vectors.npy").is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as saved:
-                vectors = np.asarray(saved["vectors"], dtype=np.float32)
-                chunk_ids = [str(cid) for cid in saved["chunk_ids"]]
+            vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            chunk_ids = json.loads((path / "chunk_ids.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, EOFError):
             return None
-        return (vectors, chunk_ids) if len(chunk_ids) == total == len(vectors) else None
+        ok = vectors.dtype == np.float32 and vectors.ndim == 2 and isinstance(chunk_ids, list)
+        return (vectors, [str(cid) for cid in chunk_ids]) if ok and len(chunk_ids) == total == len(vectors) else None
 
     def _write_dense_cache(self, total: int, vectors: np.ndarray, chunk_ids: list[str]) -> None:
         path = self._dense_path(total)
@@ -307,14 +319,17 @@ class ChunkStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
             try:
-                with partial.open("wb") as handle:
-                    np.savez(handle, vectors=vectors, chunk_ids=np.asarray(chunk_ids, dtype=str))
-                os.replace(partial, path)
+                remove_path(partial)
+                partial.mkdir()
+                np.save(partial / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+                (partial / "chunk_ids.json").write_text(json.dumps(chunk_ids), encoding="utf-8")
+                remove_path(path)  # a torn or unreadable copy (a reader that mapped it keeps its pages)
+                os.replace(partial, path)  # a folder renamed whole: a reader sees both files or neither
             finally:
-                partial.unlink(missing_ok=True)
-            for old in path.parent.glob("*.npz"):  # other generations' matrices
-                if old != path:
-                    old.unlink(missing_ok=True)
+                remove_path(partial)
+            for old in path.parent.iterdir():  # other generations' matrices (and the .npz files of before)
+                if old != path and not old.name.startswith("."):
+                    remove_path(old)
         except OSError:  # a read-only index still answers, from Chroma
             return
 
@@ -379,6 +394,18 @@ class ChunkStore:
         for start in range(0, len(orphan), _BATCH):
             self.sentences.delete(ids=orphan[start : start + _BATCH])
         return len(stale)
+
+
+def _stored(source: str, metas: list[Any]) -> StoredDocument:
+    """A source's record from the metadata of its stored chunks."""
+    hashes = {meta["doc_hash"] for meta in metas}
+    signatures = {meta.get("signature", "") for meta in metas}
+    expected = int(metas[0]["doc_chunks"])
+    complete = len(hashes) == 1 and len(signatures) == 1 and len(metas) == expected
+    first = metas[0]
+    return StoredDocument(
+        source, str(first["doc_hash"]), len(metas), complete, str(first.get("signature", "")), str(first.get("root", ""))
+    )
 
 
 def _depth(limit: int, total: int) -> int:

@@ -11,6 +11,7 @@ parts of speech; sentences are annotated once at ingest (`annotate`), a question
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
@@ -31,6 +32,7 @@ __all__ = [
     "entity_spans",
     "import_spacy",
     "nlp",
+    "preload_nlp",
     "stem",
     "terms",
     "words",
@@ -134,9 +136,36 @@ def import_spacy() -> Any:
     return spacy
 
 
-@lru_cache(maxsize=1)
+_nlp_lock = threading.Lock()
+_preloading: list[threading.Thread] = []
+
+
 def nlp() -> Any:
-    """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer)."""
+    """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer); loaded once, by whichever thread asks first."""
+    with _nlp_lock:  # a second caller waits for the load in progress rather than loading a second copy
+        return _load_nlp()
+
+
+def preload_nlp() -> None:
+    """Start loading spaCy in a background thread, so that a cold question overlaps it with opening the index
+    and the embedding model (#28); a no-op once started."""
+    with _nlp_lock:
+        if _preloading or _load_nlp.cache_info().currsize:
+            return
+        thread = threading.Thread(target=_quiet_nlp, name="corpusqa-spacy-load", daemon=True)
+        _preloading.append(thread)
+    thread.start()
+
+
+def _quiet_nlp() -> None:
+    try:
+        nlp()
+    except Exception:  # noqa: BLE001 - the caller's own nlp() call raises the same error where it is handled
+        return
+
+
+@lru_cache(maxsize=1)
+def _load_nlp() -> Any:
     from corpusqa.errors import ModelLoadError
 
     spacy = import_spacy()

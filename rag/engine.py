@@ -36,6 +36,7 @@ from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_in
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
+from ingest.text import preload_nlp
 from rag.answer_types import QuestionAnalysis
 from rag.confidence import Bands, Fitted, load_fitted
 from rag.documents import document_lines, indexed_text
@@ -57,7 +58,9 @@ class _Snapshot:
     mtime: float
     store: ChunkStore
     keyword: KeywordIndex | None
-    chunks: dict[str, Chunk]
+    # The ids of the chunks this generation shows (the keyword index's rows); their texts stay in the store
+    # and only a question's hits are read (#28): memory no longer grows with every chunk's text.
+    ids: frozenset[str]
 
 
 class Engine:
@@ -141,6 +144,7 @@ class Engine:
             raise InvalidSettingError(f"Unknown backend {backend!r}; use 'extractive' or 'openai'.")
         k = top_k or self.settings.top_k
         timings = Timings()
+        self._preload()
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, question, k, timings)
 
@@ -164,6 +168,7 @@ class Engine:
         """The extractive answerer's view of a question: its analysis, every retrieved sentence with its
         features (unranked), and the passages they come from (for fitting and explaining the answerer)."""
         question = self._clean_question(question)
+        self._preload()
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, question, top_k or self.settings.top_k, Timings())
         sentence_vectors, idf = _sentence_context(snapshot, retrieved)
@@ -175,6 +180,7 @@ class Engine:
         started = time.perf_counter()
         query = self._clean_question(query)
         timings = Timings()
+        self._preload()
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, query, k or self.settings.top_k, timings)
         mark = time.perf_counter()
@@ -191,8 +197,10 @@ class Engine:
     def document(self, source: str, start: int | None = None, end: int | None = None) -> DocumentLines:
         """Lines start..end of an indexed document, as the index holds its text (what citations point at)."""
         snapshot = self._current()
-        text = indexed_text(snapshot.store.documents().get(source), int(self.settings.max_file_mb * 1024 * 1024))
-        return document_lines(snapshot.chunks.values(), source, start, end, text)
+        stored, chunks = snapshot.store.source_chunks(source)
+        shown = [chunk for chunk in chunks if chunk.id in snapshot.ids]
+        text = indexed_text(stored, int(self.settings.max_file_mb * 1024 * 1024))
+        return document_lines(shown, source, start, end, text)
 
     def warm_up(self) -> None:
         """Load the embedding model and the index now rather than on the first question."""
@@ -206,6 +214,12 @@ class Engine:
 
     # ---- internals -------------------------------------------------------------------------------
 
+    def _preload(self) -> None:
+        """Load spaCy and the embedding model in background threads while this thread opens the index: a cold
+        question needs all three, and only the first two release the GIL for much of their load (#28)."""
+        preload_nlp()
+        self.embedder.preload()
+
     def _weights(self) -> FusionWeights:
         return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
 
@@ -215,7 +229,7 @@ class Engine:
         vector = self.embedder.embed_query(question)
         timings.embedding = time.perf_counter() - mark
         mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
+        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.ids)
         retrieved = retriever.retrieve(question, vector, k)
         timings.retrieval = time.perf_counter() - mark
         return vector, retrieved
@@ -280,13 +294,12 @@ class Engine:
 
     def _load_snapshot(self, store: ChunkStore, generation: int, bm25_dir: str, mtime: float) -> _Snapshot:
         keyword = self._load_keyword(bm25_dir)
-        wanted = set(keyword.ids) if keyword is not None else set()
-        chunks = {chunk.id: chunk for chunk in store.all_chunks() if chunk.id in wanted}
-        if not chunks:
+        ids = frozenset(keyword.ids) if keyword is not None else frozenset()
+        if not ids:
             raise EmptyCorpusError(
                 f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
             )
-        return _Snapshot(generation, mtime, store, keyword, chunks)
+        return _Snapshot(generation, mtime, store, keyword, ids)
 
     def _load_keyword(self, folder: str) -> KeywordIndex | None:
         if not folder:
