@@ -113,10 +113,49 @@ def import_spacy() -> Any:
     if blocked:
         sys.modules["torch"] = None  # type: ignore[assignment]
     try:
-        import spacy
+        spacy = _import_without_cli()
     finally:
         if blocked and sys.modules.get("torch") is None:
             del sys.modules["torch"]
+    return spacy
+
+
+def _import_without_cli() -> Any:
+    """`import spacy` without its command-line package (a third of the import, #28).
+
+    spacy/__init__ imports `spacy.cli.info` only to offer `spacy.info`; spacy.cli pulls typer, weasel and
+    every command. A stand-in `spacy.cli.info` is in sys.modules during the import only, and its `info`
+    imports the real one when called; a later `import spacy.cli` gets the real package.
+    """
+    import sys
+    import types
+
+    if "spacy" in sys.modules:
+        import spacy
+
+        return spacy
+
+    def info(*args: Any, **kwargs: Any) -> Any:
+        """spaCy's `spacy.info`, imported on first use."""
+        from spacy.cli.info import info as real
+
+        return real(*args, **kwargs)
+
+    package = types.ModuleType("spacy.cli")
+    package.__path__ = []  # a package, so that `spacy.cli.info` resolves to the stand-in below
+    stand_in = types.ModuleType("spacy.cli.info")
+    stand_in.info = info  # type: ignore[attr-defined]
+    stubs = {"spacy.cli": package, "spacy.cli.info": stand_in}
+    installed = [name for name in stubs if name not in sys.modules]
+    sys.modules.update({name: stubs[name] for name in installed})
+    try:
+        import spacy
+    finally:
+        for name in installed:
+            if sys.modules.get(name) is stubs[name]:
+                del sys.modules[name]
+    if getattr(spacy, "cli", None) is package:
+        del spacy.cli  # `spacy.cli` is imported for real when someone asks for it
     return spacy
 
 
