@@ -7,7 +7,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from corpusqa.errors import (
 from corpusqa.settings import Settings
 from corpusqa.types import (
     Answer,
+    Chunk,
     Citation,
     DocumentLines,
     IndexStatus,
@@ -62,6 +63,31 @@ class _Snapshot:
     # The ids of the chunks this generation shows (the keyword index's rows); their texts stay in the store
     # and only a question's hits are read (#28): memory no longer grows with every chunk's text.
     ids: frozenset[str]
+
+    @property
+    def chunks(self) -> Mapping[str, Chunk]:
+        """This generation's chunks by id, each read from the store when asked for (nothing is held)."""
+        return _StoredChunks(self.store, self.ids)
+
+
+class _StoredChunks(Mapping[str, Chunk]):
+    """A read-only view of a generation's chunks: ids in memory, texts and metadata read from the store."""
+
+    def __init__(self, store: ChunkStore, ids: frozenset[str]) -> None:
+        self._store = store
+        self._ids = ids
+
+    def __getitem__(self, chunk_id: str) -> Chunk:
+        found = self._store.get_chunks([chunk_id]) if chunk_id in self._ids else {}
+        if chunk_id not in found:
+            raise KeyError(chunk_id)
+        return found[chunk_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 class Engine:
