@@ -276,7 +276,8 @@ def test_api_key_openai_client_and_healthz(keyed_url: str) -> None:
     assert [model.id for model in good.models.list()] == ["corpusqa-extractive"]
     spec = httpx.get(f"{keyed_url}/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    assert spec["paths"]["/v1/ask"]["post"]["security"] == [{"bearer": []}]
+    assert spec["components"]["securitySchemes"]["basic"]["scheme"] == "basic"  # any user, the key as password
+    assert spec["paths"]["/v1/ask"]["post"]["security"] == [{"bearer": []}, {"basic": []}]
     assert "security" not in spec["paths"]["/healthz"]["get"]
 
 
