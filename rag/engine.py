@@ -37,7 +37,9 @@ from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 from rag.answer_types import QuestionAnalysis
+from rag.condense import standalone_question
 from rag.confidence import Bands, Fitted, load_fitted
+from rag.conversation import Turn
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, Candidate, answer_extractively, candidates, rank
 from rag.grounding import check_claims, mark_unsupported, verdict_note
@@ -121,19 +123,35 @@ class Engine:
 
     # ---- answering -------------------------------------------------------------------------------
 
-    def ask(self, question: str, *, backend: str | None = None, top_k: int | None = None) -> Answer:
-        """Answer a question with citations (or abstain)."""
+    def ask(
+        self,
+        question: str,
+        *,
+        backend: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
+        """Answer a question with citations (or abstain); `history`: the conversation's earlier turns."""
         answer: Answer | None = None
-        for event in self.stream(question, backend=backend, top_k=top_k):
+        for event in self.stream(question, backend=backend, top_k=top_k, history=history):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, *, backend: str | None = None, top_k: int | None = None
+        self,
+        question: str,
+        *,
+        backend: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is produced, then the finished Answer."""
+        """Yield the answer's text as it is produced, then the finished Answer.
+
+        With `history` (earlier turns, oldest first) a follow-up is first rewritten to stand alone; that
+        rewording is what is searched and answered, and it comes back as `Answer.standalone_question`.
+        """
         started = time.perf_counter()
         question = self._clean_question(question)
         backend = backend or self.settings.backend
@@ -142,15 +160,19 @@ class Engine:
         k = top_k or self.settings.top_k
         timings = Timings()
         snapshot = self._current()
-        vector, retrieved = self._retrieved(snapshot, question, k, timings)
+        mark = time.perf_counter()
+        searched = standalone_question(question, history or (), self.llm if backend == "openai" else None, self.settings)
+        timings.rewriting = time.perf_counter() - mark
+        vector, retrieved = self._retrieved(snapshot, searched, k, timings)
 
         mark = time.perf_counter()
         if backend == "extractive":
-            answer = self._extractive(question, vector, retrieved, snapshot)
+            answer = self._extractive(searched, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved, snapshot)
+            answer = yield from self._generative(searched, retrieved, snapshot)
         timings.answering = time.perf_counter() - mark
+        answer.question, answer.standalone_question = question, searched
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
         yield answer
@@ -160,10 +182,12 @@ class Engine:
         question = self._clean_question(question)
         return self._retrieved(self._current(), question, top_k or self.settings.top_k, Timings())[1]
 
-    def candidates(self, question: str, top_k: int | None = None) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
+    def candidates(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] | None = None
+    ) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
         """The extractive answerer's view of a question: its analysis, every retrieved sentence with its
         features (unranked), and the passages they come from (for fitting and explaining the answerer)."""
-        question = self._clean_question(question)
+        question = standalone_question(self._clean_question(question), history or (), None, self.settings)
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, question, top_k or self.settings.top_k, Timings())
         sentence_vectors, idf = _sentence_context(snapshot, retrieved)
