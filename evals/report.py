@@ -201,7 +201,8 @@ def _conversation_line(m: dict[str, Any]) -> str:
         f"{m['conv_standalone_correct_and_cited']:.0%} (gap {m['conv_followup_gap'] * 100:+.0f} points); rewrite "
         f"entity recall {m['conv_entity_recall']:.0%}, topic switches clean {m['conv_switch_clean']:.0%} of "
         f"{m['conv_switches']}, first turns unchanged {m['conv_first_turns_unchanged']:.0%}, standalone questions "
-        f"unchanged {m['conv_standalone_unchanged']:.0%}, rewrite p50 {m['conv_rewrite_p50_ms']:.1f} ms"
+        f"unchanged {m['conv_standalone_unchanged']:.0%}, rewrite p50 {m['conv_rewrite_p50_ms']:.1f} ms "
+        f"(standalone questions {m['conv_rewrite_standalone_p50_ms']:.2f} ms)"
     )
 
 
