@@ -456,7 +456,13 @@ def _slot(frame: Any, focus: Any) -> tuple[int, int] | None:
     if head.pos_ in ("NOUN", "PROPN") and not head.ent_type_:
         for chunk in frame.noun_chunks:
             if chunk.root.lower_ == head.lower_ or (head.lemma_ and chunk.root.lemma_ == head.lemma_):
-                return (chunk.start_char, chunk.end_char)
+                end = chunk.end_char
+                for child in chunk.root.rights:  # "the number of bytes": the "of" phrase goes with it
+                    if child.dep_ == "prep" and child.lower_ in ("of", "for"):
+                        last = frame[child.right_edge.i]
+                        end = last.idx + len(last.text)
+                        break
+                return (chunk.start_char, end)
     if ents:
         found = _same_kind(frame, ents[0].label_)
         if found is not None:
