@@ -24,7 +24,7 @@ from typing import Any
 from ingest.text import nlp
 from rag.conversation import Turn
 
-__all__ = ["Rewrite", "rewrite_question"]
+__all__ = ["Rewrite", "clear_caches", "rewrite_question"]
 
 # Reflexives ("itself", "himself") are left out: they always point inside their own clause.
 _PERSON = frozenset({"he", "she", "him", "her", "his", "hers"})
@@ -86,6 +86,12 @@ def rewrite_question(question: str, history: Sequence[Turn]) -> Rewrite:
     return Rewrite(resolved, "pronoun")
 
 
+def clear_caches() -> None:
+    """Forget the parses kept of recent questions and answers (for benches)."""
+    for cached in (_parse, _question_mentions, _answer_mentions, _asks_for_entity):
+        cached.cache_clear()
+
+
 def _may_lean(question: str) -> bool:
     """Whether the question holds a word the rules act on (a pronoun, a demonstrative, "same") or may be a
     fragment (it opens like one, or is a few words long); the others are left unchanged without parsing."""
@@ -145,6 +151,8 @@ def _expletive(token: Any) -> bool:
     # "when is it allowed to ..." raises a real subject
     extraposing = head.lower_ in _EXTRAPOSING
     clauses = [c for c in head.children if extraposing and c.dep_ in ("xcomp", "ccomp", "csubj", "advcl")]
+    if token.dep_ == "nsubjpass":  # "it is assumed that ...", "is it confirmed that ..."
+        clauses += [c for c in head.children if c.dep_ == "ccomp" and c.left_edge.lower_ in ("that", "whether")]
     for child in head.children:
         if child.dep_ in ("acomp", "attr"):
             clauses += [c for c in child.children if c.dep_ in ("xcomp", "ccomp")]
