@@ -10,6 +10,7 @@ cached between repeats. Prints p50 and p95 in milliseconds; no figure is asserte
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -40,7 +41,7 @@ def bench_rewrite(repeat: int = 5) -> dict[str, float]:
                     short = turn.item.accept[0] if turn.item.accept else None
                     history.append(Turn(turn.item.question, short_answer=short, standalone=searched))
             questions = load_corpus(path.parent.name).questions
-            for before, item in zip(questions, questions[1:]):
+            for before, item in itertools.pairwise(questions):
                 start = time.perf_counter()
                 rewrite_question(item.question, [Turn(before.question)])
                 standalone.append(time.perf_counter() - start)

@@ -18,6 +18,7 @@ ellipsis, definite, switch). Reported per corpus (all rates 0..1):
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
@@ -163,7 +164,7 @@ def _standalone_unchanged(questions: list[Question]) -> tuple[float, list[float]
     """Share of the corpus's questions left unchanged when asked after the one before it, and each rewrite's cost."""
     kept: list[bool] = []
     costs: list[float] = []
-    for before, item in zip(questions, questions[1:]):
+    for before, item in itertools.pairwise(questions):
         history = [Turn(question=before.question, answer=before.accept[0] if before.accept else "")]
         start = time.perf_counter()
         rewrite = rewrite_question(item.question, history).question

@@ -71,8 +71,8 @@ CSS = """
 #chat .cqa-timings { margin-top: .5em; font-size: .8em; opacity: .75; }
 #chat .cqa-searched { margin-top: .4em; font-size: .85em; opacity: .8; font-style: italic; }
 """
-_ANSWER_DIV = re.compile(r'<div class="cqa-(?:answer|abstain)">(.*?)</div>', re.S)
-_STANDALONE = re.compile(r'<span class="cqa-standalone">(.*?)</span>', re.S)
+_ANSWER_DIV = re.compile(r'<div class="cqa-(?:answer|abstain)">(.*?)</div>', re.DOTALL)
+_STANDALONE = re.compile(r'<span class="cqa-standalone">(.*?)</span>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 
 

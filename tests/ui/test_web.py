@@ -362,7 +362,7 @@ def test_page_ask_follows_up_on_the_chat_history(engine: Engine, bundled_index: 
     turns = turns_from_chat(history)
     assert [turn.standalone for turn in turns] == ["", "Where was Mark Frerichs captured?"]
     assert turns[0].answer == details_answer(first)
-    third, details = list(page.ask("How old is he?", history, "extractive", 5))[-1]
+    _, details = list(page.ask("How old is he?", history, "extractive", 5))[-1]
     assert details["standalone_question"] == "How old is Mark Frerichs?"
     assert "57" in details["answer"]
 
@@ -372,7 +372,7 @@ def details_answer(message: str) -> str:
     import html
     import re
 
-    shown = re.search(r'<div class="cqa-answer">(.*?)</div>', message, re.S)
+    shown = re.search(r'<div class="cqa-answer">(.*?)</div>', message, re.DOTALL)
     assert shown is not None
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown.group(1))).split())
 
