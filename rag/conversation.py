@@ -45,9 +45,23 @@ def turn_from_answer(answer: Answer) -> Turn:
     )
 
 
+# A client may send anything as history: only this much of each earlier question and answer is kept
+# (the rewrite parses them; an answer's names come from its start).
+_KEEP_CHARS = 4000
+
+
 def turns_from_pairs(pairs: Iterable[tuple[str, str]]) -> list[Turn]:
     """Turns from (question, answer) pairs, as a chat client sends them; blank questions are dropped."""
-    return [Turn(question=" ".join(q.split()), answer=(a or "").strip()) for q, a in pairs if q and q.strip()]
+    return [
+        Turn(question=" ".join(_plain(q).split()), answer=_plain(a or "").strip())
+        for q, a in pairs
+        if q and q.strip()
+    ]
+
+
+def _plain(text: str) -> str:
+    """The text cut to _KEEP_CHARS, without lone surrogates (they cannot be encoded back to the client)."""
+    return "".join(ch for ch in text[:_KEEP_CHARS] if not "\ud800" <= ch <= "\udfff")
 
 
 def trim_history(history: Sequence[Turn], budget_tokens: int) -> list[Turn]:
