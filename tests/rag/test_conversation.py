@@ -38,8 +38,10 @@ def test_trim_history_drops_oldest_turns_first() -> None:
     assert trim_history(turns, 10_000) == turns
 
 
-def test_turns_from_pairs_drops_blank_questions() -> None:
+def test_turns_from_pairs_drops_blank_questions_and_cleans_what_a_client_sent() -> None:
     assert turns_from_pairs([("  Who   is she? ", " Ada. "), ("", "x"), ("  ", "y")]) == [Turn("Who is she?", "Ada.")]
+    (turn,) = turns_from_pairs([("Who\ud800 is she?", "A" * 10_000)])
+    assert turn.question == "Who is she?" and len(turn.answer) == 4000
 
 
 def test_turn_from_answer_keeps_what_the_next_question_needs(engine: Engine) -> None:
