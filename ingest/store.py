@@ -323,6 +323,10 @@ class ChunkStore:
         dense = self._dense
         if dense is not None and dense.total == total:
             return dense
+        if total == 0:  # an empty index (nothing to reshape)
+            dense = _Dense(0, _frozen(np.zeros((0, 0), dtype=np.float32)), ())
+            self._dense = dense
+            return dense
         cached = self._read_dense_cache(total)
         if cached is not None:
             dense = _Dense(total, _frozen(cached[0]), tuple(cached[1]))
