@@ -129,11 +129,12 @@ class Timings:
     embedding: float = 0.0
     retrieval: float = 0.0
     answering: float = 0.0
+    rewriting: float = 0.0  # a follow-up's rewrite into a standalone question (0 without history)
 
     @property
     def total(self) -> float:
         """All stages together."""
-        return self.embedding + self.retrieval + self.answering
+        return self.embedding + self.retrieval + self.answering + self.rewriting
 
 
 @dataclass
@@ -159,6 +160,8 @@ class Answer:
     claims: list[Claim] = field(default_factory=list)
     # the LLM's own text when no claim held up and the answer became an abstention
     model_answer: str | None = None
+    # the question as searched: a follow-up rewritten to stand alone (the question itself when it did)
+    standalone_question: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer as in `corpusqa ask --json` (a stable contract other tools read)."""
@@ -175,6 +178,7 @@ class Answer:
             "unsupported": self.unsupported,
             "claims": [claim.to_json() for claim in self.claims],
             "model_answer": self.model_answer,
+            "standalone_question": self.standalone_question or self.question,
         }
 
 

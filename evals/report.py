@@ -110,6 +110,8 @@ def build_suite_report(runs: list[CorpusRun], meta: dict[str, Any]) -> dict[str,
             "documents": str(run.corpus.documents),
             "ingest": run.ingest,
         })
+        if run.conversations is not None:
+            one["conversations"] = run.conversations
         results.extend({"corpus": name, **r} for r in one.pop("results"))
         checks.extend({"corpus": name, **c} for c in one["thresholds"])
         corpora[name] = one
@@ -168,7 +170,10 @@ def render_suite(report: dict[str, Any]) -> str:
         metrics = one["metrics"]
         title = f"== {name}: {metrics['questions']} questions ({report.get('split', 'all')} split), {one['documents']}"
         results = [r for r in report["results"] if r["corpus"] == name]
-        blocks.append("\n".join([title, render_table({**one, "results": results}), _extra_line(metrics)]))
+        lines = [title, render_table({**one, "results": results}), _extra_line(metrics)]
+        if "conversations" in one:
+            lines.append(_conversation_line(one["conversations"]["metrics"]))
+        blocks.append("\n".join(lines))
     blocks.append(_summary_table(report))
     return "\n\n".join(blocks)
 
@@ -187,6 +192,18 @@ def _extra_line(m: dict[str, Any]) -> str:
     if bands:
         parts.append("bands: " + ", ".join(bands))
     return "; ".join(parts)
+
+
+def _conversation_line(m: dict[str, Any]) -> str:
+    return (
+        f"conversations ({m['conv_chains']} chains, {m['conv_followups']} follow-ups): follow-ups acc+cite "
+        f"{m['conv_followups_correct_and_cited']:.0%}, their standalone rewordings alone "
+        f"{m['conv_standalone_correct_and_cited']:.0%} (gap {m['conv_followup_gap'] * 100:+.0f} points); rewrite "
+        f"entity recall {m['conv_entity_recall']:.0%}, topic switches clean {m['conv_switch_clean']:.0%} of "
+        f"{m['conv_switches']}, first turns unchanged {m['conv_first_turns_unchanged']:.0%}, standalone questions "
+        f"unchanged {m['conv_standalone_unchanged']:.0%}, rewrite p50 {m['conv_rewrite_p50_ms']:.1f} ms "
+        f"(standalone questions {m['conv_rewrite_standalone_p50_ms']:.2f} ms)"
+    )
 
 
 def _summary_table(report: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from evals.conversations import conversation_gate, load_chains, run_conversations
 from evals.corpora import EvalCorpus, open_corpus
 from evals.gate import Check, check_thresholds
 from evals.grader import QuestionResult, run_eval, summarise
@@ -25,6 +26,8 @@ class CorpusRun:
     results: list[QuestionResult]
     checks: list[Check]
     ingest: dict[str, Any] = field(default_factory=dict)
+    # the conversation eval ({"metrics", "turns"}) when the corpus has a conversations.jsonl
+    conversations: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -42,7 +45,13 @@ def evaluate(
     """Ask the corpus's questions of an engine over its documents, grade them and check its gate."""
     results = run_eval(engine, corpus.questions, backend=backend, on_result=on_result)
     checks = check_thresholds(summarise(results), corpus.gate)
-    return CorpusRun(corpus, results, checks, ingest or {})
+    conversations = None
+    chains_file = corpus.folder / "conversations.jsonl"
+    if chains_file.is_file():
+        metrics, turns = run_conversations(engine, load_chains(chains_file), corpus.questions, backend)
+        checks += check_thresholds(metrics, conversation_gate(corpus.folder / "gate.toml"))
+        conversations = {"metrics": metrics, "turns": turns}
+    return CorpusRun(corpus, results, checks, ingest or {}, conversations)
 
 
 def run_suite(

@@ -37,6 +37,8 @@ from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 from ingest.text import preload_nlp
+from rag.condense import standalone_question
+from rag.conversation import Turn
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, answer_extractively
 from rag.llm import LLMClient
@@ -158,19 +160,35 @@ class Engine:
 
     # ---- answering -------------------------------------------------------------------------------
 
-    def ask(self, question: str, *, backend: str | None = None, top_k: int | None = None) -> Answer:
-        """Answer a question with citations (or abstain)."""
+    def ask(
+        self,
+        question: str,
+        *,
+        backend: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
+        """Answer a question with citations (or abstain); `history`: the conversation's earlier turns."""
         answer: Answer | None = None
-        for event in self.stream(question, backend=backend, top_k=top_k):
+        for event in self.stream(question, backend=backend, top_k=top_k, history=history):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, *, backend: str | None = None, top_k: int | None = None
+        self,
+        question: str,
+        *,
+        backend: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is produced, then the finished Answer."""
+        """Yield the answer's text as it is produced, then the finished Answer.
+
+        With `history` (earlier turns, oldest first) a follow-up is first rewritten to stand alone; that
+        rewording is what is searched and answered, and it comes back as `Answer.standalone_question`.
+        """
         started = time.perf_counter()
         question = self._clean_question(question)
         backend = backend or self.settings.backend
@@ -180,15 +198,19 @@ class Engine:
         timings = Timings()
         self._preload()
         snapshot = self._current()
-        vector, retrieved = self._retrieved(snapshot, question, k, timings)
+        mark = time.perf_counter()
+        searched = standalone_question(question, history or (), self.llm if backend == "openai" else None, self.settings)
+        timings.rewriting = time.perf_counter() - mark
+        vector, retrieved = self._retrieved(snapshot, searched, k, timings)
 
         mark = time.perf_counter()
         if backend == "extractive":
-            answer = self._extractive(question, vector, retrieved, snapshot)
+            answer = self._extractive(searched, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved, snapshot, vector)
+            answer = yield from self._generative(searched, retrieved, snapshot, vector)
         timings.answering = time.perf_counter() - mark
+        answer.question, answer.standalone_question = question, searched
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
         yield answer
@@ -198,11 +220,13 @@ class Engine:
         question = self._clean_question(question)
         return self._retrieved(self._current(), question, top_k or self.settings.top_k, Timings())[1]
 
-    def candidates(self, question: str, top_k: int | None = None) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
+    def candidates(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] | None = None
+    ) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
         """The extractive answerer's view of a question: its analysis, every retrieved sentence with its
         features (unranked), and the passages they come from (for fitting and explaining the answerer)."""
-        question = self._clean_question(question)
         self._preload()
+        question = standalone_question(self._clean_question(question), history or (), None, self.settings)
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, question, top_k or self.settings.top_k, Timings())
         sentence_vectors, idf = _sentence_context(snapshot, retrieved)

@@ -99,6 +99,16 @@ class LLMClient:
         except Exception as exc:  # openai/httpx errors, translated below
             raise self._translate(exc) from exc
 
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The model's whole reply to some chat messages (not streamed)."""
+        from llama_index.core.llms import ChatMessage
+
+        try:
+            response = self._client().chat([ChatMessage(role=m["role"], content=m["content"]) for m in messages])
+        except Exception as exc:  # openai/httpx errors, translated below
+            raise self._translate(exc) from exc
+        return str(response.message.content or "")
+
     def _translate(self, exc: Exception) -> LLMError:
         import openai
 

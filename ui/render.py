@@ -62,7 +62,10 @@ def render_answer(answer: Answer, *, streamed: bool = False) -> str:
 
     `streamed`: the model's text was already shown as it came, so it is not repeated.
     """
-    lines = [answer.answer, "", *render_claims(answer, streamed=streamed)]
+    lines = [answer.answer, ""]
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines += [f"Searched for: {answer.standalone_question}", ""]
+    lines += render_claims(answer, streamed=streamed)
     if answer.citations:
         lines.append("Sources:")
         for citation in answer.citations:

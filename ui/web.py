@@ -14,6 +14,7 @@ from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Answer, Citation, ScoredChunk
+from rag.conversation import Turn
 from rag.engine import Engine
 from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
 
@@ -38,6 +39,7 @@ __all__ = [
     "render_answer",
     "render_error",
     "render_partial",
+    "turns_from_chat",
 ]
 
 #: Shown as clickable cards in the empty chat; they are about the bundled corpus.
@@ -66,7 +68,11 @@ CSS = """
 #chat .cqa-abstain { padding: .5em .75em; border-left: 4px solid #d97706; background: rgba(217, 119, 6, .08); }
 .cqa-error { padding: .5em .75em; border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08); }
 #chat .cqa-timings { margin-top: .5em; font-size: .8em; opacity: .75; }
+#chat .cqa-searched { margin-top: .4em; font-size: .85em; opacity: .8; font-style: italic; }
 """
+_ANSWER_DIV = re.compile(r'<div class="cqa-(?:answer|abstain)">(.*?)</div>', re.DOTALL)
+_STANDALONE = re.compile(r'<span class="cqa-standalone">(.*?)</span>', re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
 
 
 # ---- formatting: every value from a document or a user is HTML-escaped ---------------------------
@@ -164,12 +170,15 @@ def render_answer(answer: Answer, anchor: str) -> str:
         sources = _sources_html(anchor, heading, closest, " cqa-closest")
     else:
         sources = ""
+    searched = ""
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        searched = f'<div class="cqa-searched">Searched for: <span class="cqa-standalone">{_esc(answer.standalone_question)}</span></div>'
     t = answer.timings
     timings = (
         f'<div class="cqa-timings">{_ms(answer.seconds)} in all: embedding {_ms(t.embedding)} · '
         f"retrieval {_ms(t.retrieval)} · answering {_ms(t.answering)} ({_esc(answer.backend)})</div>"
     )
-    return head + claims_html(answer) + sources + timings
+    return head + searched + claims_html(answer) + sources + timings
 
 
 def render_error(exc: Exception) -> str:
@@ -184,6 +193,39 @@ def answer_details(answer: Answer) -> dict[str, Any]:
     return {**answer.to_json(), "timings": timings}
 
 
+def _plain(fragment: str) -> str:
+    return " ".join(html.unescape(_TAG.sub(" ", fragment.replace("<br>", "\n"))).split())
+
+
+def _message_text(content: Any) -> str:
+    """A chat message's text: a string, or Gradio's list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, list):
+        return " ".join(_message_text(part) for part in content)
+    return ""
+
+
+def turns_from_chat(history: Sequence[Any]) -> list[Turn]:
+    """The conversation so far, read from the chat's messages: each question with the answer shown under it
+    (and the question it was searched as, from its "Searched for" line)."""
+    turns: list[Turn] = []
+    for message in history:
+        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+        content = _message_text(message.get("content") if isinstance(message, dict) else getattr(message, "content", ""))
+        if role == "user" and content.strip():
+            turns.append(Turn(question=" ".join(content.split())))
+        elif role == "assistant" and turns and not turns[-1].answer:
+            shown = _ANSWER_DIV.search(content)
+            searched = _STANDALONE.search(content)
+            answer = _plain(shown.group(1)) if shown else _plain(content)
+            standalone = _plain(searched.group(1)) if searched else ""
+            turns[-1] = Turn(question=turns[-1].question, answer=answer, standalone=standalone)
+    return [turn for turn in turns if turn.answer]
+
+
 # ---- the page ------------------------------------------------------------------------------------
 
 
@@ -191,11 +233,15 @@ class ChatPage(DocumentsTab):
     """The page's event handlers (the chat here, the documents tab inherited): testable without a browser."""
 
     def ask(self, message: str, history: list[Any], backend: str, top_k: float) -> Iterator[tuple[str, Any]]:
-        """Stream the answer into the chat; the second value is the answer as JSON, for API callers."""
+        """Stream the answer into the chat; the second value is the answer as JSON, for API callers.
+
+        The chat's earlier messages are the conversation: a follow-up is searched as a standalone question.
+        """
         anchor = f"cqa-{uuid.uuid4().hex[:8]}"
         text = ""
         try:
-            for event in self.engine.stream(message, backend=backend, top_k=int(top_k)):
+            turns = turns_from_chat(history)
+            for event in self.engine.stream(message, backend=backend, top_k=int(top_k), history=turns):
                 if isinstance(event, str):
                     text += event
                     yield render_partial(text), gr.skip()
@@ -238,6 +284,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=240):
+                    new_conversation = gr.Button("New conversation", variant="secondary", elem_id="new-conversation")
                     gr.Markdown("### Settings")
                     backend = gr.Radio(
                         _backend_choices(settings), value=settings.backend, label="Answer backend", elem_id="backend"
@@ -245,7 +292,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top-k)", elem_id="top-k")
                     details = gr.JSON(visible=False, label="Answer")
                 with gr.Column(scale=4):
-                    gr.ChatInterface(
+                    chat = gr.ChatInterface(
                         page.ask,
                         chatbot=gr.Chatbot(
                             label="Answers",
@@ -264,6 +311,11 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                         flagging_mode="never",
                         fill_height=False,
                     )
+            # The chat's messages are the conversation (ChatPage.ask reads them): clearing them starts a new one.
+            new_conversation.click(
+                lambda: ([], [], None), None, [chat.chatbot, chat.chatbot_state, details],
+                queue=False, api_visibility="undocumented",
+            )
             search_tab(engine, settings)  # ui/web_search.py (issue #15)
             documents = page.build(settings)
         page.connect(blocks, documents)
