@@ -1,0 +1,102 @@
+"""The jitter check: rerun a corpus's eval with the numbers perturbed as another machine would, count the
+decisions that flip and the spread of each gated metric (`corpusqa eval --jitter N`, issue #22)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from evals.gate import check_thresholds
+from evals.grader import QuestionResult, run_eval, summarise
+from evals.jitter_size import load_size
+from rag.jitter import Jitter
+
+if TYPE_CHECKING:
+    from evals.corpora import EvalCorpus
+    from evals.suite import CorpusRun
+    from rag.engine import Engine
+
+__all__ = ["SIZES", "JitterSpread", "jitters", "rerun", "spread"]
+
+#: Named sizes measured by `python -m evals.jitter_size` (evals/jitter_size.json); "precision" is the default.
+SIZES = ("precision", "threads")
+
+
+def jitters(count: int, size: str = "precision") -> list[Jitter]:
+    """`count` simulated machines (seeds 1..count) at a measured size, or at a number given as the size
+    (the per-component standard deviation; the features then get the same)."""
+    try:
+        vector_sd, feature_sd = load_size(size)
+    except KeyError:
+        vector_sd = feature_sd = float(size)
+    return [Jitter(seed, vector_sd, feature_sd) for seed in range(1, count + 1)]
+
+
+def rerun(
+    engine: Engine,
+    corpus: EvalCorpus,
+    machines: list[Jitter],
+    backend: str | None = None,
+    on_result: Callable[[QuestionResult], None] | None = None,
+) -> list[list[QuestionResult]]:
+    """The corpus's questions asked again once per simulated machine (same index, same model)."""
+    return [run_eval(engine.with_jitter(machine), corpus.questions, backend, on_result) for machine in machines]
+
+
+@dataclass
+class JitterSpread:
+    """What the reruns changed: decisions that flipped, and each gated metric's range over all runs."""
+
+    runs: int  # jittered reruns (the plain run is not counted)
+    decisions: int  # graded wordings per run
+    flipped: list[str]  # result ids whose decision (band, pass) differs between any two runs
+    metrics: dict[str, dict[str, float]]  # gated metric: {"base", "min", "max", "sd"}
+    gate_failures: list[str]  # "run k: metric" for every rerun outside a gate bound
+
+    @property
+    def passed(self) -> bool:
+        """Whether every rerun passes the gate too (no gate moves)."""
+        return not self.gate_failures
+
+    def to_json(self) -> dict[str, Any]:
+        """As printed by --json."""
+        return {
+            "runs": self.runs,
+            "decisions": self.decisions,
+            "flipped": len(self.flipped),
+            "flipped_ids": self.flipped,
+            "metrics": self.metrics,
+            "gate_failures": self.gate_failures,
+            "passed": self.passed,
+        }
+
+
+def _decision(result: QuestionResult) -> tuple[str | None, bool, bool]:
+    return (result.band, result.abstained, result.passed)
+
+
+def spread(base: CorpusRun, reruns: list[list[QuestionResult]]) -> JitterSpread:
+    """Flips and metric ranges of a plain run and its jittered reruns, each rerun checked against the gate."""
+    runs = [base.results, *reruns]
+    decisions = [{r.id: _decision(r) for r in results} for results in runs]
+    flipped = sorted(key for key in decisions[0] if len({d.get(key) for d in decisions}) > 1)
+    summaries = [summarise(results) for results in runs]
+    gated = sorted({*base.corpus.gate["min"], *base.corpus.gate["max"]})
+    metrics = {}
+    for name in gated:
+        values = [float(s.get(name, float("nan"))) for s in summaries]
+        metrics[name] = {
+            "base": values[0],
+            "min": min(values),
+            "max": max(values),
+            "sd": round(statistics.pstdev(values), 4),
+        }
+    failures = [
+        f"run {k}: {check.metric}"
+        for k, summary in enumerate(summaries[1:], start=1)
+        for check in check_thresholds(summary, base.corpus.gate)
+        if not check.passed
+    ]
+    return JitterSpread(len(reruns), len(base.results), flipped, metrics, failures)
