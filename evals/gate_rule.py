@@ -3,10 +3,11 @@
 A gate must hold on any machine, so it is not set one question under one run. From a run of
 `corpusqa eval --split test --jitter N --json` (its results file):
 
-- `f`: the share of graded decisions (band, abstained, passed) that flipped in any of the N reruns, taken
-  at its one-sided 95% Clopper-Pearson upper bound, so that a run with no flip still leaves a margin;
+- `f`: the share of graded decisions (band, abstained, passed) of a rerun that differ from the plain
+  run's, over the N reruns, taken at its one-sided 95% Clopper-Pearson upper bound, so that a run
+  with no flip still leaves a margin;
 - for each gated metric over `n` questions (its denominator), the flips another machine could make
-  among those n are Binomial(n, f); the margin is their 99th percentile, in questions, over n;
+  among those n are Binomial(n, f); the margin is their 95th percentile, in questions, over n;
 - a `min` bound is the lowest value over the plain run and the reruns minus the margin, a `max` bound
   the highest plus it, rounded outwards to 0.01. `errors` stays at 0.
 
@@ -32,7 +33,7 @@ from evals.gate import load_thresholds
 __all__ = ["DENOMINATORS", "FLIP_CONFIDENCE", "MARGIN_QUANTILE", "bounds", "flip_upper", "main", "margin"]
 
 FLIP_CONFIDENCE = 0.95
-MARGIN_QUANTILE = 0.99
+MARGIN_QUANTILE = 0.95
 #: Which count of the run's metrics each gated metric is a share of (one question moves it at most 1/n).
 DENOMINATORS = {
     "abstention": "unanswerable",
@@ -72,7 +73,8 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
     if not jitter:
         raise ValueError("the run has no jitter check; rerun `corpusqa eval --jitter N --json`")
     metrics = corpus["metrics"]
-    flip = flip_upper(int(jitter["flipped"]), int(jitter["decisions"]))
+    per_run = [int(k) for k in jitter.get("flipped_per_run", [jitter["flipped"]])]
+    flip = flip_upper(sum(per_run), int(jitter["decisions"]) * len(per_run))
     out: dict[str, dict[str, dict[str, float]]] = {"min": {}, "max": {}}
     for kind in ("min", "max"):
         for name in gate[kind]:

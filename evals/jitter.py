@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["SIZES", "JitterSpread", "jitters", "rerun", "spread"]
 
 #: Named sizes measured by `python -m evals.jitter_size` (evals/jitter_size.json); "precision" is the default.
-SIZES = ("precision", "threads")
+SIZES = ("precision", "batch", "threads")
 
 
 def jitters(count: int, size: str = "precision") -> list[Jitter]:
@@ -52,6 +52,7 @@ class JitterSpread:
     runs: int  # jittered reruns (the plain run is not counted)
     decisions: int  # graded wordings per run
     flipped: list[str]  # result ids whose decision (band, pass) differs between any two runs
+    per_run: list[int]  # for each rerun, how many decisions differ from the plain run's
     metrics: dict[str, dict[str, float]]  # gated metric: {"base", "min", "max", "sd"}
     gate_failures: list[str]  # "run k: metric" for every rerun outside a gate bound
 
@@ -67,6 +68,7 @@ class JitterSpread:
             "decisions": self.decisions,
             "flipped": len(self.flipped),
             "flipped_ids": self.flipped,
+            "flipped_per_run": self.per_run,
             "metrics": self.metrics,
             "gate_failures": self.gate_failures,
             "passed": self.passed,
@@ -82,6 +84,7 @@ def spread(base: CorpusRun, reruns: list[list[QuestionResult]]) -> JitterSpread:
     runs = [base.results, *reruns]
     decisions = [{r.id: _decision(r) for r in results} for results in runs]
     flipped = sorted(key for key in decisions[0] if len({d.get(key) for d in decisions}) > 1)
+    per_run = [sum(1 for key, value in decisions[0].items() if d.get(key) != value) for d in decisions[1:]]
     summaries = [summarise(results) for results in runs]
     gated = sorted({*base.corpus.gate["min"], *base.corpus.gate["max"]})
     metrics = {}
@@ -99,4 +102,4 @@ def spread(base: CorpusRun, reruns: list[list[QuestionResult]]) -> JitterSpread:
         for check in check_thresholds(summary, base.corpus.gate)
         if not check.passed
     ]
-    return JitterSpread(len(reruns), len(base.results), flipped, metrics, failures)
+    return JitterSpread(len(reruns), len(base.results), flipped, per_run, metrics, failures)

@@ -1,7 +1,8 @@
 """Measure how much embeddings move between two real set-ups, the size the eval's jitter check simulates.
 
-Two real differences, on this machine: int8 against fp32 ONNX weights (CORPUSQA_EMBEDDING_PRECISION),
-and ONNX Runtime on 1 thread against 2 (another reduction order, as on another CPU). For each, over
+Real differences, on this machine: int8 against fp32 ONNX weights (CORPUSQA_EMBEDDING_PRECISION),
+ONNX Runtime on 1 thread against 2 (another work split, as on another CPU), and a text embedded alone
+against in a padded batch of 64 (as a question is, against a sentence at ingest). For each, over
 the eval questions and the sentences of the eval corpora, it reports the per-component difference of
 the unit vectors, and the difference of question-sentence cosines (what the answerer reads).
 Writes evals/jitter_size.json, which `corpusqa eval --jitter` reads; rerun it on any machine:
@@ -49,10 +50,10 @@ def _texts(limit: int) -> tuple[list[str], list[str]]:
     return questions, sentences
 
 
-def _embed(settings: Settings, precision: str, threads: int, texts: list[str]) -> np.ndarray:
+def _embed(settings: Settings, precision: str, threads: int, texts: list[str], batch: int = 64) -> np.ndarray:
     from ingest.embedder import Embedder
 
-    embedder = Embedder(settings.embedding_model, settings.embed_batch_size, settings.models_dir, precision, threads)  # type: ignore[arg-type]
+    embedder = Embedder(settings.embedding_model, batch, settings.models_dir, precision, threads)  # type: ignore[arg-type]
     return embedder.embed_texts(texts)
 
 
@@ -78,16 +79,19 @@ def measure(settings: Settings, limit: int = 600) -> dict[str, Any]:
     }
     threads = {p: _compare(*runs[(p, 1)], *runs[(p, 2)]) for p in ("int8", "fp32")}
     precision = _compare(*runs[("int8", 2)], *runs[("fp32", 2)])
+    alone = {p: _compare(_embed(settings, p, 2, questions, 1), _embed(settings, p, 2, sentences, 1), *runs[(p, 2)]) for p in ("int8", "fp32")}
     return {
         "measured": datetime.now(UTC).strftime("%Y-%m-%d"),
         "questions": len(questions),
         "sentences": len(sentences),
         "threads_1_vs_2": threads,
         "int8_vs_fp32": precision,
+        "batch_1_vs_64": alone,
         # The jitter's sizes: the int8/fp32 difference is the larger real one and bounds what another
         # CPU's int8 kernels (with or without VNNI) or transitive package versions can do to a vector.
         "sizes": {
             "threads": {"vector_sd": threads["int8"]["component_sd"], "feature_sd": threads["int8"]["cosine_sd"]},
+            "batch": {"vector_sd": alone["int8"]["component_sd"], "feature_sd": alone["int8"]["cosine_sd"]},
             "precision": {"vector_sd": precision["component_sd"], "feature_sd": precision["cosine_sd"]},
         },
     }

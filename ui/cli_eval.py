@@ -41,7 +41,7 @@ __all__ = ["eval_command"]
               help="Rerun each corpus N more times with embeddings and features perturbed as on another machine; "
                    "report flipped decisions and each gated metric's spread, and gate every rerun too.")
 @click.option("--jitter-size", default="precision", show_default=True, metavar="NAME|SD",
-              help="The perturbation: a size measured by `python -m evals.jitter_size` (precision, threads) "
+              help="The perturbation: a size measured by `python -m evals.jitter_size` (precision, batch, threads) "
                    "or a standard deviation per vector component.")
 @handle_errors
 def eval_command(

@@ -33,7 +33,7 @@ def _corpus() -> dict[str, object]:
         "errors": {"base": 0, "min": 0, "max": 0, "sd": 0},
     }
     metrics = {"answerable": 50, "paraphrase_groups": 50, "questions": 80}
-    return {"metrics": metrics, "jitter": {"runs": 3, "decisions": 200, "flipped": 4, "metrics": spread}}
+    return {"metrics": metrics, "jitter": {"runs": 3, "decisions": 200, "flipped": 4, "flipped_per_run": [2, 1, 3], "metrics": spread}}
 
 
 def test_bounds_widen_the_spread_by_the_margin() -> None:
