@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.confidence import Fitted, LinearModel
+from rag.reader.fitted import Fitted, LinearModel
 
 __all__ = ["Jitter"]
 

@@ -266,7 +266,7 @@ def test_formats_each_document_answers_with_its_citation(  # type: ignore[no-unt
     # summary on another CPU), so the answering sentence must rank first or second, here and on three
     # simulated machines (rag.jitter at the measured int8/fp32 size), rather than first on this one.
     from evals.jitter import jitters
-    from rag.extractive import rank
+    from rag.reader.ranking import rank
 
     answer = documents_engine.ask(question)
     assert not answer.abstained, answer.answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.confidence import load_fitted
+from rag.reader.fitted import load_fitted
 from rag.jitter import Jitter
 from tests.conftest import EXAMPLE_QUESTION
 
