@@ -15,7 +15,6 @@ from rag.jitter import Jitter
 
 if TYPE_CHECKING:
     from evals.corpora import EvalCorpus
-    from evals.suite import CorpusRun
     from rag.engine import Engine
 
 __all__ = ["SIZES", "JitterSpread", "jitters", "rerun", "spread"]
@@ -79,14 +78,14 @@ def _decision(result: QuestionResult) -> tuple[str | None, bool, bool]:
     return (result.band, result.abstained, result.passed)
 
 
-def spread(base: CorpusRun, reruns: list[list[QuestionResult]]) -> JitterSpread:
+def spread(base: list[QuestionResult], gate: dict[str, dict[str, float]], reruns: list[list[QuestionResult]]) -> JitterSpread:
     """Flips and metric ranges of a plain run and its jittered reruns, each rerun checked against the gate."""
-    runs = [base.results, *reruns]
+    runs = [base, *reruns]
     decisions = [{r.id: _decision(r) for r in results} for results in runs]
     flipped = sorted(key for key in decisions[0] if len({d.get(key) for d in decisions}) > 1)
     per_run = [sum(1 for key, value in decisions[0].items() if d.get(key) != value) for d in decisions[1:]]
     summaries = [summarise(results) for results in runs]
-    gated = sorted({*base.corpus.gate["min"], *base.corpus.gate["max"]})
+    gated = sorted({*gate["min"], *gate["max"]})
     metrics = {}
     for name in gated:
         values = [float(s.get(name, float("nan"))) for s in summaries]
@@ -99,7 +98,7 @@ def spread(base: CorpusRun, reruns: list[list[QuestionResult]]) -> JitterSpread:
     failures = [
         f"run {k}: {check.metric}"
         for k, summary in enumerate(summaries[1:], start=1)
-        for check in check_thresholds(summary, base.corpus.gate)
+        for check in check_thresholds(summary, gate)
         if not check.passed
     ]
-    return JitterSpread(len(reruns), len(base.results), flipped, per_run, metrics, failures)
+    return JitterSpread(len(reruns), len(base), flipped, per_run, metrics, failures)

@@ -51,7 +51,7 @@ def evaluate(
     if machines:
         from evals.jitter import rerun, spread
 
-        run.jitter = spread(run, rerun(engine, corpus, machines, backend, on_result))
+        run.jitter = spread(results, corpus.gate, rerun(engine, corpus, machines, backend, on_result))
     return run
 
 
