@@ -1,6 +1,7 @@
 """Fit the extractive answerer's ranker, confidence model and bands, leave-one-corpus-out.
 
-Run `python -m evals.fit [--reuse] [--out FILE]` (`--reuse`: the question features of the last run;
+Run `python -m evals.fit [--reuse] [--paraphrases] [--out FILE]` (`--reuse`: the question features of the
+last run; `--paraphrases`: learn from every wording of the dev questions, not only the one written first;
 `--only a,b --collect-only` computes some corpora's features without fitting). For each eval corpus it builds an index (cached
 under `.corpusqa/fit/<corpus>`), asks every question through the engine's own feature code, then:
 
@@ -311,8 +312,10 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     data = load_features(only, settings, reuse="--reuse" in args)
     if "--collect-only" in args:
         return 0
-    # Fitted on the questions as written; the rewordings are scored (flip rate), not yet learnt from.
-    dev = {name: [a for a in asked if a.item.split == "dev" and a.wording == 0] for name, asked in data.items()}
+    # Fitted on the questions as written; with --paraphrases, on every wording of the dev questions too.
+    # The rewordings of the test questions are only scored (flip rate, worst-wording accuracy).
+    wordings = "--paraphrases" in args
+    dev = {name: [a for a in asked if a.item.split == "dev" and (wordings or a.wording == 0)] for name, asked in data.items()}
     figures: dict[str, Any] = {}
     for name, asked in data.items():
         train = [a for other, rows in dev.items() if other != name for a in rows]

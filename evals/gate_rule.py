@@ -45,6 +45,8 @@ DENOMINATORS = {
     "passed": "questions",
 }
 _DEFAULT_DENOMINATOR = "answerable"  # accuracy, citations, retrieval, F1, worst-wording accuracy
+#: Gated on every corpus whether or not its gate.toml names them yet (issue #22).
+REQUIRED = {"min": ("worst_wording_accuracy",), "max": ("flip_rate",)}
 
 
 def flip_upper(flipped: int, decisions: int, confidence: float = FLIP_CONFIDENCE) -> float:
@@ -77,11 +79,15 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
     flip = flip_upper(sum(per_run), int(jitter["decisions"]) * len(per_run))
     out: dict[str, dict[str, dict[str, float]]] = {"min": {}, "max": {}}
     for kind in ("min", "max"):
-        for name in gate[kind]:
+        for name in dict.fromkeys([*gate[kind], *REQUIRED[kind]]):
             if name == "errors":
                 out[kind][name] = {"bound": 0.0}
                 continue
-            spread = jitter["metrics"][name]
+            if name not in jitter["metrics"] and name not in metrics:
+                continue
+            # a metric the gate did not name yet has no recorded spread: the plain run's value stands for it
+            value_now = float(metrics.get(name, 0.0))
+            spread = jitter["metrics"].get(name, {"min": value_now, "max": value_now})
             n = int(metrics.get(DENOMINATORS.get(name, _DEFAULT_DENOMINATOR), 0))
             extra = margin(n, flip)
             if kind == "min":
