@@ -3,9 +3,10 @@
 A gate must hold on any machine, so it is not set one question under one run. From a run of
 `corpusqa eval --split test --jitter N --json` (its results file):
 
-- `f`: the share of graded decisions (band, abstained, passed) of a rerun that differ from the plain
-  run's, over the N reruns, taken at its one-sided 95% Clopper-Pearson upper bound, so that a run
-  with no flip still leaves a margin;
+- `f`, for each gated metric: the share of the questions it reads whose outcome (band, abstention,
+  pass, correctness, citation, evidence rank, F1) came out otherwise in a rerun than in the plain run,
+  over the N reruns, taken at its one-sided 95% Clopper-Pearson upper bound, so that a metric that
+  never moved still keeps a margin (a run recorded before these counts: every decision's flips);
 - for each gated metric over `n` questions (its denominator), the flips another machine could make
   among those n are Binomial(n, f); the margin is their 95th percentile, in questions, over n;
 - a `min` bound is the lowest value over the plain run and the reruns minus the margin, a `max` bound
@@ -76,7 +77,7 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
         raise ValueError("the run has no jitter check; rerun `corpusqa eval --jitter N --json`")
     metrics = corpus["metrics"]
     per_run = [int(k) for k in jitter.get("flipped_per_run", [jitter["flipped"]])]
-    flip = flip_upper(sum(per_run), int(jitter["decisions"]) * len(per_run))
+    overall = flip_upper(sum(per_run), int(jitter["decisions"]) * len(per_run))
     out: dict[str, dict[str, dict[str, float]]] = {"min": {}, "max": {}}
     for kind in ("min", "max"):
         for name in dict.fromkeys([*gate[kind], *REQUIRED[kind]]):
@@ -88,6 +89,7 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
             # a metric the gate did not name yet has no recorded spread: the plain run's value stands for it
             value_now = float(metrics.get(name, 0.0))
             spread = jitter["metrics"].get(name, {"min": value_now, "max": value_now})
+            flip = flip_upper(int(spread["changed"]), int(spread["trials"])) if spread.get("trials") else overall
             n = int(metrics.get(DENOMINATORS.get(name, _DEFAULT_DENOMINATOR), 0))
             extra = margin(n, flip)
             if kind == "min":

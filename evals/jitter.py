@@ -78,6 +78,45 @@ def _decision(result: QuestionResult) -> tuple[str | None, bool, bool]:
     return (result.band, result.abstained, result.passed)
 
 
+def _outcome(result: QuestionResult) -> tuple[object, ...]:
+    """Everything of one result a gated metric reads, but its continuous confidence."""
+    return (result.band, result.abstained, result.passed, result.correct, result.supported,
+            result.evidence_rank, result.supporting_citations, result.citations, round(result.f1, 4))
+
+
+#: Which results a gated metric reads: the questions as written of a kind, or whole reworded groups.
+_POPULATIONS: dict[str, Callable[[QuestionResult], bool]] = {
+    "abstention": lambda r: r.type == "unanswerable",
+    "abstention_out_of_scope": lambda r: r.unanswerable == "out_of_scope",
+    "abstention_near_miss": lambda r: r.unanswerable == "near_miss",
+    "answered_precision": lambda r: True,
+    "confidence_auroc": lambda r: True,
+    "passed": lambda r: True,
+}
+
+
+_RETRIEVAL = ("hit_at_1", "hit_at_5", "mrr")
+
+
+def _metric_flips(name: str, runs: list[list[QuestionResult]]) -> tuple[int, int]:
+    """(changed, trials) for one metric: over the reruns, how many of the questions it reads (groups, for
+    the rewording metrics) came out otherwise than in the plain run, and how many were read."""
+    def keyed(results: list[QuestionResult]) -> dict[str, tuple[object, ...]]:
+        if name in ("flip_rate", "worst_wording_accuracy"):
+            groups: dict[str, list[tuple[object, ...]]] = {}
+            for r in results:
+                if r.type != "unanswerable":
+                    groups.setdefault(r.group or r.id, []).append(_outcome(r))
+            return {key: tuple(values) for key, values in groups.items()}
+        wanted = _POPULATIONS.get(name, lambda r: r.type != "unanswerable")
+        read = (lambda r: (r.evidence_rank,)) if name in _RETRIEVAL else _outcome
+        return {r.id: read(r) for r in results if r.wording == 0 and wanted(r)}
+
+    base = keyed(runs[0])
+    changed = sum(1 for rerun in runs[1:] for key, value in keyed(rerun).items() if base.get(key) != value)
+    return changed, len(base) * (len(runs) - 1)
+
+
 def spread(base: list[QuestionResult], gate: dict[str, dict[str, float]], reruns: list[list[QuestionResult]]) -> JitterSpread:
     """Flips and metric ranges of a plain run and its jittered reruns, each rerun checked against the gate."""
     runs = [base, *reruns]
@@ -89,11 +128,14 @@ def spread(base: list[QuestionResult], gate: dict[str, dict[str, float]], reruns
     metrics = {}
     for name in gated:
         values = [float(s.get(name, float("nan"))) for s in summaries]
+        changed, trials = _metric_flips(name, runs)
         metrics[name] = {
             "base": values[0],
             "min": min(values),
             "max": max(values),
             "sd": round(statistics.pstdev(values), 4),
+            "changed": changed,  # questions read by the metric that came out otherwise, over the reruns
+            "trials": trials,
         }
     failures = [
         f"run {k}: {check.metric}"
