@@ -5,10 +5,10 @@ A gate must hold on any machine, so it is not set one question under one run. Fr
 
 - `f`, for each gated metric: the share of the questions it reads whose outcome (band, abstention,
   pass, correctness, citation, evidence rank, F1) came out otherwise in a rerun than in the plain run,
-  over the N reruns, taken at its one-sided 95% Clopper-Pearson upper bound, so that a metric that
-  never moved still keeps a margin (a run recorded before these counts: every decision's flips);
+  over the N reruns (a run recorded before these counts: the share of all decisions that flipped);
 - for each gated metric over `n` questions (its denominator), the flips another machine could make
-  among those n are Binomial(n, f); the margin is their 95th percentile, in questions, over n;
+  among those n are Binomial(n, f); the margin is their 95th percentile, in questions, over n, and at
+  least one question (a metric that never moved in N reruns may still move on another machine);
 - a `min` bound is the lowest value over the plain run and the reruns minus the margin, a `max` bound
   the highest plus it, rounded outwards to 0.01. `errors` stays at 0.
 
@@ -31,9 +31,8 @@ from typing import Any
 from evals.corpora import CORPORA_DIR
 from evals.gate import load_thresholds
 
-__all__ = ["DENOMINATORS", "FLIP_CONFIDENCE", "MARGIN_QUANTILE", "bounds", "flip_upper", "main", "margin"]
+__all__ = ["DENOMINATORS", "MARGIN_QUANTILE", "bounds", "flip_share", "main", "margin"]
 
-FLIP_CONFIDENCE = 0.95
 MARGIN_QUANTILE = 0.95
 #: Which count of the run's metrics each gated metric is a share of (one question moves it at most 1/n).
 DENOMINATORS = {
@@ -50,24 +49,19 @@ _DEFAULT_DENOMINATOR = "answerable"  # accuracy, citations, retrieval, F1, worst
 REQUIRED = {"min": ("worst_wording_accuracy",), "max": ("flip_rate",)}
 
 
-def flip_upper(flipped: int, decisions: int, confidence: float = FLIP_CONFIDENCE) -> float:
-    """One-sided upper confidence bound of a flip probability (Clopper-Pearson)."""
-    from scipy.stats import beta
-
-    if decisions <= 0:
-        return 1.0
-    if flipped >= decisions:
-        return 1.0
-    return float(beta.ppf(confidence, flipped + 1, decisions - flipped))
+def flip_share(flipped: int, trials: int) -> float:
+    """The measured probability that one question's outcome flips on another machine."""
+    return flipped / trials if trials > 0 else 0.0
 
 
 def margin(n: int, flip: float, quantile: float = MARGIN_QUANTILE) -> float:
-    """The share of n questions that may flip on another machine: the quantile of Binomial(n, flip), over n."""
+    """The share of n questions that may flip on another machine: the quantile of Binomial(n, flip), and at
+    least one question, over n."""
     from scipy.stats import binom
 
     if n <= 0:
         return 0.0
-    return float(binom.ppf(quantile, n, flip)) / n
+    return max(1.0, float(binom.ppf(quantile, n, flip))) / n
 
 
 def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -77,7 +71,7 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
         raise ValueError("the run has no jitter check; rerun `corpusqa eval --jitter N --json`")
     metrics = corpus["metrics"]
     per_run = [int(k) for k in jitter.get("flipped_per_run", [jitter["flipped"]])]
-    overall = flip_upper(sum(per_run), int(jitter["decisions"]) * len(per_run))
+    overall = flip_share(sum(per_run), int(jitter["decisions"]) * len(per_run))
     out: dict[str, dict[str, dict[str, float]]] = {"min": {}, "max": {}}
     for kind in ("min", "max"):
         for name in dict.fromkeys([*gate[kind], *REQUIRED[kind]]):
@@ -89,7 +83,7 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
             # a metric the gate did not name yet has no recorded spread: the plain run's value stands for it
             value_now = float(metrics.get(name, 0.0))
             spread = jitter["metrics"].get(name, {"min": value_now, "max": value_now})
-            flip = flip_upper(int(spread["changed"]), int(spread["trials"])) if spread.get("trials") else overall
+            flip = flip_share(int(spread["changed"]), int(spread["trials"])) if spread.get("trials") else overall
             n = int(metrics.get(DENOMINATORS.get(name, _DEFAULT_DENOMINATOR), 0))
             extra = margin(n, flip)
             if kind == "min":
@@ -161,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             note = (
                 f"# Set {day} by evals/gate_rule.py from a {report.get('split', 'all')}-split run with "
                 f"--jitter {jitter['runs']} ({report.get('jitter_size', 'precision')} size): {jitter['flipped']} of "
-                f"{jitter['decisions']} decisions flipped, flip bound {flip:.3f}; bounds = spread -/+ binomial margin."
+                f"{jitter['decisions']} decisions flipped, flip share {flip:.3f}; bounds = spread -/+ binomial margin."
             )
             _rewrite(path, derived, note)
     return 0

@@ -8,18 +8,17 @@ from pathlib import Path
 import pytest
 
 from evals.gate import load_thresholds
-from evals.gate_rule import bounds, flip_upper, main, margin
+from evals.gate_rule import bounds, flip_share, main, margin
 
 
-@pytest.mark.parametrize(("flipped", "decisions"), [(0, 100), (3, 100), (10, 400)])
-def test_flip_upper_bounds_the_observed_share_from_above(flipped: int, decisions: int) -> None:
-    upper = flip_upper(flipped, decisions)
-    assert flipped / decisions < upper < 1.0
+@pytest.mark.parametrize(("flipped", "trials", "share"), [(0, 100, 0.0), (3, 100, 0.03), (1, 0, 0.0)])
+def test_flip_share_is_flips_per_trial(flipped: int, trials: int, share: float) -> None:
+    assert flip_share(flipped, trials) == share
 
 
-def test_margin_grows_with_the_flip_probability_and_is_zero_without_flips() -> None:
-    assert margin(50, 0.0) == 0.0
-    assert 0.0 < margin(50, 0.02) < margin(50, 0.1) <= 1.0
+def test_margin_grows_with_the_flip_probability_and_keeps_one_question() -> None:
+    assert margin(50, 0.0) == 1 / 50 and margin(0, 0.5) == 0.0
+    assert 1 / 50 <= margin(50, 0.02) < margin(50, 0.1) <= 1.0
 
 
 GATE = "# a comment that stays\n[min]\ncorrect_and_cited = 0.9\nflip_rate_unused = 0.5\n\n[max]\nflip_rate = 0.0\nerrors = 0\n"
