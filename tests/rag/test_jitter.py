@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.reader.fitted import load_fitted
 from rag.jitter import Jitter
+from rag.reader.fitted import load_fitted
 from tests.conftest import EXAMPLE_QUESTION
 
 
