@@ -21,6 +21,7 @@ run: ingest
 test: install chromium ingest docs
 	$(PY) -m pytest
 	$(CLI) eval --split test --jitter $(JITTER)
+	$(PY) -m evals.bench_grounding --runs 10 --replies tests/fixtures/llm_replies/*.jsonl
 	$(CLI) bench --quick
 
 install: $(STAMP)
