@@ -1,6 +1,7 @@
 """Fit the extractive answerer's ranker, confidence model and bands, leave-one-corpus-out.
 
-Run `python -m evals.fit [--reuse] [--out FILE]` (`--reuse`: the question features of the last run;
+Run `python -m evals.fit [--reuse] [--paraphrases] [--out FILE]` (`--reuse`: the question features of the
+last run; `--paraphrases`: learn from every wording of the dev questions, not only the one written first;
 `--only a,b --collect-only` computes some corpora's features without fitting). For each eval corpus it builds an index (cached
 under `.corpusqa/fit/<corpus>`), asks every question through the engine's own feature code, then:
 
@@ -64,6 +65,7 @@ class Asked:
     analysis: QuestionAnalysis
     found: list[Candidate]
     passages: list[str]  # retrieved chunk texts, best first
+    wording: int = 0  # 0: the question as written; k: its k-th rewording (issue #22)
 
 
 def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
@@ -72,8 +74,9 @@ def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
     local.ingest([corpus.documents])
     out = []
     for item, kind in zip(corpus.questions, corpus.kinds):
-        analysis, found, retrieved = local.candidates(item.question)
-        out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved]))
+        for wording, text in enumerate(item.wordings):
+            analysis, found, retrieved = local.candidates(text)
+            out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved], wording))
     return out
 
 
@@ -194,7 +197,29 @@ def fit_models(train: list[Asked]) -> tuple[Fitted, dict[str, float]]:
 
 
 def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
-    """The eval figures of one corpus's questions under `fitted` (as the engine would answer them)."""
+    """The eval figures of one corpus's questions under `fitted` (as the engine would answer them): every
+    figure on the questions as written, and flip rate and worst-wording accuracy over all wordings."""
+    every = data
+    data = [a for a in data if getattr(a, "wording", 0) == 0]
+    return {**_score_written(data, fitted), **_score_wordings(every, fitted)}
+
+
+def _score_wordings(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
+    """flip rate and worst-wording accuracy (as evals.grader defines them) of the answerable questions."""
+    groups: dict[str, list[bool]] = {}
+    for asked, (p, _, ranked) in zip(data, _confidences(data, fitted.ranker, fitted.confidence)):
+        if asked.item.answerable:
+            right = bool(ranked) and band_of(p, fitted.bands) != "abstain" and _sentence_right(asked, ranked[0], shown=True)
+            groups.setdefault(asked.item.id, []).append(right)
+    reworded = [rights for rights in groups.values() if len(rights) > 1]
+    return {
+        "paraphrase_groups": len(reworded),
+        "flip_rate": round(sum(len(set(r)) > 1 for r in reworded) / len(reworded), 4) if reworded else float("nan"),
+        "worst_wording_accuracy": round(sum(all(r) for r in groups.values()) / len(groups), 4) if groups else float("nan"),
+    }
+
+
+def _score_written(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     # judged on what an answer shows, as `corpusqa eval` does
@@ -287,7 +312,10 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     data = load_features(only, settings, reuse="--reuse" in args)
     if "--collect-only" in args:
         return 0
-    dev = {name: [a for a in asked if a.item.split == "dev"] for name, asked in data.items()}
+    # Fitted on the questions as written; with --paraphrases, on every wording of the dev questions too.
+    # The rewordings of the test questions are only scored (flip rate, worst-wording accuracy).
+    wordings = "--paraphrases" in args
+    dev = {name: [a for a in asked if a.item.split == "dev" and (wordings or a.wording == 0)] for name, asked in data.items()}
     figures: dict[str, Any] = {}
     for name, asked in data.items():
         train = [a for other, rows in dev.items() if other != name for a in rows]

@@ -41,6 +41,7 @@ from rag.condense import standalone_question
 from rag.conversation import Turn
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, answer_extractively
+from rag.jitter import Jitter
 from rag.llm import LLMClient
 from rag.reader.fitted import Bands, Fitted, load_fitted
 from rag.reader.question import QuestionAnalysis
@@ -101,11 +102,14 @@ class Engine:
         embedder: Embedder,
         llm: LLMClient | None = None,
         fitted: Fitted | None = None,
+        jitter: Jitter | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.llm = llm or LLMClient(settings)
         self._fitted = fitted
+        # The eval's jitter check (rag.jitter): None answers as the numbers come; a Jitter perturbs them.
+        self.jitter = jitter
         self._snapshot: _Snapshot | None = None
         self._reload_lock = threading.Lock()
 
@@ -114,7 +118,7 @@ class Engine:
         """The fitted ranker, confidence model and bands (rag/fitted.json unless given)."""
         if self._fitted is None:
             self._fitted = load_fitted()
-        return self._fitted
+        return self.jitter.fitted(self._fitted) if self.jitter is not None else self._fitted
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -229,7 +233,7 @@ class Engine:
         question = standalone_question(self._clean_question(question), history or (), None, self.settings)
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, question, top_k or self.settings.top_k, Timings())
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = self._sentence_context(snapshot, retrieved)
         analysis, found = candidates(question, vector, retrieved, sentence_vectors, idf)
         return analysis, found, retrieved
 
@@ -243,7 +247,7 @@ class Engine:
         vector, retrieved = self._retrieved(snapshot, query, k or self.settings.top_k, timings)
         mark = time.perf_counter()
         # The answerer's fitted ranker picks each passage's best sentence (rank() returns them best first).
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = self._sentence_context(snapshot, retrieved)
         best: dict[int, str] = {}
         _, found = candidates(query, vector, retrieved, sentence_vectors, idf)
         for candidate in rank(found, self.fitted) if found else []:
@@ -268,7 +272,13 @@ class Engine:
     def with_settings(self, **changes: object) -> Engine:
         """A copy sharing this engine's model and fitted parameters, with some settings changed (evals, tuning)."""
         settings = self.settings.model_copy(update=changes)
-        return Engine(settings, self.embedder, LLMClient(settings), self._fitted)
+        return Engine(settings, self.embedder, LLMClient(settings), self._fitted, self.jitter)
+
+    def with_jitter(self, jitter: Jitter | None) -> Engine:
+        """A copy sharing this engine's model, fitted parameters and loaded index, perturbed by `jitter`."""
+        twin = Engine(self.settings, self.embedder, self.llm, self._fitted, jitter)
+        twin._snapshot = self._snapshot
+        return twin
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -285,6 +295,8 @@ class Engine:
         """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""
         mark = time.perf_counter()
         vector = self.embedder.embed_query(question)
+        if self.jitter is not None:
+            vector = self.jitter.vector(vector, f"question:{question}")
         timings.embedding = time.perf_counter() - mark
         mark = time.perf_counter()
         retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.ids)
@@ -374,7 +386,7 @@ class Engine:
         import numpy as np
 
         assert isinstance(vector, np.ndarray)
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = self._sentence_context(snapshot, retrieved)
         result = answer_extractively(question, vector, retrieved, sentence_vectors, idf, self.fitted, self._bands())
         if result.best is None or result.abstained:
             return Answer(
@@ -399,6 +411,12 @@ class Engine:
             short_answer=result.short_answer,
             band=result.band,
         )
+
+    def _sentence_context(self, snapshot: _Snapshot, retrieved: list[ScoredChunk]) -> tuple[dict[str, Any], Callable[[str], float]]:
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        if self.jitter is not None:
+            sentence_vectors = self.jitter.matrices(sentence_vectors)
+        return sentence_vectors, idf
 
     def _bands(self) -> Bands:
         """The fitted band thresholds, overridden by the abstain/answer threshold settings when set."""
