@@ -11,9 +11,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rag.citations import canonical_markers
 from rag.engine import Engine
-from rag.grounding import check_claims
-from rag.llm import parse_citations
+from rag.grounding import check_answer
 
 __all__ = ["GroundingTiming", "bench_grounding"]
 
@@ -60,7 +60,7 @@ def bench_grounding(engine: Engine, question: str, runs: int = 20) -> GroundingT
         spans = [span for span in scored.chunk.sentences if len(scored.chunk.text[span[0] : span[1]].split()) >= 6]
         start, end = (spans or list(scored.chunk.sentences))[0]
         pieces.append(f"{' '.join(scored.chunk.text[start:end].split())} [{number}]")
-    text, _ = parse_citations(" ".join(pieces), len(retrieved))
+    text, _ = canonical_markers(" ".join(pieces), len(retrieved))
     idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
     times = []
     cpu = []
@@ -68,7 +68,7 @@ def bench_grounding(engine: Engine, question: str, runs: int = 20) -> GroundingT
     for _ in range(runs + 1):  # the first run loads spaCy and the model: not counted
         started, cpu_started = time.perf_counter(), time.process_time()
         vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
-        claims = check_claims(text, retrieved, engine.embedder.embed_query, vectors, idf)
+        claims = check_answer(text, retrieved, engine.embedder.embed_query, vectors, idf).claims
         times.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - cpu_started) * 1000)
     warm = sorted(times[1:])

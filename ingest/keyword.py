@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from corpusqa.types import Chunk
-from ingest.text import BM25_TOKEN_PATTERN, STOPWORDS, stem, stemmer, terms
+from ingest.text import BM25_TOKEN_PATTERN, stemmer, terms
 
-# STOPWORDS, stem and terms live in ingest.text; re-exported for callers of the old place.
-__all__ = ["STOPWORDS", "KeywordIndex", "stem", "terms"]
+__all__ = ["KeywordIndex"]
 
 
 def bm25_text(chunk: Chunk) -> str:

@@ -12,7 +12,7 @@ import itertools
 import json
 import os
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,33 +181,18 @@ class ChunkStore:
 
     def _all_metadatas(self, with_ids: bool = False) -> list[Any]:
         rows: list[Any] = []
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
+        for page in _pages(self.chunks, ["metadatas"]):
             metadatas = page["metadatas"] or []
             rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
-            if len(page["ids"]) < _BATCH:
-                return rows
-            offset += _BATCH
+        return rows
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (for building the keyword index)."""
-        chunks: list[Chunk] = []
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas", "documents"], limit=_BATCH, offset=offset)
-            chunks.extend(_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"]))
-            if len(page["ids"]) < _BATCH:
-                return chunks
-
-            offset += _BATCH
-
-    def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
-        """Chunks by id (missing ids are left out)."""
-        if not ids:
-            return {}
-        page = self.chunks.get(ids=ids, include=["metadatas", "documents"])
-        return {i: _to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
+        return [
+            _to_chunk(i, d, m)
+            for page in _pages(self.chunks, ["metadatas", "documents"])
+            for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])
+        ]
 
     def query(self, vector: np.ndarray, limit: int, allowed: Container[str] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks to a query vector as (id, cosine similarity).
@@ -261,15 +246,10 @@ class ChunkStore:
             ids: list[str] = []
             chunk_ids: list[str] = []
             parts: list[np.ndarray] = []
-            offset = 0
-            while True:
-                page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
+            for page in _pages(self.sentences, ["embeddings", "metadatas"]):
                 ids.extend(page["ids"])
                 chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
                 parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
-                if len(page["ids"]) < _BATCH:
-                    break
-                offset += _BATCH
             order = sorted(range(len(ids)), key=ids.__getitem__)
             vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
             self._dense = (total, vectors, [chunk_ids[row] for row in order])
@@ -379,6 +359,17 @@ class ChunkStore:
         for start in range(0, len(orphan), _BATCH):
             self.sentences.delete(ids=orphan[start : start + _BATCH])
         return len(stale)
+
+
+def _pages(collection: Any, include: list[str]) -> Iterator[Any]:
+    """A collection's rows, _BATCH at a time (one get() of every row holds far more memory at its peak)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=_BATCH, offset=offset)
+        yield page
+        if len(page["ids"]) < _BATCH:
+            return
+        offset += _BATCH
 
 
 def _depth(limit: int, total: int) -> int:

@@ -36,10 +36,11 @@ from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_in
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
+from rag.citations import canonical_markers, is_abstention
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, answer_extractively
-from rag.grounding import check_claims, mark_unsupported, verdict_note
-from rag.llm import LLMClient, is_abstention, parse_citations
+from rag.grounding import check_answer, verdict_note
+from rag.llm import LLMClient
 from rag.reader.fitted import Bands, Fitted, load_fitted
 from rag.reader.question import QuestionAnalysis
 from rag.reader.ranking import rank
@@ -343,13 +344,13 @@ class Engine:
         for delta in self.llm.stream(question, retrieved):
             pieces.append(delta)
             yield delta
-        text, cited = parse_citations("".join(pieces), len(retrieved))
+        text, cited = canonical_markers("".join(pieces), len(retrieved))
         if is_abstention(text) and not cited:
             return Answer(question, text, True, "openai", 0.0, [], retrieved=retrieved, band="abstain")
         # Every claim is checked against the passages it cites before anything is shown as supported (#12).
-        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved]) if cited else {}
-        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
-        claims = check_claims(text, retrieved, self.embedder.embed_query, sentence_vectors, idf)
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved if cited else [])
+        checked = check_answer(text, retrieved, self.embedder.embed_query, sentence_vectors, idf)
+        claims = checked.claims
         if not all(claim.supported for claim in claims):
             yield "\n\n" + verdict_note(claims)  # the tokens are out: the verdict follows them
         if not any(claim.supported for claim in claims):
@@ -364,7 +365,7 @@ class Engine:
         citations = [_citation(number, retrieved[number - 1], highlights.get(number, "")) for number in cited]
         failed = any(not claim.supported for claim in claims)
         return Answer(
-            question, mark_unsupported(text, claims), False, "openai", 0.0, citations,
+            question, checked.marked, False, "openai", 0.0, citations,
             retrieved=retrieved, unsupported=failed, claims=claims,
         )
 
