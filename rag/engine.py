@@ -32,7 +32,7 @@ from corpusqa.types import (
     Timings,
 )
 from ingest.embedder import Embedder
-from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_index
+from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
@@ -101,11 +101,13 @@ class Engine:
         dry_run: bool = False,
         delete: bool = True,
         keep_unreadable: bool = False,
+        repair: bool = False,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         """Bring the index in step with the given files and folders (default: the corpus folder).
 
         A file that is now empty, binary or unreadable loses its indexed version unless keep_unreadable.
+        With repair, a damaged state.json is set aside and rebuilt from what the index holds.
         """
         report = ingest_paths(
             self.settings,
@@ -114,13 +116,18 @@ class Engine:
             dry_run=dry_run,
             delete=delete,
             keep_unreadable=keep_unreadable,
+            repair=repair,
             progress=progress,
         )
         return report
 
     def status(self) -> IndexStatus:
-        """What is indexed."""
-        return index_status(self.settings)
+        """What is indexed (and whether the questions of this process fell back to approximate search)."""
+        status = index_status(self.settings)
+        snapshot = self._snapshot
+        if status.search_fallback is None and snapshot is not None and snapshot.store.fallback is not None:
+            status.search_fallback = snapshot.store.fallback
+        return status
 
     # ---- answering -------------------------------------------------------------------------------
 
@@ -257,7 +264,7 @@ class Engine:
             # Another process wrote this generation: reopen Chroma, whose cache would not show it.
             elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
             store = open_store(self.settings, create=False, fresh=elsewhere)
-            store.dense_cache = self.settings.index_dir / "dense" / f"generation-{state.generation}"
+            store.dense_cache = dense_cache_path(self.settings, state.generation)
             self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, mtime)
             return self._snapshot
 
