@@ -18,7 +18,13 @@ __all__ = [
     "SearchResult",
     "Skipped",
     "Timings",
+    "kind_label",
 ]
+
+
+def kind_label(kind: str) -> str:
+    """How a passage's kind is shown to people: "reader comment" for a comment, else the kind itself."""
+    return "reader comment" if kind == "comment" else kind
 
 
 @dataclass(frozen=True)

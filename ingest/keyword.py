@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from corpusqa.errors import CorpusQAError
-from ingest.text import BM25_TOKEN_PATTERN, STOPWORDS, stem, stemmer, terms
+from ingest.text import BM25_TOKEN_PATTERN, stemmer, terms
 
-# STOPWORDS, stem and terms live in ingest.text; re-exported for callers of the old place.
-__all__ = ["STOPWORDS", "KeywordIndex", "stem", "terms"]
+__all__ = ["KeywordIndex"]
 
 
 _IDS = "ids.json"

@@ -235,43 +235,30 @@ class ChunkStore:
 
     def _all_metadatas(self, with_ids: bool = False) -> list[Any]:
         rows: list[Any] = []
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
+        for page in _pages(self.chunks, ["metadatas"]):
             metadatas = page["metadatas"] or []
             rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
-            if len(page["ids"]) < _BATCH:
-                return rows
-            offset += _BATCH
+        return rows
 
     def keyword_texts(self, ids: Container[str]) -> Iterator[tuple[str, str]]:
         """(chunk id, text BM25 indexes) of the chunks in `ids`, read a page at a time (never a Chunk list)."""
         from ingest.keyword import bm25_text
 
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas", "documents"], limit=_BATCH, offset=offset)
+        for page in _pages(self.chunks, ["metadatas", "documents"]):
             for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
                 if chunk_id in ids:
                     yield chunk_id, bm25_text(str(meta["title"]), text or "")
-            if len(page["ids"]) < _BATCH:
-                return
-            offset += _BATCH
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (for building the keyword index)."""
-        chunks: list[Chunk] = []
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas", "documents"], limit=_BATCH, offset=offset)
-            chunks.extend(_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"]))
-            if len(page["ids"]) < _BATCH:
-                return chunks
-
-            offset += _BATCH
+        return [
+            _to_chunk(i, d, m)
+            for page in _pages(self.chunks, ["metadatas", "documents"])
+            for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])
+        ]
 
     def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
-        """Chunks by id (missing ids are left out)."""
+        """Chunks by id (missing ids are left out): a question reads only its hits' texts."""
         if not ids:
             return {}
         page = self.chunks.get(ids=ids, include=["metadatas", "documents"])
@@ -348,15 +335,10 @@ class ChunkStore:
         ids: list[str] = []
         chunk_ids: list[str] = []
         parts: list[np.ndarray] = []
-        offset = 0
-        while True:
-            page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
+        for page in _pages(self.sentences, ["embeddings", "metadatas"]):
             ids.extend(page["ids"])
             chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
             parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
-            if len(page["ids"]) < _BATCH:
-                break
-            offset += _BATCH
         order = sorted(range(len(ids)), key=ids.__getitem__)
         vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
         dense = _Dense(total, _frozen(vectors), tuple(chunk_ids[row] for row in order))
@@ -501,6 +483,17 @@ def _stored(source: str, metas: list[Any]) -> StoredDocument:
     return StoredDocument(
         source, str(first["doc_hash"]), len(metas), complete, str(first.get("signature", "")), str(first.get("root", ""))
     )
+
+
+def _pages(collection: Any, include: list[str]) -> Iterator[Any]:
+    """A collection's rows, _BATCH at a time (one get() of every row holds far more memory at its peak)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=_BATCH, offset=offset)
+        yield page
+        if len(page["ids"]) < _BATCH:
+            return
+        offset += _BATCH
 
 
 def _depth(limit: int, total: int) -> int:

@@ -253,7 +253,7 @@ def _load_nlp() -> SharedPipeline:
         ) from exc
 
 
-# Words that join two numbers or dates into one range: "13,000 to 14,000", "between 5 and 7", "1998-2001".
+# Words that join two numbers or dates into one range: "40 to 60", "between 5 and 7", "1998-2001".
 _RANGE_JOIN = re.compile(r"\s*(?:to|and|or|-|–|—|through|until)\s*", re.IGNORECASE)
 _JOINABLE = {"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
 

@@ -13,7 +13,7 @@ from typing import Any
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Citation, ScoredChunk
+from corpusqa.types import Answer, Citation, ScoredChunk, kind_label
 from rag.conversation import Turn
 from rag.engine import Engine
 from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
@@ -27,7 +27,7 @@ from starlette.routing import Match, Mount
 
 from ui.guard import PageLogins, http_error, login_matches
 from ui.web_documents import DocumentsTab
-from ui.web_search import SEARCH_CSS, search_tab
+from ui.web_search import SEARCH_CSS, search_tab, split_at_sentence
 
 __all__ = [
     "EXAMPLE_QUESTIONS",
@@ -42,11 +42,12 @@ __all__ = [
     "turns_from_chat",
 ]
 
-#: Shown as clickable cards in the empty chat; they are about the bundled corpus.
+#: Shown as clickable cards in the empty chat: the project's own example, a question the bundled file
+#: answers, and one it does not (the answer abstains). None but the first is in an eval question set.
 EXAMPLE_QUESTIONS = [
     "How many Taliban prisoners were held in total?",
-    "Which Taliban spokesman tweeted that the list of 5,000 prisoners handed to the US team could not be tampered with?",
-    "What is the capital of France?",
+    "Where was the peace plan signed?",
+    "Who painted the Mona Lisa?",
 ]
 _CLOSEST = 3  # passages shown when the answer abstains
 _LOG = logging.getLogger(__name__)
@@ -89,11 +90,10 @@ def _flat(text: str) -> str:
 
 def highlight_passage(text: str, sentence: str) -> str:
     """The passage as HTML with the supporting sentence in <mark> (matched ignoring whitespace)."""
-    words = sentence.split()
-    match = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
-    if match is None:
+    parts = split_at_sentence(text, sentence)
+    if parts is None:
         return _flat(_esc(text))
-    before, found, after = text[: match.start()], text[match.start() : match.end()], text[match.end() :]
+    before, found, after = parts
     return _flat(f"{_esc(before)}<mark>{_esc(found)}</mark>{_esc(after)}")
 
 
@@ -113,12 +113,11 @@ def _source_html(anchor: str, number: int, item: Citation | ScoredChunk) -> str:
             chunk.source, chunk.title, chunk.kind, chunk.start_line, chunk.end_line, chunk.text, ""
         )
         page = chunk.page
-    kind_label = "reader comment" if kind == "comment" else kind
     where = f"page {page} · {_lines(start, end)}" if page else _lines(start, end)
     return (
         f'<div class="cqa-source" id="{anchor}-{number}">'
         f'<div class="cqa-source-head">[{number}] {_esc(title or source)}</div>'
-        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label)}</div>'
+        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label(kind))}</div>'
         f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote></div>'
     )
 

@@ -70,6 +70,24 @@ def test_web_all_names_exist() -> None:
         assert hasattr(ui.web, name), name
 
 
+def test_web_example_questions_are_in_no_eval_question_set() -> None:
+    # the page must not show off with the eval's own wording; the project's own example may stay (issue #23)
+    import json
+    import re
+
+    def norm(text: str) -> str:
+        return " ".join(re.findall(r"\w+", text.lower()))
+
+    asked = set()
+    for path in (Path(__file__).resolve().parents[2] / "evals" / "corpora").glob("*/questions.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            asked |= {norm(q) for q in [item["question"], *item.get("paraphrases", [])]}
+    assert len(asked) > 500
+    assert ui.web.EXAMPLE_QUESTIONS[0] == EXAMPLE_QUESTION
+    assert [q for q in ui.web.EXAMPLE_QUESTIONS[1:] if norm(q) in asked] == []
+
+
 def test_web_import_switches_off_gradio_analytics() -> None:
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
 
