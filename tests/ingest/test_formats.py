@@ -280,15 +280,15 @@ def test_formats_each_document_answers_with_its_citation(  # type: ignore[no-unt
         assert any(expected in text for text in top), top
 
 
-def test_formats_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"### Python API\n\n```python\n(.*?)```", readme, re.DOTALL)
+def test_formats_docs_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    example = re.search(r"# Python API\n\n```python\n(.*?)```", page, re.DOTALL)
     assert example is not None
     shutil.copytree(ROOT / "data" / "corpus", tmp_path / "data" / "corpus")
     monkeypatch.chdir(tmp_path)
 
     namespace: dict[str, object] = {}
-    exec(compile(example.group(1), "README.md", "exec"), namespace)  # noqa: S102 - README's own example
+    exec(compile(example.group(1), "python-api.md", "exec"), namespace)  # noqa: S102 - the docs' own example
 
     answer = namespace["answer"]
     assert answer.citations and not answer.abstained  # type: ignore[attr-defined]
