@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
+    history_tokens: int = Field(
+        1500, ge=0, description="Most tokens of earlier turns sent to the LLM to rewrite a follow-up (oldest dropped first)."
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.")
     max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted by the page's upload.")
     ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")

@@ -18,7 +18,13 @@ __all__ = [
     "SearchResult",
     "Skipped",
     "Timings",
+    "kind_label",
 ]
+
+
+def kind_label(kind: str) -> str:
+    """How a passage's kind is shown to people: "reader comment" for a comment, else the kind itself."""
+    return "reader comment" if kind == "comment" else kind
 
 
 @dataclass(frozen=True)
@@ -129,11 +135,12 @@ class Timings:
     embedding: float = 0.0
     retrieval: float = 0.0
     answering: float = 0.0
+    rewriting: float = 0.0  # a follow-up's rewrite into a standalone question (0 without history)
 
     @property
     def total(self) -> float:
         """All stages together."""
-        return self.embedding + self.retrieval + self.answering
+        return self.embedding + self.retrieval + self.answering + self.rewriting
 
 
 @dataclass
@@ -159,6 +166,8 @@ class Answer:
     claims: list[Claim] = field(default_factory=list)
     # the LLM's own text when no claim held up and the answer became an abstention
     model_answer: str | None = None
+    # the question as searched: a follow-up rewritten to stand alone (the question itself when it did)
+    standalone_question: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer as in `corpusqa ask --json` (a stable contract other tools read)."""
@@ -175,6 +184,7 @@ class Answer:
             "unsupported": self.unsupported,
             "claims": [claim.to_json() for claim in self.claims],
             "model_answer": self.model_answer,
+            "standalone_question": self.standalone_question or self.question,
         }
 
 
@@ -203,6 +213,8 @@ class IngestReport:
     seconds: float = 0.0
     dry_run: bool = False
     embedded_chunks: int = 0
+    #: wall seconds per stage (read, chunk, annotate, embed, write, commit), for `corpusqa bench`
+    stages: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as in `corpusqa ingest --json` (a stable contract)."""

@@ -18,9 +18,11 @@ __all__ = ["chunk_file", "count_tokens", "split_sentences"]
 # A "sentence" longer than this many chunk sizes (a minified file, a table dump) is cut at word
 # boundaries: keeping it whole would make an unreadable, unembeddable passage.
 _LONGEST_SENTENCE_FACTOR = 2
-# News layout: lines shorter than this, followed by a capitalised line, end a sentence (hard-wrapped
-# prose runs ~70+; shorter lines there are photo credits and labels).
-_SHORT_LINE = 48
+# News layout: a line shorter than this share of its passage's longest line, followed by a capitalised
+# line, ends a sentence. Hard-wrapped prose fills each line to within one word of the wrap width, so a
+# much shorter line is a line of its own (a credit, a label, a dateline); a file that does not wrap its
+# paragraphs has no such prose lines to protect.
+_SHORT_SHARE = 2 / 3
 # A line break after these ends a sentence: end punctuation, perhaps inside closing quotes or brackets.
 _LINE_END = re.compile(r"[.!?…:][\"”’')\]]*$")
 # A line break before a list item ends a sentence: "- ", "* ", "• ", "1. ", "2) ".
@@ -56,20 +58,24 @@ def split_sentences(text: str, start: int = 0, end: int | None = None, layout: s
     """Sentence spans of text[start:end] as absolute (start, end) offsets, whitespace trimmed.
 
     Wrapped lines are joined first: a line break ends a sentence only after end punctuation or before a
-    list item ("costs 5,000\ndollars" is one sentence). In the news layout a short line before a
-    capitalised one (a photo credit, a dateline) is a sentence of its own as well.
+    list item ("weighs 3,200\nkilograms" is one sentence). In the news layout a short line before a
+    capitalised one (a photo credit, a dateline; under _SHORT_SHARE of the passage's longest line) is a
+    sentence of its own as well.
     """
     piece = text[start:end]
     # Same length, so Punkt's offsets are offsets into the text.
     joined = piece.replace("\r", " ").replace("\n", " ")
+    short = _SHORT_SHARE * max((len(line.strip()) for line in piece.splitlines()), default=0) if layout == "news" else 0.0
     spans = []
     for left, right in _punkt().span_tokenize(joined):
-        for sub_left, sub_right in _split_at_line_ends(piece, left, right, layout == "news"):
+        for sub_left, sub_right in _split_at_line_ends(piece, left, right, short):
             spans.append((start + sub_left, start + sub_right))
     return spans
 
 
-def _split_at_line_ends(piece: str, left: int, right: int, news: bool) -> list[tuple[int, int]]:
+def _split_at_line_ends(piece: str, left: int, right: int, short: float) -> list[tuple[int, int]]:
+    """Sentence spans of piece[left:right] cut at line breaks that end a sentence; `short` (news layout
+    only, else 0): a line shorter than this many characters before a capitalised line ends one."""
     out = []
     cursor = left
     line_start = left
@@ -79,10 +85,10 @@ def _split_at_line_ends(piece: str, left: int, right: int, news: bool) -> list[t
         line = piece[line_start:newline].strip()
         following = piece[newline + 1 : right].lstrip()
         ends = bool(_LINE_END.search(before)) or bool(_LIST_ITEM.match(following))
-        if news and not ends:
+        if short and not ends:
             starts_anew = following[:1].isupper() or following[:1] in "\"“'‘"
             unterminated = bool(before) and before[-1] not in ",;-–—(" and not before[-1].islower()
-            ends = starts_anew and (unterminated or 0 < len(line) < _SHORT_LINE)
+            ends = starts_anew and (unterminated or 0 < len(line) < short)
         if ends and before:
             out.append((cursor, cursor + len(before)))
             cursor = newline + 1

@@ -16,7 +16,7 @@ from ingest.embedder import Embedder
 from ingest.generation import commit, committed_manifest, sync_keyword_index
 from ingest.loader import Scope, SourceFile, discover
 from ingest.onnx_model import EXPORT_VERSION
-from ingest.plan import IngestPlan, PlannedFile, label_sources, plan_ingest
+from ingest.plan import IngestPlan, PlannedFile, label_sources, load_chunks, plan_ingest, timed
 from ingest.state import read_state, repair_state
 from ingest.store import ChunkStore, open_store, writable
 from ingest.text import ANNOTATION_VERSION
@@ -73,11 +73,15 @@ def ingest_paths(
         versions = store.versions() if store else {}
         committed = committed_manifest(settings, store, versions) if store else {}
         plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
+        for item in plan.files:  # chunked as the real run will (annotation changes no count: left out)
+            if item.reuse is None:
+                load_chunks(settings, item, plan, report, keep_unreadable=keep_unreadable, annotate=False)
+        plan.files = [item for item in plan.files if not item.dropped]
         # what the index will hold: the committed documents this run leaves alone, plus its new versions
         replaced = set(report.deleted) | {item.file.source for item in plan.files}
         report.documents = len(committed) - len(report.deleted) + len(report.added)
         report.chunks = sum(e.chunks for s, e in committed.items() if s not in replaced) + sum(
-            len(item.chunks) for item in plan.files
+            item.chunk_count for item in plan.files
         )
         report.seconds = time.perf_counter() - started
         return report
@@ -102,8 +106,9 @@ def ingest_paths(
         versions = store.versions()
         committed = committed_manifest(settings, store, versions)
         plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
-        _apply(settings, store, plan, report, embedder, progress)
-        commit(settings, store, plan, signature_of(settings), report)
+        _apply(settings, store, plan, report, embedder, progress, keep_unreadable)
+        with timed(report, "commit"):
+            commit(settings, store, plan, signature_of(settings), report)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
@@ -152,12 +157,17 @@ def _apply(
     report: IngestReport,
     embedder: Embedder | None,
     progress: ProgressFn | None,
+    keep_unreadable: bool,
 ) -> None:
-    """Write every planned version beside the committed one; nothing a question reads changes until commit()."""
+    """Write every planned version beside the committed one; nothing a question reads changes until commit().
+
+    Files stream through read, chunk, annotate, embed and write a pool at a time: the pool's chunks are
+    let go once written, so memory holds one pool, not the generation (the manifest is all commit needs).
+    """
     signature = signature_of(settings)
     total = len(plan.files)
     done = 0
-    pool: list[PlannedFile] = []
+    pool: list[tuple[PlannedFile, list[Chunk]]] = []
     pooled = 0  # sentences waiting in the pool
     if progress and total:
         progress("documents", 0, total)  # shown at once: the first pool may take a while to embed
@@ -174,11 +184,13 @@ def _apply(
             return
         if embedder is None:
             raise IndexNotFoundError("An embedder is required to ingest; build the engine with Engine.from_settings().")
-        vectors = _embed_sentences(embedder, [chunk for item in pool for chunk in item.chunks])
-        for item in pool:
-            mine, vectors = vectors[: len(item.chunks)], vectors[len(item.chunks) :]
-            store.write_document(item.chunks, mine, signature, str(item.file.root))
-            report.embedded_chunks += len(item.chunks)
+        with timed(report, "embed"):
+            vectors = _embed_sentences(embedder, [chunk for _, chunks in pool for chunk in chunks])
+        for item, chunks in pool:
+            mine, vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+            with timed(report, "write"):
+                store.write_document(chunks, mine, signature, str(item.file.root))
+            report.embedded_chunks += len(chunks)
             tick()
         pool.clear()
 
@@ -186,12 +198,17 @@ def _apply(
         if item.reuse is not None:
             tick()
             continue
-        pool.append(item)
-        pooled += sum(len(chunk.sentences) for chunk in item.chunks)
+        chunks = load_chunks(settings, item, plan, report, keep_unreadable=keep_unreadable)
+        if not chunks:
+            tick()
+            continue
+        pool.append((item, chunks))
+        pooled += sum(len(chunk.sentences) for chunk in chunks)
         if pooled >= settings.embed_batch_size * _POOL_BATCHES:
             flush()
             pooled = 0
     flush()
+    plan.files = [item for item in plan.files if not item.dropped]
 
 
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list[np.ndarray]:

@@ -23,6 +23,7 @@ __all__ = [
     "DocumentModel",
     "EmbeddingModelName",
     "Health",
+    "HistoryTurn",
     "IngestRequest",
     "IngestResponse",
     "LastIngest",
@@ -106,6 +107,15 @@ class Health(BaseModel):
 # ---- /v1/ask ----------------------------------------------------------------------------------------
 
 
+class HistoryTurn(BaseModel):
+    """One earlier turn of a conversation: the question asked and the answer shown."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(description="The earlier question, as asked.", examples=["Who is Mark Frerichs?"])
+    answer: str = Field("", description="The answer that was shown for it (may be empty).")
+
+
 class AskRequest(BaseModel):
     """A question for POST /v1/ask."""
 
@@ -121,6 +131,11 @@ class AskRequest(BaseModel):
         description="Answer backend; default: the server's CORPUSQA_BACKEND. `openai` needs it configured.",
     )
     top_k: _TopK | None = Field(None, description="Passages to retrieve; default: CORPUSQA_TOP_K.")
+    history: list[HistoryTurn] | None = Field(
+        None,
+        description="Earlier turns of the conversation, oldest first: a follow-up (\"Where was he captured?\") "
+        "is rewritten to stand alone before it is searched (see `standalone_question`).",
+    )
 
 
 class AnswerCore(BaseModel):
@@ -158,6 +173,11 @@ class AskResponse(AnswerCore):
     )
     model_answer: str | None = Field(
         None, description="The LLM's own text when no claim held up and the answer became an abstention."
+    )
+    standalone_question: str | None = Field(
+        None,
+        description="The question as searched: a follow-up rewritten to stand alone from `history` "
+        "(the question itself when it already did).",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from corpusqa.types import Answer, Citation, Claim, IndexStatus, ScoredChunk
+from corpusqa.types import Answer, Citation, Claim, IndexStatus, ScoredChunk, kind_label
 
 __all__ = ["claim_source", "mark_sentence", "render_answer", "render_claims", "render_status"]
 
@@ -26,9 +26,8 @@ def _passage_lines(citation: Citation | ScoredChunk, number: int) -> list[str]:
         source, title, kind = chunk.source, chunk.title, chunk.kind
         start, end, text, highlight = chunk.start_line, chunk.end_line, chunk.text, ""
         page = chunk.page
-    kind_label = "reader comment" if kind == "comment" else kind
     where = f"page {page}, lines {start}-{end}" if page else f"lines {start}-{end}"
-    head = f"[{number}] {source}, {where} ({kind_label}): {title}"
+    head = f"[{number}] {source}, {where} ({kind_label(kind)}): {title}"
     body = " ".join(mark_sentence(text, highlight).split())
     return [head, *textwrap.wrap(body, width=100, initial_indent="    ", subsequent_indent="    ")]
 
@@ -62,7 +61,10 @@ def render_answer(answer: Answer, *, streamed: bool = False) -> str:
 
     `streamed`: the model's text was already shown as it came, so it is not repeated.
     """
-    lines = [answer.answer, "", *render_claims(answer, streamed=streamed)]
+    lines = [answer.answer, ""]
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines += [f"Searched for: {answer.standalone_question}", ""]
+    lines += render_claims(answer, streamed=streamed)
     if answer.citations:
         lines.append("Sources:")
         for citation in answer.citations:

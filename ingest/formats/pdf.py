@@ -13,7 +13,7 @@ from ingest.formats import Section, StructureBuilder, UnreadableFile
 __all__ = ["pdf_sections"]
 
 # A page's first or last lines that recur, page numbers aside, at that edge of this many pages are
-# running headers or footers ("Chapter 3: Basic Shell Features 19"): print furniture, not text.
+# running headers or footers ("Chapter 4: Care and Cleaning 27"): print furniture, not text.
 _RUNNING_MIN_PAGES = 3
 _RUNNING_EDGE_LINES = 2
 _DIGITS = re.compile(r"\d+")
@@ -59,7 +59,7 @@ def pdf_sections(path: Path) -> tuple[str, list[Section], str]:
                 for outline_level, heading, matched in placed[index]:
                     builder.heading(outline_level, heading)
                 if any(matched for _, _, matched in placed[index]):
-                    continue  # the heading's own line ("3.3 Shell Functions") is the title just set
+                    continue  # the heading's own line ("4.2 Cleaning the Filter") is the title just set
             level = heading_levels.get(size)
             if level is not None and outline:
                 # under the current outline entry; before the first (a title page) none: its lines are text

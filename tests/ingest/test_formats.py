@@ -260,24 +260,35 @@ def documents_engine(tmp_path_factory: pytest.TempPathFactory, embedder):  # typ
 def test_formats_each_document_answers_with_its_citation(  # type: ignore[no-untyped-def]
     documents_engine, question: str, expected: str, source: str, title: str, page: int | None
 ) -> None:
+    # What a format reader must get right: the sentence that answers sits in a passage carrying its file,
+    # section and page; that passage is retrieved; the answer cites the file. Which of two close sentences
+    # of a file comes first may differ between machines (issue #22: the tide question picked the module's
+    # summary on another CPU), so the answering sentence must rank first or second, here and on three
+    # simulated machines (rag.jitter at the measured int8/fp32 size), rather than first on this one.
+    from evals.jitter import jitters
+    from rag.reader.ranking import rank
+
     answer = documents_engine.ask(question)
-
     assert not answer.abstained, answer.answer
-    assert expected in " ".join(answer.answer.split())
-    first = answer.citations[0]
-    assert (first.source, first.title, first.page) == (source, title, page)
-    assert first.to_json()["page"] == page
+    assert answer.citations[0].source == source, answer.answer
+    for engine in [documents_engine, *(documents_engine.with_jitter(machine) for machine in jitters(3))]:
+        _, found, retrieved = engine.candidates(question)
+        holding = [scored.chunk for scored in retrieved if expected in " ".join(scored.chunk.text.split())]
+        assert holding, [scored.chunk.title for scored in retrieved]
+        assert (holding[0].source, holding[0].title, holding[0].page) == (source, title, page)
+        top = [" ".join(candidate.answer_text.split()) for candidate in rank(found, engine.fitted)[:2]]
+        assert any(expected in text for text in top), top
 
 
-def test_formats_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"### Python API\n\n```python\n(.*?)```", readme, re.DOTALL)
+def test_formats_docs_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    example = re.search(r"# Python API\n\n```python\n(.*?)```", page, re.DOTALL)
     assert example is not None
     shutil.copytree(ROOT / "data" / "corpus", tmp_path / "data" / "corpus")
     monkeypatch.chdir(tmp_path)
 
     namespace: dict[str, object] = {}
-    exec(compile(example.group(1), "README.md", "exec"), namespace)  # noqa: S102 - README's own example
+    exec(compile(example.group(1), "python-api.md", "exec"), namespace)  # noqa: S102 - the docs' own example
 
     answer = namespace["answer"]
     assert answer.citations and not answer.abstained  # type: ignore[attr-defined]
