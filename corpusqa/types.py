@@ -68,6 +68,8 @@ class Citation:
     # the sentence of `text` that supports the answer ("" when none is singled out)
     highlight: str = ""
     page: int | None = None  # 1-based PDF page; None for other formats
+    # the server's link to the source: a PDF at its page, anything else as a view with the sentence marked
+    url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The citation as in `corpusqa ask --json` (a stable contract)."""
@@ -81,6 +83,7 @@ class Citation:
             "text": self.text,
             "score": round(self.score, 4),
             "page": self.page,
+            "url": self.url,
         }
 
 

@@ -32,6 +32,7 @@ from corpusqa.types import (
     Timings,
 )
 from ingest.embedder import Embedder
+from ingest.generation import committed_manifest
 from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
@@ -43,6 +44,7 @@ from rag.extractive import ABSTAIN_TEXT, Candidate, answer_extractively, candida
 from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
 from rag.retriever import FusionWeights, HybridRetriever
+from rag.sources import SourceFile, SourceView, citation_url, open_source, source_view
 
 __all__ = ["Engine"]
 
@@ -193,6 +195,21 @@ class Engine:
         snapshot = self._current()
         text = indexed_text(snapshot.store.documents().get(source), int(self.settings.max_file_mb * 1024 * 1024))
         return document_lines(snapshot.chunks.values(), source, start, end, text)
+
+    def source_file(self, source: str) -> SourceFile:
+        """The indexed file `source` as it is on disk: committed documents only, from their recorded folder."""
+        return open_source(committed_manifest(self.settings, self._current().store, None), source)
+
+    def source_view(self, source: str, chunk_id: str = "", mark: int | None = None) -> SourceView:
+        """The document's indexed text with the cited chunk and its supporting sentence located in it."""
+        snapshot = self._current()
+        found = open_source(committed_manifest(self.settings, snapshot.store, None), source)
+        return source_view(found, snapshot.chunks, chunk_id, mark, int(self.settings.max_file_mb * 1024 * 1024))
+
+    def last_changed(self) -> str | None:
+        """When the index last changed (ISO time of the last ingest that changed it), None without an index."""
+        state = read_state(self.settings.index_dir)
+        return state.last_ingest if state else None
 
     def warm_up(self) -> None:
         """Load the embedding model and the index now rather than on the first question."""
@@ -394,4 +411,5 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         chunk_id=chunk.id,
         highlight=highlight,
         page=chunk.page,
+        url=citation_url(chunk, highlight),
     )

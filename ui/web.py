@@ -16,6 +16,7 @@ from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Answer, Citation, ScoredChunk
 from rag.engine import Engine
+from rag.sources import citation_url
 from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
@@ -48,6 +49,7 @@ EXAMPLE_QUESTIONS = [
     "What is the capital of France?",
 ]
 _CLOSEST = 3  # passages shown when the answer abstains
+_CHANGED_EVERY_S = 5  # how often the page looks at when the index last changed
 _LOG = logging.getLogger(__name__)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
@@ -66,6 +68,7 @@ CSS = """
 #chat .cqa-passage mark { background: #fde68a; color: #111; padding: 0 .1em; }
 #chat .cqa-abstain { padding: .5em .75em; border-left: 4px solid #d97706; background: rgba(217, 119, 6, .08); }
 .cqa-error { padding: .5em .75em; border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08); }
+.cqa-changed { font-size: .85em; opacity: .8; }
 #chat .cqa-timings { margin-top: .5em; font-size: .8em; opacity: .75; }
 """
 
@@ -101,19 +104,24 @@ def _source_html(anchor: str, number: int, item: Citation | ScoredChunk) -> str:
         source, title, kind, start, end, text, mark = (
             item.source, item.title, item.kind, item.start_line, item.end_line, item.text, item.highlight
         )
-        page = item.page
+        page, url = item.page, item.url
     else:
         chunk = item.chunk
         source, title, kind, start, end, text, mark = (
             chunk.source, chunk.title, chunk.kind, chunk.start_line, chunk.end_line, chunk.text, ""
         )
-        page = chunk.page
+        page, url = chunk.page, citation_url(chunk, "")
     kind_label = "reader comment" if kind == "comment" else kind
     where = f"page {page} · {_lines(start, end)}" if page else _lines(start, end)
+    # the server's read-only copy of the source, opened at the page or at the passage (ui/sources.py)
+    opener = (
+        f' · <a class="cqa-open" href="{_esc(url)}" target="_blank" rel="noopener noreferrer">open the source</a>'
+        if url else ""
+    )
     return (
         f'<div class="cqa-source" id="{anchor}-{number}">'
         f'<div class="cqa-source-head">[{number}] {_esc(title or source)}</div>'
-        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label)}</div>'
+        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label)}{opener}</div>'
         f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote></div>'
     )
 
@@ -212,6 +220,14 @@ class ChatPage(DocumentsTab):
             hidden = f"Unexpected error ({exc.__class__.__name__}); see the server log for details."
             yield render_error(RuntimeError(hidden)), {"error": hidden}
 
+    def index_changed(self) -> str:
+        """When the index last changed (a watched folder changes it without anyone pressing a button)."""
+        when = self.engine.last_changed()
+        if when is None:
+            return '<p class="cqa-changed">No index yet.</p>'
+        shown = when.replace("T", " ").replace("+00:00", " UTC")
+        return f'<p class="cqa-changed">Index last changed <time datetime="{_esc(when)}">{_esc(shown)}</time></p>'
+
 
 def _backend_choices(settings: Settings) -> list[tuple[str, str]]:
     return [
@@ -236,6 +252,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                     )
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top-k)", elem_id="top-k")
                     details = gr.JSON(visible=False, label="Answer")
+                    changed = gr.HTML(elem_id="index-changed")
                 with gr.Column(scale=4):
                     gr.ChatInterface(
                         page.ask,
@@ -259,6 +276,9 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
             search_tab(engine, settings)  # ui/web_search.py (issue #15)
             documents = page.build(settings)
         page.connect(blocks, documents)
+        # a watched folder (`corpusqa ui --watch`) changes the index behind the page: look every few seconds
+        gr.on([blocks.load, gr.Timer(_CHANGED_EVERY_S).tick], page.index_changed, None, changed,
+              api_name="index_changed", api_visibility="private", queue=False)
     return blocks
 
 
