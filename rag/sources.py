@@ -109,13 +109,13 @@ def source_view(found: SourceFile, chunks: Mapping[str, Chunk], chunk_id: str, m
     text = loaded.text
     chunk = chunks.get(chunk_id)
     if chunk is None or chunk.source != found.source:
-        return SourceView(found.source, loaded.title, loaded.fmt, text, None, None)
+        return SourceView(found.source, loaded.title, loaded.format, text, None, None)
     passage = _locate(text, chunk.text, chunk.start_char) or (chunk.start_char, min(chunk.end_char, len(text)))
     located: tuple[int, int] | None = None
     if mark is not None and 0 <= mark < len(chunk.sentences):
         a, b = chunk.sentences[mark]
         located = _locate(text, chunk.text[a:b].strip(), passage[0] + a)
-    return SourceView(found.source, loaded.title, loaded.fmt, text, passage, located, chunk.start_line, chunk.end_line)
+    return SourceView(found.source, loaded.title, loaded.format, text, passage, located, chunk.start_line, chunk.end_line)
 
 
 def _locate(text: str, piece: str, near: int) -> tuple[int, int] | None:
