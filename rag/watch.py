@@ -27,6 +27,7 @@ from watchfiles import Change, DefaultFilter, watch
 from corpusqa.errors import CorpusQAError, IndexBusyError
 from corpusqa.types import IngestReport
 from ingest.loader import SUPPORTED_SUFFIXES
+from ingest.text import nlp
 from rag.engine import Engine
 
 __all__ = ["FolderWatcher", "WatchEvent"]
@@ -91,6 +92,10 @@ class FolderWatcher:
         """Ingest once to catch up, then after every change, until `stop_event` is set (or Ctrl+C)."""
         identity = self._identity()
         self._report_missing(identity)
+        # Load what an ingest of a changed file needs (the model, spaCy: seconds, more on a busy machine)
+        # now, not on the first edit.
+        self.engine.embedder.embed_query("warm up")
+        nlp()
         pending = True  # the catch-up ingest, run once the watch is set up so no write slips between the two
         while not self.stop_event.is_set():
             present = [path for path, ident in zip(self.paths, identity, strict=True) if ident is not None]

@@ -75,6 +75,10 @@ def test_markdown_written_while_watching_is_cited_and_opens_at_the_marked_senten
     page.wait_for_selector("#index-changed .cqa-changed")
     shown = page.locator("#index-changed").inner_text()
     assert "Index last changed" in shown
+    ready = time.monotonic() + 120
+    while "unchanged" not in watched_page.log.read_text(errors="replace"):  # the watcher's catch-up run is done
+        assert time.monotonic() < ready, watched_page.log.read_text()
+        time.sleep(0.5)
     before = _documents(watched_page)
     time.sleep(1.1)  # so the new ingest's time (whole seconds) differs from the first one's
     (watched_page.settings.corpus_dir / NEW_DOC_NAME).write_text(NEW_DOC, encoding="utf-8")
