@@ -7,6 +7,8 @@
     ├── EmptyCorpusError          the index holds no chunks
     ├── EmptyQuestionError        the question is blank or too long
     ├── IndexBusyError            another ingest holds the index lock
+    ├── ReadOnlyIndexError        an ingest into an index directory that cannot be written
+    ├── DamagedIndexError         state.json cannot be read (`ingest --repair` rewrites it)
     ├── ModelLoadError            the embedding model could not be loaded
     └── LLMError                  the OpenAI-compatible server failed (unreachable, timeout, bad key)
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "CorpusQAError",
+    "DamagedIndexError",
     "EmptyCorpusError",
     "EmptyQuestionError",
     "IndexBusyError",
@@ -22,6 +25,7 @@ __all__ = [
     "InvalidSettingError",
     "LLMError",
     "ModelLoadError",
+    "ReadOnlyIndexError",
     "SourceNotFoundError",
 ]
 
@@ -52,6 +56,14 @@ class EmptyQuestionError(CorpusQAError):
 
 class IndexBusyError(CorpusQAError):
     """Another ingest is writing the index."""
+
+
+class ReadOnlyIndexError(CorpusQAError):
+    """The index directory cannot be written (a read-only mount); it can still answer questions."""
+
+
+class DamagedIndexError(CorpusQAError):
+    """The index's state.json is damaged; nothing overwrites it without `corpusqa ingest --repair`."""
 
 
 class ModelLoadError(CorpusQAError):

@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted by the page's upload.")
     ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")
     ui_port: int = Field(7860, ge=1, le=65535, description="Port of the chat page.")
-    ui_auth: str | None = Field(None, description="Optional `user:password` that the chat page requires.")
+    ui_auth: str | None = Field(
+        None, description="Optional `user:password`: the page's login, and HTTP Basic on the HTTP API and MCP."
+    )
     api_key: str | None = Field(
         None,
         description="When set, every way to ask, ingest or upload needs `Authorization: Bearer <key>` or a page login.",

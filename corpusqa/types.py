@@ -238,6 +238,10 @@ class IndexStatus:
     last_ingest: str | None
     generation: int
     location: str = ""
+    #: the index directory cannot be written: it answers questions, an ingest is refused
+    read_only: bool = False
+    #: why questions search Chroma's approximate index instead of the exact sentence matrix (None: they do not)
+    search_fallback: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The status as in `corpusqa status --json`."""
@@ -251,6 +255,8 @@ class IndexStatus:
             "chunks": self.chunks,
             "last_ingest": self.last_ingest,
             "generation": self.generation,
+            "read_only": self.read_only,
+            "search_fallback": self.search_fallback,
         }
 
 

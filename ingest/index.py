@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError
+from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError, ReadOnlyIndexError
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport, Skipped
 from ingest.embedder import Embedder
@@ -17,11 +17,13 @@ from ingest.generation import commit, committed_manifest, sync_keyword_index
 from ingest.loader import Scope, SourceFile, discover
 from ingest.onnx_model import EXPORT_VERSION
 from ingest.plan import IngestPlan, PlannedFile, label_sources, plan_ingest
-from ingest.state import read_state
-from ingest.store import ChunkStore, open_store
+from ingest.state import read_state, repair_state
+from ingest.store import ChunkStore, open_store, writable
 from ingest.text import ANNOTATION_VERSION
 
-__all__ = ["CHUNKER_VERSION", "NAMES_VERSION", "ProgressFn", "index_status", "ingest_paths", "sync_keyword_index"]
+__all__ = [
+    "CHUNKER_VERSION", "NAMES_VERSION", "ProgressFn", "dense_cache_path", "index_status", "ingest_paths", "sync_keyword_index",
+]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
 CHUNKER_VERSION = "6"
@@ -50,9 +52,13 @@ def ingest_paths(
     dry_run: bool = False,
     delete: bool = True,
     keep_unreadable: bool = False,
+    repair: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestReport:
-    """Ingest files and folders incrementally; with dry_run, only report what would change."""
+    """Ingest files and folders incrementally; with dry_run, only report what would change.
+
+    A damaged state.json stops the ingest (DamagedIndexError) unless `repair`, which sets it aside first.
+    """
     started = time.perf_counter()
     found, walked, skipped = discover(paths or [settings.corpus_dir], base=settings.corpus_dir)
     found, skipped = _outside_index(settings, paths or [settings.corpus_dir], found, walked, skipped)
@@ -76,6 +82,11 @@ def ingest_paths(
         report.seconds = time.perf_counter() - started
         return report
 
+    if any(folder.exists() and not writable(folder) for folder in (settings.index_dir, settings.chroma_dir)):
+        raise ReadOnlyIndexError(
+            f"The index in {settings.index_dir} is read-only, so it can answer questions but not take an ingest; "
+            "ingest into a writable --index-dir."
+        )
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / "ingest.lock"))
     try:
@@ -85,6 +96,8 @@ def ingest_paths(
             f"Another ingest is writing {settings.index_dir}; wait for it to finish and try again."
         ) from exc
     try:
+        if repair:
+            repair_state(settings.index_dir)
         store = open_store(settings, create=True)
         versions = store.versions()
         committed = committed_manifest(settings, store, versions)
@@ -202,6 +215,11 @@ def index_status(settings: Settings) -> IndexStatus:
     location = (
         f"chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_dir)
     )
+    if not settings.chroma_host and state is not None:
+        # Can questions read the sentence vectors back (or will they fall back to the approximate index)?
+        # The matrix is kept on disk per generation, so this costs one file read once an `ask` has run.
+        store.dense_cache = dense_cache_path(settings, state.generation)
+        store.check_vectors()
     return IndexStatus(
         index_dir=str(settings.index_dir),
         embedding_model=(state.embedding_model if state else "") or settings.embedding_model,
@@ -211,7 +229,14 @@ def index_status(settings: Settings) -> IndexStatus:
         last_ingest=state.last_ingest if state else None,
         generation=state.generation if state else 0,
         location=location,
+        read_only=not settings.chroma_host and not writable(settings.index_dir),
+        search_fallback=store.fallback,
     )
+
+
+def dense_cache_path(settings: Settings, generation: int) -> Path:
+    """Where the sentence matrix of a generation is kept (ingest/store.py, `_sentence_matrix`)."""
+    return settings.index_dir / "dense" / f"generation-{generation}"
 
 
 def require_chunks(status: IndexStatus, settings: Settings) -> None:

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from corpusqa.errors import CorpusQAError
 from corpusqa.types import Chunk
 from ingest.text import BM25_TOKEN_PATTERN, STOPWORDS, stem, stemmer, terms
 
@@ -87,12 +88,15 @@ class KeywordIndex:
 
         k = max(1, min(limit, self.size))
         tokens = bm25s.tokenize(query, stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN, show_progress=False)
-        if not tokens.vocab:
-            return []
+        known = self._bm25.vocab_dict
+        if not any(token and token in known for token in tokens.vocab):
+            return []  # no query word is in the index: the one expected way to find nothing
         try:
             indexes, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        except ValueError:  # no query token is in the index vocabulary
-            return []
+        except ValueError as exc:  # anything else bm25s refuses is a broken index, not "no hits"
+            raise CorpusQAError(
+                f"The keyword index could not be searched ({str(exc)[:120]}); run `corpusqa ingest` to rebuild it."
+            ) from exc
         return [
             (self._node_ids[int(i)] if not isinstance(i, dict) else str(i["node_id"]), float(score))
             for i, score in zip(indexes[0], scores[0])

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IndexState", "Manifest", "ManifestEntry", "manifest_from_rows", "manifest_rows", "read_state", "write_state"]
+from corpusqa.errors import DamagedIndexError
+
+__all__ = ["IndexState", "Manifest", "ManifestEntry", "manifest_from_rows", "manifest_rows", "read_state", "repair_state", "write_state"]
 
 STATE_FILE = "state.json"
 
@@ -55,16 +58,49 @@ class IndexState:
 
 
 def read_state(index_dir: Path) -> IndexState | None:
-    """The state, or None when no ingest has finished here."""
+    """The state, or None when no ingest has finished here; DamagedIndexError when it cannot be read.
+
+    A damaged file used to read as "no index": the next ingest then restarted the generation counter and
+    wrote over it. Now it is reported, and only `corpusqa ingest --repair` replaces it.
+    """
     path = index_dir / STATE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        known = {key: data[key] for key in IndexState.__dataclass_fields__ if key in data}
+        state = IndexState(**known)
+        if not isinstance(state.generation, int) or not isinstance(state.bm25_dir, str):
+            raise TypeError("fields of the wrong type")
+        if state.documents is not None:
+            manifest_from_rows(state.documents)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return None
-    known = {key: data[key] for key in IndexState.__dataclass_fields__ if key in data}
-    return IndexState(**known)
+    except (OSError, ValueError, TypeError, IndexError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
+        raise DamagedIndexError(
+            f"The index state {path} cannot be read ({reason}); run `corpusqa ingest --repair` to rebuild it "
+            "from what the index holds."
+        ) from exc
+    return state
+
+
+def repair_state(index_dir: Path) -> bool:
+    """Set a damaged state.json aside (as state.json.damaged) and write one that makes the next commit
+    rebuild the keyword index and manifest from the stored documents; False when there was nothing to repair.
+
+    The generation counter goes on from the highest generation a keyword-index folder still names.
+    """
+    try:
+        read_state(index_dir)
+        return False
+    except DamagedIndexError:
+        pass
+    path = index_dir / STATE_FILE
+    os.replace(path, path.with_name(STATE_FILE + ".damaged"))
+    generations = [int(m.group(1)) for d in index_dir.glob("bm25-*") if (m := re.match(r"bm25-(\d+)-", d.name))]
+    write_state(index_dir, IndexState(generation=max(generations, default=0)))
+    return True
 
 
 def write_state(index_dir: Path, state: IndexState) -> None:

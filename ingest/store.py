@@ -8,8 +8,10 @@ upsert deletes first: run-llama/llama_index#22639).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Container, Iterable
@@ -24,13 +26,14 @@ from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk
 
-__all__ = ["ChunkStore", "StoredDocument", "open_store"]
+__all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 
 CHUNKS = "corpusqa_chunks"
 SENTENCES = "corpusqa_sentences"
 META = "corpusqa_meta"  # one record: the shared index generation (used with a Chroma server)
 # Chroma caps one request; 5,000 stays well under its max batch size.
 _BATCH = 5000
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,10 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
                     f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
                 )
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            path = _fresh_path(str(settings.chroma_dir)) if fresh else str(settings.chroma_dir)
+            if not create and not writable(settings.chroma_dir):
+                path = _read_only_copy(settings.chroma_dir)
+            else:
+                path = _fresh_path(str(settings.chroma_dir)) if fresh else str(settings.chroma_dir)
             client = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except CorpusQAError:
         raise
@@ -92,6 +98,37 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
 
 
 _reopens = itertools.count(1)
+_SQLITE = "chroma.sqlite3"
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process may write `folder` and the Chroma database in it (False on a read-only mount).
+
+    os.access answers for the real user: root on a read-only file system gets False (EROFS), as does
+    another user on files they may only read.
+    """
+    database = folder / _SQLITE
+    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
+
+
+def _read_only_copy(folder: Path) -> str:
+    """A private, writable view of a read-only Chroma folder: a copy of its SQLite file, its segments linked.
+
+    chromadb 1.5 cannot open a database read-only: opening writes to SQLite ("attempt to write a readonly
+    database"). The vector segments are only read by queries, so they stay where they are; only the SQLite
+    file (chunk texts and metadata) is copied, into the temporary folder, and removed when the process ends.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    view = Path(tempfile.mkdtemp(prefix="corpusqa-readonly-"))
+    atexit.register(shutil.rmtree, view, ignore_errors=True)
+    shutil.copyfile(folder / _SQLITE, view / _SQLITE)  # copyfile, not copy2: the copy must not keep 0444
+    for item in folder.iterdir():
+        if item.is_dir():
+            (view / item.name).symlink_to(item.resolve(), target_is_directory=True)
+    return str(view)
 
 
 def _fresh_path(base: str) -> str:
@@ -108,6 +145,23 @@ def _fresh_path(base: str) -> str:
     return path
 
 
+@dataclass(frozen=True)
+class _Dense:
+    """One sentence matrix as read: (sentence count, vectors, their chunk ids) and the row mask of the last
+    `allowed` set it was filtered with. Never changed; a new one replaces it."""
+
+    total: int
+    vectors: np.ndarray
+    chunk_ids: tuple[str, ...]
+    allowed: Container[str] | None = None
+    mask: np.ndarray | None = None
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
 class ChunkStore:
     """Two Chroma collections (cosine space): one vector per chunk, one per sentence."""
 
@@ -117,11 +171,14 @@ class ChunkStore:
         self.chunks = client.get_or_create_collection(CHUNKS, metadata=space, embedding_function=None)
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
         self.meta = client.get_or_create_collection(META, embedding_function=None)
-        self._dense: tuple[int, np.ndarray, list[str]] | None = None  # (sentence count, vectors, chunk ids)
+        #: Why questions fell back to Chroma's approximate search (None: they never did); shown by `status`.
+        self.fallback: str | None = None
+        # The sentence matrix, replaced whole (never changed in place): a question reads one _Dense into a
+        # local name, so a reload in another thread can never mix two matrices or two masks in one query.
+        self._dense: _Dense | None = None
         # Where the sentence matrix of the generation being read is kept on disk (set by the reader for an
         # embedded index; None: always read from Chroma). See `_sentence_matrix`.
         self.dense_cache: Path | None = None
-        self._allowed: tuple[Container[str], np.ndarray] | None = None  # (allowed ids, row mask)
 
     def read_generation(self) -> dict[str, Any] | None:
         """The generation record written by the last finished ingest (None before the first)."""
@@ -219,19 +276,31 @@ class ChunkStore:
         from chromadb.errors import ChromaError
 
         try:
-            vectors, chunk_ids = self._sentence_matrix()
-        except ChromaError:  # InternalError on a segment a SIGKILL left half-written (chroma #7090)
-            return self._approximate_query(vector, limit)
+            dense = self._sentence_matrix()
+        except ChromaError as exc:  # InternalError on a segment a SIGKILL left half-written (chroma #7090)
+            self._note_fallback(exc)
+            try:
+                return self._approximate_query(vector, limit)
+            except ChromaError as again:
+                raise CorpusQAError(
+                    f"The index's vectors cannot be read ({again.__class__.__name__}: {str(again)[:120]}); "
+                    "re-ingest into a fresh --index-dir."
+                ) from again
+        chunk_ids = dense.chunk_ids
         if not chunk_ids:
             return []
         # Exact cosine over every sentence vector, not Chroma's HNSW: its approximate graph is built
         # differently on each ingest, which moved hit@1 on a 200-page PDF by up to 25 points between two
         # builds of the same files. A matrix-vector product over ~100k sentences takes milliseconds.
-        scores = vectors @ vector.astype(np.float32)
+        scores = dense.vectors @ vector.astype(np.float32)
         if allowed is not None:  # the committed generation only: never a killed ingest's half-written rows
-            if self._allowed is None or self._allowed[0] is not allowed or len(self._allowed[1]) != len(chunk_ids):
-                self._allowed = (allowed, np.fromiter((cid in allowed for cid in chunk_ids), bool, len(chunk_ids)))
-            scores = np.where(self._allowed[1], scores, -np.inf)
+            if dense.allowed is not allowed:
+                mask = np.fromiter((cid in allowed for cid in chunk_ids), bool, len(chunk_ids))
+                mask.setflags(write=False)
+                dense = dataclasses.replace(dense, allowed=allowed, mask=mask)
+                self._dense = dense
+            assert dense.mask is not None
+            scores = np.where(dense.mask, scores, -np.inf)
         take = _depth(limit, len(scores))
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.lexsort((top, -scores[top]))]  # best first; ties in a fixed order
@@ -248,34 +317,56 @@ class ChunkStore:
         hits = zip(result["metadatas"][0], result["distances"][0])
         return _best_per_chunk(((str(meta["chunk_id"]), 1.0 - float(distance)) for meta, distance in hits), limit)
 
-    def _sentence_matrix(self) -> tuple[np.ndarray, list[str]]:
+    def _sentence_matrix(self) -> _Dense:
         """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
         total = int(self.sentences.count())
-        if self._dense is None or self._dense[0] != total:
-            cached = self._read_dense_cache(total)
-            if cached is not None:
-                self._dense, self._allowed = (total, cached[0], cached[1]), None
-                return cached
-            # Read in pages: one get() of every row held ~17x the matrix's size at its peak (640 MiB for
-            # 25k sentences, a 37 MiB matrix); pages of _BATCH rows keep that transient near one page's.
-            ids: list[str] = []
-            chunk_ids: list[str] = []
-            parts: list[np.ndarray] = []
-            offset = 0
-            while True:
-                page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
-                ids.extend(page["ids"])
-                chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
-                parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
-                if len(page["ids"]) < _BATCH:
-                    break
-                offset += _BATCH
-            order = sorted(range(len(ids)), key=ids.__getitem__)
-            vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
-            self._dense = (total, vectors, [chunk_ids[row] for row in order])
-            self._allowed = None
-            self._write_dense_cache(total, vectors, self._dense[2])
-        return self._dense[1], self._dense[2]
+        dense = self._dense
+        if dense is not None and dense.total == total:
+            return dense
+        cached = self._read_dense_cache(total)
+        if cached is not None:
+            dense = _Dense(total, _frozen(cached[0]), tuple(cached[1]))
+            self._dense = dense
+            return dense
+        # Read in pages: one get() of every row held ~17x the matrix's size at its peak (640 MiB for
+        # 25k sentences, a 37 MiB matrix); pages of _BATCH rows keep that transient near one page's.
+        ids: list[str] = []
+        chunk_ids: list[str] = []
+        parts: list[np.ndarray] = []
+        offset = 0
+        while True:
+            page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
+            ids.extend(page["ids"])
+            chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
+            parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+            if len(page["ids"]) < _BATCH:
+                break
+            offset += _BATCH
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
+        dense = _Dense(total, _frozen(vectors), tuple(chunk_ids[row] for row in order))
+        self._dense = dense
+        self._write_dense_cache(total, dense.vectors, list(dense.chunk_ids))
+        return dense
+
+    def check_vectors(self) -> None:
+        """Read the sentence matrix now, so that `fallback` says whether questions will need the fallback."""
+        from chromadb.errors import ChromaError
+
+        try:
+            self._sentence_matrix()
+        except ChromaError as exc:
+            self._note_fallback(exc)
+
+    def _note_fallback(self, exc: Exception) -> None:
+        """Log the switch to Chroma's approximate search once per store, and keep it for `status`."""
+        if self.fallback is None:
+            self.fallback = f"{exc.__class__.__name__}: {str(exc)[:160]}"
+            _LOG.warning(
+                "Could not read the sentence vectors back from Chroma (%s); searching with Chroma's approximate "
+                "index instead, which can rank differently. Re-ingest into a fresh --index-dir to repair it.",
+                self.fallback,
+            )
 
     # The matrix is kept on disk per generation and sentence count: a cold `ask` on a large index would
     # otherwise read every sentence vector back from Chroma (4.3 s for 25k sentences) on its first

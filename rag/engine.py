@@ -33,16 +33,18 @@ from corpusqa.types import (
 )
 from ingest.embedder import Embedder
 from ingest.generation import committed_manifest
-from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_index
+from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
-from rag.answer_types import QuestionAnalysis
-from rag.confidence import Bands, Fitted, load_fitted
 from rag.documents import document_lines, indexed_text
-from rag.extractive import ABSTAIN_TEXT, Candidate, answer_extractively, candidates, rank
+from rag.extractive import ABSTAIN_TEXT, answer_extractively
 from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
+from rag.reader.fitted import Bands, Fitted, load_fitted
+from rag.reader.question import QuestionAnalysis
+from rag.reader.ranking import rank
+from rag.reader.sentences import Candidate, candidates
 from rag.retriever import FusionWeights, HybridRetriever
 from rag.sources import SourceFile, SourceView, citation_url, open_source, source_view
 
@@ -100,11 +102,13 @@ class Engine:
         dry_run: bool = False,
         delete: bool = True,
         keep_unreadable: bool = False,
+        repair: bool = False,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         """Bring the index in step with the given files and folders (default: the corpus folder).
 
         A file that is now empty, binary or unreadable loses its indexed version unless keep_unreadable.
+        With repair, a damaged state.json is set aside and rebuilt from what the index holds.
         """
         report = ingest_paths(
             self.settings,
@@ -113,13 +117,18 @@ class Engine:
             dry_run=dry_run,
             delete=delete,
             keep_unreadable=keep_unreadable,
+            repair=repair,
             progress=progress,
         )
         return report
 
     def status(self) -> IndexStatus:
-        """What is indexed."""
-        return index_status(self.settings)
+        """What is indexed (and whether the questions of this process fell back to approximate search)."""
+        status = index_status(self.settings)
+        snapshot = self._snapshot
+        if status.search_fallback is None and snapshot is not None and snapshot.store.fallback is not None:
+            status.search_fallback = snapshot.store.fallback
+        return status
 
     # ---- answering -------------------------------------------------------------------------------
 
@@ -271,7 +280,7 @@ class Engine:
             # Another process wrote this generation: reopen Chroma, whose cache would not show it.
             elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
             store = open_store(self.settings, create=False, fresh=elsewhere)
-            store.dense_cache = self.settings.index_dir / "dense" / f"generation-{state.generation}"
+            store.dense_cache = dense_cache_path(self.settings, state.generation)
             self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, mtime)
             return self._snapshot
 

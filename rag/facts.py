@@ -11,7 +11,6 @@ not used: it parses a date string one at a time, and finding every date in a pas
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,7 +56,6 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W\d_]+(?:\.[^\W\d_]+)*\.?", re.UNICODE)
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -102,9 +100,9 @@ def _words(text: str) -> list[str]:
 
 def claim_facts(texts: list[str]) -> list[Facts]:
     """The facts of each claim (spaCy runs once over all of them)."""
-    with _LOCK:  # spaCy pipelines are not documented as thread-safe; the page answers in threads
-        # `disable` here leaves the shared pipeline as it is (select_pipes would change it for every thread)
-        docs = list(nlp().pipe(texts, disable=_UNUSED))
+    # nlp() takes its own lock; `disable` here leaves the shared pipeline as it is (select_pipes would
+    # change it for every thread)
+    docs = list(nlp().pipe(texts, disable=_UNUSED))
     out = []
     for text, doc in zip(texts, docs):
         spans = [ent for ent in doc.ents if ent.label_ in _NAME_LABELS]

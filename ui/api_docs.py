@@ -76,13 +76,20 @@ def _openapi(app: fastapi.FastAPI, settings: Settings) -> dict[str, Any]:
     schemas["ChatCompletionChunk"] = chunk
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    schemes: dict[str, Any] = {}
     if settings.api_key:
-        bearer = {"type": "http", "scheme": "bearer", "description": "The key in CORPUSQA_API_KEY."}
-        components["securitySchemes"] = {"bearer": bearer}
+        schemes["bearer"] = {"type": "http", "scheme": "bearer", "description": "The key in CORPUSQA_API_KEY."}
+    if settings.ui_auth or settings.api_key:
+        schemes["basic"] = {
+            "type": "http", "scheme": "basic",
+            "description": "The page's login: CORPUSQA_UI_AUTH's user and password, or any user and the API key.",
+        }
+    if schemes:
+        components["securitySchemes"] = schemes
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             operation["responses"].pop("422", None)
-            if settings.api_key and path.startswith("/v1/"):
-                operation["security"] = [{"bearer": []}]
+            if schemes and path.startswith("/v1/"):
+                operation["security"] = [{name: []} for name in schemes]
     app.openapi_schema = schema
     return schema

@@ -254,3 +254,9 @@ class StatusResponse(BaseModel):
     chunks: int = Field(description="Number of chunks in the index.")
     last_ingest: LastIngest
     generation: int = Field(description="Counter bumped by every ingest that changed the index.")
+    read_only: bool = Field(False, description="The index directory cannot be written: it answers, ingests are refused.")
+    search_fallback: str | None = Field(
+        None,
+        description="Why questions search Chroma's approximate index instead of the exact sentence vectors "
+        "(null: they do not); re-ingest into a fresh index to repair it.",
+    )

@@ -51,6 +51,11 @@ def cli() -> None:
     is_flag=True,
     help="Keep the indexed version of a file that became empty, binary or unreadable (default: remove it).",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Rewrite a damaged state.json from what the index holds (the damaged file is kept beside it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @click.option("--chunk-tokens", type=int, default=None, help="Target chunk size in tokens (CORPUSQA_CHUNK_TOKENS).")
 @click.option("--watch", is_flag=True, help="Keep watching; re-ingest a few seconds after files change (Ctrl+C stops).")
@@ -61,6 +66,7 @@ def ingest(
     dry_run: bool,
     no_delete: bool,
     keep_unreadable: bool,
+    repair: bool,
     as_json: bool,
     chunk_tokens: int | None,
     watch: bool,
@@ -88,7 +94,12 @@ def ingest(
         return
     with ingest_progress(enabled=not as_json and sys.stderr.isatty()) as progress:
         report = engine.ingest(
-            list(paths), dry_run=dry_run, delete=not no_delete, keep_unreadable=keep_unreadable, progress=progress
+            list(paths),
+            dry_run=dry_run,
+            delete=not no_delete,
+            keep_unreadable=keep_unreadable,
+            repair=repair,
+            progress=progress,
         )
     if as_json:
         click.echo(json.dumps(report.to_json()))

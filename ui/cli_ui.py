@@ -28,9 +28,13 @@ def ui(index_dir: Path | None, host: str | None, port: int | None, watch: bool) 
     """Start the chat page over the index (never a public share link).
 
     \b
+    With CORPUSQA_UI_AUTH or CORPUSQA_API_KEY set, the page, the API and MCP all
+    need a login. Keep the default 127.0.0.1 unless a TLS proxy is in front.
+
+    \b
     Example:
         corpusqa ui --port 7860
-        CORPUSQA_UI_AUTH=me:secret corpusqa ui --host 0.0.0.0
+        CORPUSQA_UI_AUTH=me:secret corpusqa ui
         corpusqa ui --watch
     """
     from rag import Engine
@@ -50,10 +54,13 @@ def ui(index_dir: Path | None, host: str | None, port: int | None, watch: bool) 
             click.echo(f"The index is empty: add documents on the page's Documents tab, or to {settings.corpus_dir}.", err=True)
     sock = bind(settings)
     if settings.ui_host not in ("127.0.0.1", "localhost", "::1"):
-        if not settings.ui_auth:
-            click.echo("Warning: the page is reachable from other machines without a password; set CORPUSQA_UI_AUTH.", err=True)
-        if not settings.api_key:
-            click.echo("Warning: the HTTP API (/v1) and MCP (/mcp) are reachable from other machines without a key; set CORPUSQA_API_KEY.", err=True)
+        if not settings.ui_auth and not settings.api_key:
+            click.echo(
+                "Warning: the page, the HTTP API (/v1) and MCP (/mcp) are reachable from other machines without a "
+                "password; set CORPUSQA_UI_AUTH or CORPUSQA_API_KEY.",
+                err=True,
+            )
+        click.echo("Note: the server speaks plain HTTP; put a TLS proxy in front of it for other machines.", err=True)
         if settings.ui_host in ("0.0.0.0", "::") and not settings.host_names:
             click.echo(
                 "Note: only loopback names are accepted in the Host header; list the names people use in CORPUSQA_ALLOWED_HOSTS.",

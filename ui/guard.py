@@ -5,8 +5,9 @@ The rules (README, "Security"), checked in this order for every request, whateve
 1. `Host` must name this server: the address it listens on, a loopback name, or CORPUSQA_ALLOWED_HOSTS
    (DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends `Host: evil.example`).
 2. A browser's `Origin` must be this server's own or one of CORPUSQA_ALLOWED_ORIGINS (cross-site requests).
-3. With CORPUSQA_API_KEY set, everything outside `PUBLIC_PATHS` needs `Authorization: Bearer <key>` or
-   the page's login cookie; the page's login accepts the key as its password.
+3. With any credential configured (CORPUSQA_API_KEY or CORPUSQA_UI_AUTH), everything outside `PUBLIC_PATHS`
+   needs one of: `Authorization: Bearer <key>`, HTTP Basic with the page's user and password (or any user
+   and the key), or the page's login cookie. The page's login accepts the same two credentials.
 4. A request that changes state (POST, PUT, PATCH, DELETE) must send `Content-Type: application/json`,
    except the page's login form and Gradio's file upload, which browsers send only with an Origin, and
    a DELETE without a body (an MCP client ending its session): no form can send one, and a cross-site
@@ -20,6 +21,9 @@ and so that refusals happen before a body is read.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 from collections.abc import MutableMapping
 from http.cookies import CookieError, SimpleCookie
@@ -33,9 +37,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corpusqa.settings import Settings
 
-__all__ = ["PAGE_MAX_BODY", "PUBLIC_PATHS", "Guard", "PageLogins", "error_body", "error_response", "http_error"]
+__all__ = [
+    "PAGE_MAX_BODY", "PUBLIC_PATHS", "Guard", "PageLogins", "error_body", "error_response", "http_error", "login_matches",
+]
 
-#: Reachable without the key: the login page and its assets, health, and the API's description.
+#: Reachable without credentials: the login page and its assets, health, and the API's description.
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/login", "/login/", "/theme.css", "/favicon.ico", "/manifest.json",
                           "/openapi.json", "/docs", "/docs/openapi.json", "/gradio_api/login_check", "/gradio_api/login_check/"})
 _PUBLIC_PREFIXES = ("/assets/", "/static/", "/docs/assets/", "/gradio_api/static/")
@@ -46,6 +52,9 @@ _CAPPED = ("/v1", "/mcp")  # bodies read by our own handlers (the API, the MCP t
 #: The cap on any other request body (the page's calls carry a question and the chat so far): a long
 #: chat stays far under it, a body meant to fill the server's memory does not.
 PAGE_MAX_BODY = 16 * 1024 * 1024
+#: Paths where Gradio renders the page (or, to a visitor who has not logged in, its login form).
+_PAGE_PATHS = frozenset({"/", ""})
+_API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.DOTALL)
 _UPLOAD_PATHS = frozenset({"/gradio_api/upload", "/gradio_api/upload/"})
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Paths that take a browser form instead of JSON: the page's login, Gradio's file upload.
@@ -112,8 +121,12 @@ class PageLogins:
         return None
 
     def key_cookie(self) -> bytes | None:
-        """A Cookie header value that makes Gradio treat a request as logged in (after the key was checked)."""
-        return f"{self._cookie}={self._key_token}".encode() if self._tokens is not None else None
+        """A Cookie header value that makes Gradio treat a request as logged in (after the credentials were checked)."""
+        if self._tokens is None:
+            return None
+        # Put back every time: Gradio's /logout deletes every token of the user it logs out, this one too.
+        self._tokens[self._key_token] = "api-key"
+        return f"{self._cookie}={self._key_token}".encode()
 
 
 class Guard:
@@ -122,6 +135,10 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: Settings, logins: PageLogins, max_body: int) -> None:
         self.app = app
         self.api_key = settings.api_key
+        self.ui_auth = settings.ui_auth
+        # One rule: any configured credential protects every route that reads or acts (the page's login
+        # alone used to leave the API and MCP open).
+        self.protected = bool(settings.api_key or settings.ui_auth)
         self.logins = logins
         self.max_body = max_body
         self.any_host = "*" in settings.host_names
@@ -146,8 +163,13 @@ class Guard:
             await refusal(scope, receive, send)
             return
         path = scope.get("path", "")
-        if self.api_key and _bearer_matches(headers.get("authorization", ""), self.api_key):
+        if self.protected and self._header_credentials(headers.get("authorization", "")):
             scope = _with_cookie(scope, self.logins.key_cookie())
+        elif self.protected and path in _PAGE_PATHS and self.logins.user(headers.get("cookie", "")) is None:
+            # The login page is public; Gradio still writes the API's schema into it (window.gradio_api_info)
+            # although /gradio_api/info is refused. Without it the page's script asks /gradio_api/info itself.
+            await self.app(scope, receive, _without_api_info(send))
+            return
         limit = self._body_limit(scope, path)
         if limit is not None:
             await self._capped(scope, receive, send, headers, limit)
@@ -183,14 +205,8 @@ class Guard:
                 403,
                 code="origin_not_allowed",
             )
-        if self.api_key and not self._authorized(path, headers):
-            return error_response(
-                "Missing or wrong API key; send the header `Authorization: Bearer <CORPUSQA_API_KEY>` "
-                "or log in on the page.",
-                401,
-                code="invalid_api_key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        if self.protected and not self._authorized(path, headers):
+            return self._unauthorized()
         if scope["type"] == "http" and scope["method"] in _STATE_CHANGING and not _bodyless_delete(scope["method"], headers):
             media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if media != "application/json" and media not in _FORM_PATHS.get(path, ()):
@@ -213,10 +229,31 @@ class Guard:
     def _authorized(self, path: str, headers: dict[str, str]) -> bool:
         if path in PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
             return True
-        assert self.api_key is not None
-        if _bearer_matches(headers.get("authorization", ""), self.api_key):
+        if self._header_credentials(headers.get("authorization", "")):
             return True
         return self.logins.user(headers.get("cookie", "")) is not None
+
+    def _header_credentials(self, header: str) -> bool:
+        """Whether the Authorization header carries the key (Bearer) or the page's login (HTTP Basic)."""
+        if self.api_key and _bearer_matches(header, self.api_key):
+            return True
+        basic = _basic_credentials(header)
+        return basic is not None and login_matches(basic[0], basic[1], self.ui_auth, self.api_key)
+
+    def _unauthorized(self) -> JSONResponse:
+        ways = []
+        if self.api_key:
+            ways.append("the header `Authorization: Bearer <CORPUSQA_API_KEY>`")
+        if self.ui_auth:
+            ways.append("HTTP Basic with the page's user and password (CORPUSQA_UI_AUTH)")
+        what = "API key" if not self.ui_auth else "credentials"
+        return error_response(
+            f"Missing or wrong {what}; send {' or '.join(ways)}, or log in on the page.",
+            401,
+            code="invalid_api_key",
+            # A Basic challenge would make browsers pop up their own password dialog over the page's login.
+            headers={"WWW-Authenticate": "Bearer"} if self.api_key else None,
+        )
 
     async def _capped(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], limit: int) -> None:
         too_big = error_response(
@@ -250,6 +287,30 @@ class Guard:
         await self.app(scope, replay, send)
 
 
+def login_matches(username: str, password: str, ui_auth: str | None, api_key: str | None) -> bool:
+    """The page's login rule, shared with HTTP Basic: CORPUSQA_UI_AUTH's user and password, or any user and the key."""
+    if ui_auth:
+        user, _, secret = ui_auth.partition(":")
+        # both compared, always: no early exit telling which of the two was wrong
+        same_user = secrets.compare_digest(username.encode(), user.encode())
+        if secrets.compare_digest(password.encode(), secret.encode()) and same_user:
+            return True
+    return bool(api_key) and secrets.compare_digest(password.encode(), str(api_key).encode())
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) of an `Authorization: Basic` header, or None."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
+
+
 def _bearer_matches(header: str, key: str) -> bool:
     scheme, _, token = header.partition(" ")
     return scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), key.encode())
@@ -275,6 +336,31 @@ def _with_cookie(scope: Scope, cookie: bytes | None) -> Scope:
         return scope
     headers = [(key, value) for key, value in scope["headers"] if key.lower() != b"cookie"]
     return {**scope, "headers": [*headers, (b"cookie", cookie)]}
+
+
+def _without_api_info(send: Send) -> Send:
+    """`send` for a page response, with the embedded API schema replaced by null (the body is a small HTML page)."""
+    start: Message | None = None
+    body = b""
+
+    async def filtered(message: Message) -> None:
+        nonlocal start, body
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            await send(message)
+            return
+        body += message.get("body", b"")
+        if message.get("more_body", False):
+            return
+        encoded = any(key.lower() == b"content-encoding" for key, _ in start.get("headers", []))
+        out = body if encoded else _API_INFO.sub(b"window.gradio_api_info = null;</script>", body)
+        headers = [(key, value) for key, value in start.get("headers", []) if key.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(out)).encode())]})
+        await send({"type": "http.response.body", "body": out, "more_body": False})
+
+    return filtered
 
 
 def _bodyless_delete(method: str, headers: dict[str, str]) -> bool:

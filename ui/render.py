@@ -79,6 +79,13 @@ def render_status(status: IndexStatus) -> str:
         f"Documents: {len(status.documents)}, chunks: {status.chunks}, generation {status.generation}",
         f"Last ingest: {status.last_ingest or 'never'}",
     ]
+    if status.read_only:
+        lines.append("Read-only: questions are answered; an ingest needs a writable --index-dir.")
+    if status.search_fallback:
+        lines.append(
+            f"Warning: questions use Chroma's approximate search ({status.search_fallback}); "
+            "re-ingest into a fresh --index-dir to repair the sentence vectors."
+        )
     for doc in status.documents:
         lines.append(f"  {doc.source}  {doc.chunks} chunks  sha256:{doc.hash[:12]}")
     return "\n".join(lines)

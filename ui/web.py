@@ -6,7 +6,6 @@ import functools
 import html
 import logging
 import re
-import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -26,7 +25,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from ui.guard import PageLogins, http_error
+from ui.guard import PageLogins, http_error, login_matches
 from ui.web_documents import DocumentsTab
 from ui.web_search import SEARCH_CSS, search_tab
 
@@ -228,6 +227,15 @@ class ChatPage(DocumentsTab):
         shown = when.replace("T", " ").replace("+00:00", " UTC")
         return f'<p class="cqa-changed">Index last changed <time datetime="{_esc(when)}">{_esc(shown)}</time></p>'
 
+    def ask_api(self, message: str | None, backend: str, top_k: float) -> tuple[str, dict[str, Any]]:
+        """Answer a question: returns the chat message (HTML) and the answer as JSON."""
+        # The page's `/ask` endpoint. ChatInterface's own one appends the message to a history itself and
+        # fails on a null message with its internal error text; here null is the empty question.
+        html, details = "", {}
+        for html, value in self.ask(message or "", [], backend, top_k):
+            details = value if isinstance(value, dict) else details
+        return html, details
+
 
 def _backend_choices(settings: Settings) -> list[tuple[str, str]]:
     return [
@@ -268,8 +276,8 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                         additional_inputs=[backend, top_k],
                         additional_outputs=[details],
                         examples=[[question] for question in EXAMPLE_QUESTIONS],
-                        api_name="ask",
-                        api_description="Answer a question: returns the chat message (HTML) and the answer as JSON.",
+                        api_name="chat",
+                        api_visibility="private",  # API callers use /ask (ChatPage.ask_api)
                         flagging_mode="never",
                         fill_height=False,
                     )
@@ -279,6 +287,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
         # a watched folder (`corpusqa ui --watch`) changes the index behind the page: look every few seconds
         gr.on([blocks.load, gr.Timer(_CHANGED_EVERY_S).tick], page.index_changed, None, changed,
               api_name="index_changed", api_visibility="private", queue=False)
+        gr.api(page.ask_api, api_name="ask")  # type: ignore[attr-defined]
     return blocks
 
 
@@ -301,6 +310,8 @@ def mount_page(app: Any, engine: Engine, settings: Settings) -> Any:
         max_file_size=int(settings.max_upload_mb * 1024 * 1024),
         ssr_mode=False,
         mcp_server=False,
+        # Only gr.Error's sentences reach the browser; other exceptions' text stays in the server log.
+        show_error=False,
         css=CSS + CLAIMS_CSS + SEARCH_CSS,
         theme=gr.themes.Default(),
     )
@@ -318,13 +329,7 @@ def _login_check(settings: Settings) -> Callable[[str, str], bool] | None:
         return None
 
     def check(username: str, password: str) -> bool:
-        if settings.ui_auth:
-            user, _, secret = settings.ui_auth.partition(":")
-            if secrets.compare_digest(username.encode(), user.encode()) and secrets.compare_digest(
-                password.encode(), secret.encode()
-            ):
-                return True
-        return bool(settings.api_key) and secrets.compare_digest(password.encode(), str(settings.api_key).encode())
+        return login_matches(username, password, settings.ui_auth, settings.api_key)
 
     return check
 

@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,12 @@ def trash_dir(settings: Settings) -> Path:
 
 
 def upload_target(corpus_dir: Path, name: str) -> Path:
-    """Where an upload called `name` goes in the corpus folder; raises UploadRejected for a bad name."""
+    """Where an upload called `name` goes in the corpus folder; raises UploadRejected for a bad name.
+
+    Format characters (bidi overrides, zero-width spaces, BOMs) are dropped first, as in questions: a
+    name with U+202E would otherwise display reversed ("\u202etxt.exe.md" reads as "dm.exe.txt").
+    """
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
     if not name or "/" in name or "\\" in name or name in (".", "..") or _CONTROL.search(name):
         raise UploadRejected("the file name must be a plain name, without folders")
     if name.startswith("."):

@@ -58,7 +58,8 @@ def test_store_sentence_matrix_read_in_pages_equals_the_stored_vectors(
 
     monkeypatch.setattr(ingest.store, "_BATCH", 37)
     store = open_store(bundled_index, create=False)
-    vectors, chunk_ids = store._sentence_matrix()
+    dense = store._sentence_matrix()
+    vectors, chunk_ids = dense.vectors, list(dense.chunk_ids)
     chunks = store.all_chunks()
     by_chunk = store.sentence_vectors(chunks)
     expected = sorted((f"{chunk.id}:{n}", chunk.id, row) for chunk in chunks for n, row in enumerate(by_chunk[chunk.id]))
@@ -105,3 +106,40 @@ def test_store_sentence_matrix_is_kept_on_disk_per_generation(bundled_index: Set
     third.dense_cache = cache
     third_reads = _embedding_reads(third)
     assert third.query(vector, 5) == expected and third_reads
+
+
+def test_store_sentence_matrix_is_one_immutable_snapshot(store: ChunkStore, embedder: Embedder) -> None:
+    """A reload replaces the whole snapshot; a question holding the old one never sees it change."""
+    import dataclasses
+
+    vector = embedder.embed_query(EXAMPLE_QUESTION)
+    allowed = {chunk_id for chunk_id, _ in store.query(vector, 10)}
+    store.query(vector, 10, allowed)
+    held = store._dense
+    assert held is not None and held.allowed is allowed and held.mask is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        held.total = 0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        held.vectors[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        held.mask[0] = True
+    other = set(list(allowed)[:3])
+    store.query(vector, 10, other)
+    assert store._dense is not held and store._dense.allowed is other and held.allowed is allowed
+
+
+def test_chromadb_system_cache_is_where_reopening_drops_it(bundled_index: Settings) -> None:
+    """open_store(fresh=True) drops chromadb's cached System through a private class attribute (no public
+    call drops one path's System); this fails loudly, naming it, when a chromadb release changes it."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    from ingest.store import _fresh_path
+
+    cache = getattr(SharedSystemClient, "_identifier_to_system", None)
+    assert isinstance(cache, dict), "chromadb's SharedSystemClient._identifier_to_system is gone: fix ingest/store._fresh_path"
+    open_store(bundled_index, create=False)
+    assert str(bundled_index.chroma_dir) in cache, "chromadb no longer caches Systems by path: fix _fresh_path"
+    spelling = _fresh_path(str(bundled_index.chroma_dir))
+    assert spelling not in cache
+    open_store(bundled_index, create=False, fresh=True)
+    assert any(key.startswith(str(bundled_index.chroma_dir)) for key in cache)

@@ -95,3 +95,68 @@ def test_second_ingest_waits_its_turn(tmp_path: Path, corpus_copy: Path, embedde
         else:
             raise AssertionError("a second ingest must refuse while the lock is held")
     assert Engine(settings, embedder).ingest([corpus_copy]).to_json()["added"] == 1
+
+
+def test_eight_threads_ask_while_an_upload_ingests(tmp_path: Path, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The shared spaCy pipeline (questions parse in page threads, the upload's ingest annotates) and the
+    store's sentence matrix (swapped whole on reload) hold under load: every answer is whole and right."""
+    import sys
+
+    from support.documents import EXAMPLE_ANSWER, NEW_DOC, NEW_DOC_NAME, NEW_DOC_QUESTION
+
+    from ui.web import ChatPage
+
+    settings = load_settings(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    engine = Engine(settings, embedder)
+    engine.ingest([corpus_copy])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # a long upload (300 sections), so that its annotation (spaCy at ingest) overlaps many questions
+    filler = "\n\n".join(
+        f"## Gauge {n}\n\nThe river gauge number {n} read {n % 7 + 1}.{n % 10} metres on day {n % 28 + 1} of the survey, "
+        f"as the field team of district {n % 13} noted in their log."
+        for n in range(300)
+    )
+    upload = inbox / NEW_DOC_NAME
+    upload.write_text(NEW_DOC + "\n\n" + filler + "\n", encoding="utf-8")
+    page = ChatPage(engine, settings, inbox=inbox)
+    assert EXAMPLE_ANSWER in engine.ask(QUESTIONS[0]).answer  # the model and the pipeline are loaded
+
+    uploading = threading.Event()
+    done = threading.Event()
+    during: list[tuple[str, str]] = []
+    errors: list[BaseException] = []
+
+    def ask_until_done(offset: int) -> None:
+        n = offset
+        uploading.wait(30)
+        while not done.is_set() or n - offset < 2:
+            question = QUESTIONS[n % 2]  # the two the bundled file answers
+            try:
+                html = ""
+                for html, _ in page.ask(question, [], "extractive", 3):
+                    pass
+                during.append((question, html))
+            except BaseException as exc:  # noqa: BLE001 - any failure is what the test looks for
+                errors.append(exc)
+            n += 1
+
+    threads = [threading.Thread(target=ask_until_done, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    uploading.set()
+    try:
+        summary, _, _ = page.upload([str(upload)], progress=lambda *args, **kwargs: None)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=300)
+    assert not errors, errors[:3]
+    assert "cqa-error" not in summary, summary
+    assert len(during) >= 16
+    for question, html in during:
+        assert "cqa-error" not in html, (question, html[:300])
+    assert all(EXAMPLE_ANSWER in html for question, html in during if question == QUESTIONS[0])
+    assert "Amina Juma" in engine.ask(NEW_DOC_QUESTION).answer  # the upload landed, and is answered from
+    # spaCy was imported without leaving torch unimportable for the rest of the process
+    assert sys.modules.get("torch", "absent") is not None

@@ -157,6 +157,139 @@ def test_gradio_upload_needs_the_key(keyed: tuple[str, Any]) -> None:
     assert done.status_code == 200, done.text
 
 
+# ---- issue #23: one rule for every credential (key alone, page login alone, both, none) ------------------
+
+USER, PASSWORD = "reader", "s3cret-pw"
+_CONFIGS = {
+    "ui_auth": {"ui_auth": f"{USER}:{PASSWORD}"},
+    "key": {"api_key": KEY},
+    "both": {"ui_auth": f"{USER}:{PASSWORD}", "api_key": KEY},
+    "none": {},
+}
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _good_credentials(config: str) -> list[dict[str, str]]:
+    """Every Authorization header that configuration must accept."""
+    good = []
+    if config in ("key", "both"):
+        good += [{"Authorization": f"Bearer {KEY}"}, _basic("anyone", KEY)]
+    if config in ("ui_auth", "both"):
+        good.append(_basic(USER, PASSWORD))
+    return good
+
+
+def _bad_credentials(config: str) -> list[dict[str, str]]:
+    bad = [{}, {"Authorization": "Bearer wrong"}, _basic(USER, "wrong")]
+    return bad
+
+
+@pytest.fixture(scope="module", params=list(_CONFIGS))
+def configured(request: pytest.FixtureRequest, bundled_index: Settings, embedder: Any) -> Iterator[tuple[str, str, Any]]:
+    with _server(bundled_index, embedder, **_CONFIGS[request.param]) as (url, app):
+        yield request.param, url, app
+
+
+def test_every_route_follows_one_rule_for_every_credential(configured: tuple[str, str, Any], bundled_index: Settings) -> None:
+    config, url, app = configured
+    routes = sorted(set(_routes(app)))
+    assert {"/v1/ask", "/v1/ingest", "/v1/search", "/mcp", "/gradio_api/upload", "/config"} <= {p for _, p in routes}
+    before = (bundled_index.index_dir / "state.json").read_bytes()
+    checked = 0
+    for method, path in routes:
+        # A JSON list is no valid body for any route: a request that gets through the gate acts on nothing.
+        # Only a refusal's body is read: behind the gate some routes stream (event streams, heartbeats).
+        def call(headers: dict[str, str], method: str = method, path: str = path) -> tuple[int, str]:
+            with httpx.stream(method, url + path, json=[], headers=headers, timeout=30) as response:
+                body = response.read().decode("utf-8", "replace") if response.status_code == 401 else ""
+                return response.status_code, body
+
+        if _public(path):
+            response = httpx.request(method, url + path, json=[], timeout=30)  # (Gradio's login_check says 401 itself)
+            assert response.status_code != 500 and DOCUMENT not in response.text, (config, method, path)
+            continue
+        if config == "none":
+            assert call({})[0] != 401, (method, path)
+            continue
+        for headers in _bad_credentials(config):
+            status, body = call(headers)
+            assert status == 401, (config, method, path, headers, status)
+            assert '"code":"invalid_api_key"' in body.replace(" ", ""), body
+        for headers in _good_credentials(config):
+            status, body = call(headers)
+            assert status != 401, (config, method, path, headers, body[:200])
+        checked += 1
+    assert config == "none" or checked > 40  # the Gradio app's routes are in the list, not only the API's
+    assert (bundled_index.index_dir / "state.json").read_bytes() == before  # nothing ingested
+
+
+def test_the_page_login_alone_protects_the_api_and_mcp(configured: tuple[str, str, Any]) -> None:
+    config, url, _ = configured
+    if config != "ui_auth":
+        pytest.skip("the finding of the probe: CORPUSQA_UI_AUTH alone")
+    for wrong in (_basic("intruder", PASSWORD), {"Authorization": "Basic not-base64!"}, {"Authorization": f"Bearer {PASSWORD}"}):
+        _error(httpx.get(url + "/v1/status", headers=wrong, timeout=30), 401)
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    message = _error(httpx.post(url + "/v1/ingest", json={}, timeout=30), 401, "invalid_api_key")
+    assert "HTTP Basic" in message and "log in on the page" in message
+    _error(httpx.get(url + "/v1/status", timeout=30), 401)
+    _error(httpx.post(url + "/v1/search", json={"query": "prisoners"}, timeout=30), 401)
+    _error(httpx.post(url + "/mcp", json=hello, headers=accept, timeout=30), 401)
+    # the same user and password work everywhere: HTTP Basic, or the page's login session
+    basic = _basic(USER, PASSWORD)
+    assert httpx.get(url + "/v1/status", headers=basic, timeout=30).json()["document_count"] == 1
+    assert httpx.post(url + "/mcp", json=hello, headers={**accept, **basic}, timeout=30).status_code == 200
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        login = browser.post("/login", data={"username": USER, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        assert browser.get("/v1/status").json()["document_count"] == 1
+        found = browser.post("/v1/search", json={"query": "prisoners released"})
+        assert found.status_code == 200 and found.json()["results"], found.text
+    with _gradio_client(url, auth=(USER, PASSWORD)) as client:
+        assert client.predict(api_name="/status")["document_count"] == 1
+
+
+def test_the_login_page_does_not_embed_the_api_schema(configured: tuple[str, str, Any]) -> None:
+    config, url, _ = configured
+    page = httpx.get(url + "/", timeout=30).text
+    if config == "none":  # no login: the page is the app, schema and all
+        assert "window.gradio_api_info = {" in page and '"named_endpoints"' in page
+        return
+    assert '"auth_required":true' in page
+    assert "window.gradio_api_info = null;" in page and '"named_endpoints"' not in page and "/ask" not in page
+    # once logged in, the page carries the schema again (its "Use via API" panel reads it)
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        password = KEY if config == "key" else PASSWORD
+        assert browser.post("/login", data={"username": USER, "password": password}).status_code == 200
+        assert '"named_endpoints"' in browser.get("/").text
+
+
+def test_gradio_login_internals_are_as_the_guard_reads_them(configured: tuple[str, str, Any]) -> None:
+    """PageLogins (ui/guard.py) reads Gradio's session store and cookie name, which Gradio does not publish:
+    this fails loudly, naming what changed, when a Gradio release renames them."""
+    config, url, app = configured
+    if config == "none":
+        pytest.skip("no login without a credential")
+    from starlette.routing import Mount
+
+    gradio_app = next(route.app for route in app.routes if isinstance(route, Mount) and hasattr(route.app, "blocks"))
+    assert isinstance(getattr(gradio_app, "tokens", None), dict), "gradio.routes.App.tokens is gone: fix ui/guard.PageLogins"
+    assert isinstance(getattr(gradio_app, "cookie_id", None), str), "gradio.routes.App.cookie_id is gone: fix PageLogins"
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        password = KEY if config == "key" else PASSWORD
+        browser.post("/login", data={"username": USER, "password": password})
+        names = set(browser.cookies.keys())
+    expected = f"access-token-unsecure-{gradio_app.cookie_id}"
+    assert expected in names, f"Gradio's login cookie is now one of {sorted(names)}, not {expected}: fix PageLogins"
+
+
 # ---- item 8: cross-site requests and forged hosts (no key, the default) --------------------------------
 
 
