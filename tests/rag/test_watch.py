@@ -95,7 +95,7 @@ def test_watch_skips_hidden_and_unsupported_files(watched: tuple[Engine, Path, F
 def test_watch_waits_for_a_file_still_being_written(
     watched: tuple[Engine, Path, FolderWatcher, list[WatchEvent]],
 ) -> None:
-    engine, folder, watcher, events = watched
+    engine, folder, _, events = watched
     with (folder / "growing.txt").open("w", encoding="utf-8") as handle:
         for number in range(8):  # a write every 0.3 s: never quiet for the watcher's settle time
             handle.write(f"Line {number} of a slowly written log about lighthouse keepers. ")
