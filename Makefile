@@ -17,6 +17,7 @@ run: ingest
 test: install chromium ingest docs
 	$(PY) -m pytest
 	$(CLI) eval --split test
+	$(PY) -m evals.bench_grounding --runs 10 --replies tests/fixtures/llm_replies/*.jsonl
 	$(CLI) bench --quick
 
 install: $(STAMP)

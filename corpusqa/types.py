@@ -100,6 +100,16 @@ class Claim:
     evidence_id: int | None = None
     # why the claim failed ("" when supported): no citation, a number or name the passages lack, or no close sentence
     reason: str = ""
+    # the passage number the model cited when the claim was found in another passage it was given ("cited [3];
+    # found in [2]": recited_from 3, evidence_id 2); None when it was found where cited, or the claim cited nothing
+    recited_from: int | None = None
+    # whether the supported claim holds what the question asks for (None: not judged, e.g. unsupported)
+    answers_question: bool | None = None
+
+    @property
+    def recited(self) -> bool:
+        """Whether the claim was attributed to a passage it did not cite (a wrong or a missing marker)."""
+        return self.supported and self.evidence_id is not None and self.evidence_id not in self.citations
 
     def to_json(self) -> dict[str, Any]:
         """The claim as in `corpusqa ask --json`."""
@@ -109,6 +119,9 @@ class Claim:
             "supported": self.supported,
             "evidence": self.evidence,
             "reason": self.reason,
+            "evidence_id": self.evidence_id,
+            "recited_from": self.recited_from,
+            "answers_question": self.answers_question,
         }
 
 

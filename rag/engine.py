@@ -39,12 +39,12 @@ from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, answer_extractively
-from rag.grounding import check_claims, mark_unsupported, verdict_note
-from rag.llm import LLMClient, is_abstention, parse_citations
+from rag.llm import LLMClient
 from rag.reader.fitted import Bands, Fitted, load_fitted
 from rag.reader.question import QuestionAnalysis
 from rag.reader.ranking import rank
 from rag.reader.sentences import Candidate, candidates
+from rag.reply_check import ReplyContext, shape_reply
 from rag.retriever import FusionWeights, HybridRetriever
 from rag.sources import SourceFile, SourceView, citation_url, open_source, source_view
 
@@ -160,7 +160,7 @@ class Engine:
             answer = self._extractive(question, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved, snapshot)
+            answer = yield from self._generative(question, retrieved, snapshot, vector)
         timings.answering = time.perf_counter() - mark
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
@@ -362,35 +362,32 @@ class Engine:
         answer = fitted.answer if self.settings.answer_threshold is None else self.settings.answer_threshold
         return Bands(answer=max(answer, possibly), possibly=possibly)
 
-    def _generative(self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Iterator[str | Answer]:
+    def _generative(
+        self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot, vector: Any = None
+    ) -> Iterator[str | Answer]:
         pieces: list[str] = []
         for delta in self.llm.stream(question, retrieved):
             pieces.append(delta)
             yield delta
-        text, cited = parse_citations("".join(pieces), len(retrieved))
-        if is_abstention(text) and not cited:
-            return Answer(question, text, True, "openai", 0.0, [], retrieved=retrieved, band="abstain")
-        # Every claim is checked against the passages it cites before anything is shown as supported (#12).
-        sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved]) if cited else {}
-        idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
-        claims = check_claims(text, retrieved, self.embedder.embed_query, sentence_vectors, idf)
-        if not all(claim.supported for claim in claims):
-            yield "\n\n" + verdict_note(claims)  # the tokens are out: the verdict follows them
-        if not any(claim.supported for claim in claims):
-            return Answer(
-                question, ABSTAIN_TEXT, True, "openai", 0.0, [], retrieved=retrieved,
-                unsupported=True, claims=claims, model_answer=text, band="abstain",
-            )
-        highlights: dict[int, str] = {}
-        for claim in claims:
-            if claim.evidence_id is not None and claim.evidence:
-                highlights.setdefault(claim.evidence_id, claim.evidence)
-        citations = [_citation(number, retrieved[number - 1], highlights.get(number, "")) for number in cited]
-        failed = any(not claim.supported for claim in claims)
-        return Answer(
-            question, mark_unsupported(text, claims), False, "openai", 0.0, citations,
-            retrieved=retrieved, unsupported=failed, claims=claims,
+        answer, note = self._checked(question, "".join(pieces), retrieved, snapshot, vector)
+        if note:
+            yield "\n\n" + note  # the tokens are out: the verdict follows them
+        return answer
+
+    def check_reply(self, question: str, reply: str, retrieved: list[ScoredChunk]) -> Answer:
+        """The Answer the `openai` backend makes of an LLM's `reply` to `question` over the passages it was shown
+        (numbered as `retrieved`): every claim checked, re-cited where needed, judged against the question."""
+        return self._checked(self._clean_question(question), reply, retrieved, self._current())[0]
+
+    def _checked(
+        self, question: str, reply: str, retrieved: list[ScoredChunk], snapshot: _Snapshot, vector: Any = None
+    ) -> tuple[Answer, str]:
+        """(the answer, the verdict note to show after the streamed reply, "" when none)."""
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        context = ReplyContext(
+            retrieved, self.embedder.embed_query, sentence_vectors, idf, self.fitted, self._bands(), vector
         )
+        return shape_reply(question, reply, context, lambda number: _citation(number, retrieved[number - 1], ""))
 
 
 def _quoted(sentence: str) -> str:

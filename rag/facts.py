@@ -98,8 +98,13 @@ def _words(text: str) -> list[str]:
     return [re.sub(r"['’]s$", "", w.replace(".", "").lower()) for w in _WORD.findall(text.replace("’s", "").replace("'s", ""))]
 
 
+# Initials written apart ("U. S." for "U.S.") read as one word, as passages write them.
+_SPACED_INITIALS = re.compile(r"\b([A-Z])\. (?=[A-Z]\.)")
+
+
 def claim_facts(texts: list[str]) -> list[Facts]:
     """The facts of each claim (spaCy runs once over all of them)."""
+    texts = [_SPACED_INITIALS.sub(r"\1.", text) for text in texts]
     # nlp() takes its own lock; `disable` here leaves the shared pipeline as it is (select_pipes would
     # change it for every thread)
     docs = list(nlp().pipe(texts, disable=_UNUSED))

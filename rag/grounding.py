@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
 from corpusqa.types import Claim, ScoredChunk
+from ingest.keyword import terms
 from ingest.text import words
 from rag.citations import SplitClaim, split_claims
 from rag.extractive import ABSTAIN_TEXT
@@ -24,15 +26,27 @@ from rag.reader.question import QuestionAnalysis
 from rag.reader.sentences import Candidate, candidates
 
 __all__ = [
+    "MAY_NOT_SAY",
+    "NOT_ANSWERED_NOTE",
+    "TERSE_TERMS",
     "THRESHOLDS",
     "UNSUPPORTED_MARK",
     "GroundingThresholds",
     "Support",
+    "attribute",
     "check_claims",
     "mark_unsupported",
     "support",
     "verdict_note",
 ]
+
+#: A claim of at most this many terms ("Jane Roe.", "Five years.") is judged together with its question.
+TERSE_TERMS = 3
+
+#: How a reply whose supported claims do not hold what the question asks for is shown (issue #27).
+MAY_NOT_SAY = "The documents may not say; the model wrote:"
+#: The note streamed after such a reply.
+NOT_ANSWERED_NOTE = "The documents may not say: the passages support the reply, but it does not hold what the question asks for."
 
 #: Put after each claim that failed the check, in the answer's text.
 UNSUPPORTED_MARK = " [unsupported]"
@@ -142,6 +156,46 @@ def support(
     return Support(True, evidence, passage, similarity, overlap, "")
 
 
+def _with_question(claim: SplitClaim, question: str | None) -> SplitClaim:
+    """A terse claim read as the answer to its question ("Jane Roe" -> "Who said ...? Jane Roe"), so that the
+    sentence it is compared with is the one that says who said it. Its facts stay the claim's own: the
+    question's words are never evidence for what the answer adds (`check_claims` checks those alone)."""
+    if not question or len(terms(claim.core)) > TERSE_TERMS:
+        return claim
+    return replace(claim, core=f"{question.strip().rstrip('?')} {claim.core}")
+
+
+def _states_numbers(facts: Facts, sentence: str | None) -> bool:
+    """Whether one sentence states every number and date of the claim (names may sit in the sentences around)."""
+    return sentence is not None and not missing_facts(Facts(facts.numbers, (), facts.dates), [sentence])
+
+
+def _closeness(verdict: Support, thresholds: GroundingThresholds) -> float:
+    return min(verdict.similarity / thresholds.min_similarity, verdict.overlap / thresholds.min_overlap)
+
+
+def attribute(
+    claim: SplitClaim,
+    facts: Facts,
+    embed: Callable[[str], np.ndarray],
+    retrieved: list[ScoredChunk],
+    sentence_vectors: dict[str, np.ndarray],
+    idf: Callable[[str], float],
+    thresholds: GroundingThresholds = THRESHOLDS,
+) -> Support | None:
+    """The verdict on the passage given to the model, other than those the claim cites, that supports it best;
+    None when none does. Stricter than `support`: one sentence must state the claim's numbers and dates, so
+    that facts gathered from two sentences ("5,000 ... in batches of 100") are not re-cited as one."""
+    found = []
+    for number in range(1, len(retrieved) + 1):
+        if number in claim.citations:
+            continue
+        verdict = support(replace(claim, citations=(number,)), facts, embed, retrieved, sentence_vectors, idf, thresholds)
+        if verdict.supported and _states_numbers(facts, verdict.evidence):
+            found.append(verdict)
+    return max(found, key=lambda verdict: _closeness(verdict, thresholds), default=None)
+
+
 def check_claims(
     text: str,
     retrieved: list[ScoredChunk],
@@ -149,13 +203,28 @@ def check_claims(
     sentence_vectors: dict[str, np.ndarray],
     idf: Callable[[str], float],
     thresholds: GroundingThresholds = THRESHOLDS,
+    question: str | None = None,
 ) -> list[Claim]:
-    """Split an answer whose markers are `[n]` into claims and check each against its cited passages."""
+    """Split an answer whose markers are `[n]` into claims and check each against its cited passages.
+
+    `retrieved` are the passages the model was shown, numbered as it saw them. A claim its cited passages do
+    not support, or that cites none, is attributed to the given passage that does (`attribute`): small
+    models number passages off by one and drop markers (issue #27). With `question`, terse claims are
+    judged as the answer to it.
+    """
     split = split_claims(text)
     facts = claim_facts([claim.core for claim in split])
+    embed = lru_cache(maxsize=64)(embed)  # a claim tried against several passages is embedded once
     out = []
     for claim, found in zip(split, facts):
-        verdict = support(claim, found, embed, retrieved, sentence_vectors, idf, thresholds)
+        judged = _with_question(claim, question)
+        verdict = support(judged, found, embed, retrieved, sentence_vectors, idf, thresholds)
+        recited_from = None
+        if not verdict.supported:
+            moved = attribute(judged, found, embed, retrieved, sentence_vectors, idf, thresholds)
+            if moved is not None:
+                recited_from = claim.citations[0] if claim.citations else None
+                verdict = moved
         out.append(
             Claim(
                 claim.text,
@@ -164,6 +233,7 @@ def check_claims(
                 verdict.evidence if verdict.supported else None,
                 verdict.passage if verdict.supported else None,
                 verdict.reason,
+                recited_from,
             )
         )
     return out
@@ -172,14 +242,21 @@ def check_claims(
 def verdict_note(claims: list[Claim]) -> str:
     """One paragraph that says which claims the cited passages support (appended after a streamed answer)."""
     failed = [claim for claim in claims if not claim.supported]
+    moved = "".join(
+        f" “{claim.text}”: {'cited ' + _label((claim.recited_from,)) if claim.recited_from else 'no citation'}; found in [{claim.evidence_id}]."
+        for claim in claims
+        if claim.recited
+    )
+    if moved:
+        moved = " Re-cited:" + moved
     if not claims:
         return "Not checked: the answer makes no claim with a citation."
     if not failed:
-        return f"Checked: {'the claim is' if len(claims) == 1 else f'all {len(claims)} claims are'} supported by the passages cited."
+        return f"Checked: {'the claim is' if len(claims) == 1 else f'all {len(claims)} claims are'} supported by the passages cited.{moved}"
     listed = "; ".join(f"“{claim.text}” ({claim.reason})" for claim in failed)
     if len(failed) == len(claims):
         return f"Not supported by the documents: {listed}. {ABSTAIN_TEXT}"
-    return f"Checked: {len(claims) - len(failed)} of {len(claims)} claims supported; not supported: {listed}."
+    return f"Checked: {len(claims) - len(failed)} of {len(claims)} claims supported; not supported: {listed}.{moved}"
 
 
 def mark_unsupported(text: str, claims: list[Claim]) -> str:

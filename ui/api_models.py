@@ -89,6 +89,17 @@ class ClaimModel(BaseModel):
     )
     evidence: str | None = Field(description="The sentence of a cited passage that supports it; null when unsupported.")
     reason: str = Field(description='Why it is not supported ("" when it is): no citation, a missing fact, no close sentence.')
+    evidence_id: int | None = Field(
+        None, description="The passage number the evidence is in; it differs from `citations` when the claim was re-cited."
+    )
+    recited_from: int | None = Field(
+        None,
+        description="The number the model cited when the claim was found in another passage it was shown "
+        '("cited [3]; found in [2]"); null otherwise, and for a claim that cited nothing.',
+    )
+    answers_question: bool | None = Field(
+        None, description="Whether the supported claim holds what the question asks for; null when unsupported."
+    )
 
 
 class Health(BaseModel):

@@ -6,6 +6,7 @@ import html
 import re
 
 from corpusqa.types import Answer
+from ui.render import claim_source
 
 __all__ = ["CLAIMS_CSS", "claims_html", "mark_unsupported_html"]
 
@@ -38,7 +39,11 @@ def claims_html(answer: Answer) -> str:
     items = []
     for claim in answer.claims:
         if claim.supported:
-            items.append(f'<li class="cqa-claim-ok">{_esc(claim.text)}</li>')
+            notes = [claim_source(claim)] if claim.recited else []
+            if claim.answers_question is False:
+                notes.append("does not hold what the question asks for")
+            why = f' <span class="cqa-claim-why">— {_esc("; ".join(notes))}</span>' if notes else ""
+            items.append(f'<li class="cqa-claim-ok">{_esc(claim.text)}{why}</li>')
         else:
             items.append(
                 f'<li class="cqa-claim-bad">{_esc(claim.text)} '
@@ -49,7 +54,7 @@ def claims_html(answer: Answer) -> str:
     model = (
         f'<div class="cqa-model-answer"><em>The model answered (not supported by the documents):</em> '
         f"{_esc(answer.model_answer)}</div>"
-        if answer.model_answer
+        if answer.model_answer and answer.abstained
         else ""
     )
     return f'<details class="cqa-claims" open><summary>{_esc(heading)}</summary><ul>{"".join(items)}</ul>{model}</details>'

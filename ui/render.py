@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from corpusqa.types import Answer, Citation, IndexStatus, ScoredChunk
+from corpusqa.types import Answer, Citation, Claim, IndexStatus, ScoredChunk
 
-__all__ = ["mark_sentence", "render_answer", "render_claims", "render_status"]
+__all__ = ["claim_source", "mark_sentence", "render_answer", "render_claims", "render_status"]
 
 
 def mark_sentence(text: str, sentence: str, left: str = "»", right: str = "«") -> str:
@@ -33,6 +33,12 @@ def _passage_lines(citation: Citation | ScoredChunk, number: int) -> list[str]:
     return [head, *textwrap.wrap(body, width=100, initial_indent="    ", subsequent_indent="    ")]
 
 
+def claim_source(claim: Claim) -> str:
+    """Where a re-cited claim was found: "cited [3]; found in [2]" (or "no citation; found in [2]")."""
+    cited = "".join(f"[{number}]" for number in claim.citations)
+    return f"{'cited ' + cited if cited else 'no citation'}; found in [{claim.evidence_id}]"
+
+
 def render_claims(answer: Answer, *, streamed: bool = False) -> list[str]:
     """Lines that give each checked claim of an LLM answer its verdict (none for the extractive backend)."""
     if not answer.claims:
@@ -40,8 +46,12 @@ def render_claims(answer: Answer, *, streamed: bool = False) -> list[str]:
     lines = ["Claims checked against the passages they cite:"]
     for claim in answer.claims:
         verdict = "supported" if claim.supported else f"NOT supported: {claim.reason}"
+        if claim.recited:
+            verdict = f"supported; {claim_source(claim)}"
+        if claim.supported and claim.answers_question is False:
+            verdict += "; does not hold what the question asks for"
         lines.extend(textwrap.wrap(f"[{verdict}] {claim.text}", width=100, initial_indent="  ", subsequent_indent="    "))
-    if answer.model_answer and not streamed:
+    if answer.model_answer and not streamed and answer.abstained:
         lines.append("The model's answer, which the documents do not support:")
         lines.extend(textwrap.wrap(answer.model_answer, width=100, initial_indent="    ", subsequent_indent="    "))
     return [*lines, ""]

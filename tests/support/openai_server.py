@@ -28,6 +28,7 @@ __all__ = [
     "build_answer",
     "parse_passages",
     "parse_question",
+    "replay_key",
     "tokenize",
 ]
 
@@ -43,8 +44,10 @@ SCRIPTED_MODES = frozenset(
     }
 )
 #: "script" replies with ``server.script``, where ``{n:PHRASE}`` becomes the number of the first passage
-#: holding PHRASE and ``{not:PHRASE}`` the number of the first passage without it.
-MODES = frozenset({"normal", "bad_citation", "no_citation", "slow", "error500", "echo_system", "script"}) | SCRIPTED_MODES
+#: holding PHRASE and ``{not:PHRASE}`` the number of the first passage without it. "replay" answers with
+#: a recorded reply (``server.record``), found by the question and the passages it was sent; a request
+#: that was never recorded gets HTTP 422.
+MODES = frozenset({"normal", "bad_citation", "no_citation", "slow", "error500", "echo_system", "script", "replay"}) | SCRIPTED_MODES
 
 # fmt: off
 _STOPWORDS = frozenset(
@@ -163,6 +166,13 @@ def _passages_of(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]
         if found:
             return found
     return []
+
+
+def replay_key(messages: Sequence[Mapping[str, Any]]) -> tuple[str, tuple[str, ...]]:
+    """What a recorded reply is found by: the question and the passages' texts, in order, whitespace-normalised
+    (the prompt's wording around them may change; a reply only fits the passages its model saw)."""
+    bodies = tuple(" ".join(re.sub(r"\(Source: [^\n]*\)\s*$", "", text).split()) for _, text in _passages_of(messages))
+    return " ".join(parse_question(messages).split()), bodies
 
 
 def _ranked_sentences(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, int]]:
@@ -314,6 +324,7 @@ class FakeOpenAIServer:
         self.delay = delay
         self.words_per_chunk = max(1, words_per_chunk)
         self.script = ""
+        self._replies: dict[tuple[str, tuple[str, ...]], str] = {}
         self._requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -357,6 +368,11 @@ class FakeOpenAIServer:
         """Snapshot (a copy) of the JSON bodies received on ``/v1/chat/completions``."""
         with self._lock:
             return list(self._requests)
+
+    def record(self, messages: Sequence[Mapping[str, Any]], reply: str) -> None:
+        """Remember `reply` for a request with these messages' question and passages (the "replay" mode)."""
+        with self._lock:
+            self._replies[replay_key(messages)] = reply
 
     def clear_requests(self) -> None:
         """Forget the recorded request bodies."""
@@ -484,7 +500,14 @@ class FakeOpenAIServer:
         if mode == "slow":
             await self._sleep(self.delay)
 
-        answer = build_answer(messages, mode, self.script)
+        if mode == "replay":
+            with self._lock:
+                recorded = self._replies.get(replay_key(messages))
+            if recorded is None:
+                return _error(422, "No recorded reply for this question and these passages.", "invalid_request_error", None)
+            answer = recorded
+        else:
+            answer = build_answer(messages, mode, self.script)
         model = str(body.get("model") or MODEL_NAME)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())

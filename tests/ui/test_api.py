@@ -144,18 +144,20 @@ def test_api_backends_offered(tmp_path: Path, overrides: dict[str, Any], expecte
 
 def test_api_openai_backend_through_the_api(bundled_index: Settings, embedder: Any) -> None:
     """corpusqa-openai is offered when configured and answers through the (fake, real-HTTP) LLM server."""
+    # a question the test server's quote answers (issue #27 shows other quotes as "may not say")
+    question = "How many Taliban prisoners will be released by the Afghan government?"
     with FakeOpenAIServer() as llm:
         settings = bundled_index.model_copy(update={"backend": "openai", "openai_base_url": llm.base_url})
         with serve_asgi(create_api_app(Engine(settings, embedder), settings)) as url:
             client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             assert [model.id for model in client.models.list()] == ["corpusqa-openai", "corpusqa-extractive"]
             completion = client.chat.completions.create(
-                model="corpusqa-openai", messages=[{"role": "user", "content": EXAMPLE_QUESTION}]
+                model="corpusqa-openai", messages=[{"role": "user", "content": question}]
             )
             chunks = list(
                 client.chat.completions.create(
                     model="corpusqa-openai",
-                    messages=[{"role": "user", "content": EXAMPLE_QUESTION}],
+                    messages=[{"role": "user", "content": question}],
                     stream=True,
                 )
             )

@@ -43,3 +43,18 @@ def test_page_answer_styles_the_unsupported_mark() -> None:
     page = render_page_answer(_answer(), "a1")
     assert '<span class="cqa-unsupported"' in page and "cqa-claims" in page
     assert mark_unsupported_html("x [unsupported]").endswith("[unsupported]</span>")
+
+
+def test_a_recited_claim_shows_where_it_was_cited_and_where_it_was_found() -> None:
+    claims = [
+        Claim("The term is five years [3].", (3,), True, "a second five-year term", 2, "", recited_from=3, answers_question=True),
+        Claim("Talks begin on March 10.", (), True, "Talks will begin on March 10.", 1, "", answers_question=False),
+    ]
+    answer = _answer(claims=claims, unsupported=False)
+    text = render_answer(answer)
+    assert "[supported; cited [3]; found in [2]] The term is five years [3]." in text
+    assert "[supported; no citation; found in [1]; does not hold what the question asks for] Talks begin" in text
+    html = claims_html(answer)
+    assert "cited [3]; found in [2]" in html and "no citation; found in [1]" in html
+    assert claims[0].to_json()["recited_from"] == 3 and claims[1].to_json()["recited_from"] is None
+    assert claims[1].to_json()["answers_question"] is False

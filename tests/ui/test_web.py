@@ -428,7 +428,8 @@ def test_page_ask_streams_an_llm_answer_then_links_its_citations(bundled_index: 
     with FakeOpenAIServer(words_per_chunk=1) as llm:
         settings = bundled_index.model_copy(update={"openai_base_url": llm.base_url, "openai_model": "fake-model"})
         page = ChatPage(Engine(settings, embedder), settings)
-        events = list(page.ask(EXAMPLE_QUESTION, [], "openai", 5))
+        # a question the test server's quote answers (issue #27 shows other quotes as "may not say")
+        events = list(page.ask("How many Taliban prisoners will be released by the Afghan government?", [], "openai", 5))
     partial = [message for message, _ in events[:-1]]
     assert len(partial) > 3 and all(message.startswith('<div class="cqa-answer">') for message in partial)
     assert len(partial[-1]) > len(partial[0])
