@@ -16,7 +16,9 @@ __all__ = ["STOPWORDS", "KeywordIndex", "stem", "terms"]
 
 
 def bm25_text(chunk: Chunk) -> str:
-    """What BM25 indexes for a chunk: its headline and its text."""
+    """What BM25 indexes for a chunk: its headline (and its table's caption) and its text."""
+    if chunk.table is not None and chunk.table.name != chunk.title:
+        return f"{chunk.title}\n{chunk.table.name}\n{chunk.text}"
     return f"{chunk.title}\n{chunk.text}"
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk, IngestReport, Skipped
+from corpusqa.types import Chunk, IngestReport, Skipped, SkippedPages
 from ingest.chunker import chunk_file
-from ingest.loader import Scope, SourceFile, UnreadableFile, file_hash, read_file
+from ingest.loader import OcrOptions, Scope, SourceFile, UnreadableFile, file_hash, read_file
 from ingest.state import Manifest, ManifestEntry
 from ingest.store import StoredDocument
 from ingest.text import annotate_chunks
@@ -86,9 +87,14 @@ def plan_ingest(
     *,
     delete: bool,
     keep_unreadable: bool,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestPlan:
-    """Read, hash and chunk every new or changed file, filling `report` exactly as the real run will end."""
+    """Read, hash and chunk every new or changed file, filling `report` exactly as the real run will end.
+
+    `progress("OCR pages", done, total)` is called as OCR reads each page (total grows file by file).
+    """
     plan = IngestPlan()
+    ocr = _ocr_options(settings, report, progress)
     seen: set[str] = set()
     # A document's first folder belongs to one root: two folders named projB may not mix their files
     # under projB/ (the indexed one keeps it; in one run, the first given).
@@ -125,10 +131,13 @@ def plan_ingest(
                 report.unchanged.append(item.source)
                 plan.kept[item.source] = old
                 continue
-            loaded = read_file(data, item.path, item.source, _max_bytes(settings), settings.text_layout)
+            loaded = read_file(data, item.path, item.source, _max_bytes(settings), settings.text_layout, ocr)
+            report.ocr_pages += loaded.pages.ocr_pages
             chunks = annotate_chunks(chunk_file(loaded, digest, settings.chunk_tokens))
             if not chunks:
-                raise UnreadableFile("no text to index")
+                raise UnreadableFile(loaded.pages.reason or "no text to index")
+            if loaded.pages.unread:
+                report.pages_skipped.append(SkippedPages(item.source, loaded.pages.unread, loaded.pages.reason))
         except UnreadableFile as exc:
             _unreadable(item.source, str(exc), old, keep_unreadable, plan, report)
             continue
@@ -150,6 +159,22 @@ def plan_ingest(
         if gone and any(_in_scope(source, v.root, scopes) for v in stored):
             plan.touched.add(source)
     return plan
+
+
+def _ocr_options(
+    settings: Settings, report: IngestReport, progress: Callable[[str, int, int], None] | None
+) -> OcrOptions:
+    """OCR as the settings say, reporting each page read to `progress` as one running count over the files."""
+    counts = {"done": 0, "total": 0}
+
+    def on_page(done: int, total: int) -> None:
+        if done == 1:
+            counts["total"] += total
+        counts["done"] += 1
+        if progress is not None:
+            progress("OCR pages", counts["done"], counts["total"])
+
+    return OcrOptions(settings.ocr, settings.ocr_langs, settings.tesseract_cmd, on_page)
 
 
 def _read_bytes(item: SourceFile, settings: Settings) -> bytes:

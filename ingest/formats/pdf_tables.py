@@ -1,0 +1,76 @@
+"""Ruled tables in PDF pages, through pdfplumber: cells from the table's drawn lines, the first row as its header.
+
+pdfplumber rather than camelot-py: on ruled tables of Debian documentation PDFs both read the same cells
+(docs/documents.md has the count), but camelot's lattice mode renders each page through Ghostscript and
+OpenCV, and its package pulls both in; pdfplumber reads the lines the PDF draws, in pure Python.
+pdfplumber lays out a whole page (about a second a page here), so it runs only on pages whose content
+stream draws enough straight lines to rule a table (`RULED_PAGE_MIN_LINES`): never on prose pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RULED_PAGE_MIN_LINES", "PdfTable", "find_tables"]
+
+#: A page is searched for tables when it draws at least this many straight segments or rectangles:
+#: a table of two rows and two columns needs six rules (a rectangle may draw several at once).
+RULED_PAGE_MIN_LINES = 4
+# pdfplumber's "lines" strategy: cells only where the PDF draws ruling lines, never guessed from text gaps.
+_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+
+
+@dataclass(frozen=True)
+class PdfTable:
+    """A table on a page: its box (x0, top, x1, bottom, in points from the page's top left), header and rows."""
+
+    bbox: tuple[float, float, float, float]
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def find_tables(path: Path, pages: list[int]) -> dict[int, list[PdfTable]]:
+    """The ruled tables of the given 1-based pages, top to bottom; a page pdfplumber cannot read has none."""
+    if not pages:
+        return {}
+    import pdfplumber
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    found: dict[int, list[PdfTable]] = {}
+    try:
+        with pdfplumber.open(path) as pdf:
+            for number in pages:
+                page = pdf.pages[number - 1]
+                try:
+                    tables = [_table(t.bbox, t.extract()) for t in page.find_tables(_SETTINGS)]
+                except Exception:  # pdfminer raises assorted types on a damaged page; its text is still read by pypdf
+                    tables = []
+                kept = sorted((t for t in tables if t is not None), key=lambda t: t.bbox[1])
+                if kept:
+                    found[number] = kept
+                page.close()
+    except Exception:  # a file pdfminer cannot open at all: its text was read by pypdf already
+        return {}
+    return found
+
+
+def _table(bbox: tuple[float, float, float, float], cells: list[list[str | None]]) -> PdfTable | None:
+    """A data table, or None for a frame: at least 2 rows and 2 columns, and at least half its cells hold text.
+
+    A box drawn around a code listing or a note is a one-column "table"; it stays text. The first row is
+    the header when every cell of it holds text (a ruled table's first row is its header in print).
+    """
+    rows = [[" ".join((cell or "").split()) for cell in row] for row in cells]
+    rows = [row for row in rows if any(row)]
+    width = max((len(row) for row in rows), default=0)
+    columns_used = [index for index in range(width) if any(index < len(row) and row[index] for row in rows)]
+    if len(rows) < 2 or len(columns_used) < 2:
+        return None
+    rows = [[row[index] if index < len(row) else "" for index in columns_used] for row in rows]
+    filled = sum(1 for row in rows for cell in row if cell)
+    if filled * 2 < len(rows) * len(columns_used):
+        return None
+    header, body = (rows[0], rows[1:]) if all(rows[0]) else ([], rows)
+    return PdfTable((float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])), header, body)
