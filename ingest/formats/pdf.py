@@ -81,7 +81,7 @@ def pdf_sections(path: Path, ocr: OcrOptions | None = None) -> tuple[str, list[S
                 builder.paragraph("\n".join(body), page=number)
                 body = []
                 for found in page_tables[index]:
-                    builder.table(table_rows(table_number, "", found.columns, found.rows), page=number)
+                    builder.table(table_rows(table_number, found.name, found.columns, found.rows), page=number)
                     table_number += 1
             if index in dropped:
                 continue  # the text of a table's cells, read above as the table
@@ -104,7 +104,7 @@ def pdf_sections(path: Path, ocr: OcrOptions | None = None) -> tuple[str, list[S
                 body.append(text.strip())
         builder.paragraph("\n".join(body), page=number)
         for found in page_tables.get(len(lines), []):
-            builder.table(table_rows(table_number, "", found.columns, found.rows), page=number)
+            builder.table(table_rows(table_number, found.name, found.columns, found.rows), page=number)
             table_number += 1
     text, sections = builder.result()
     return text, sections, title, report

@@ -29,6 +29,7 @@ class PdfTable:
     bbox: tuple[float, float, float, float]
     columns: list[str]
     rows: list[list[str]]
+    name: str = ""  # a title row spanning the table ("" when none)
 
 
 def find_tables(path: Path, pages: list[int]) -> dict[int, list[PdfTable]]:
@@ -59,10 +60,12 @@ def find_tables(path: Path, pages: list[int]) -> dict[int, list[PdfTable]]:
 def _table(bbox: tuple[float, float, float, float], cells: list[list[str | None]]) -> PdfTable | None:
     """A data table, or None for a frame: at least 2 rows and 2 columns, and at least half its cells hold text.
 
-    A box drawn around a code listing or a note is a one-column "table"; it stays text. The first row is
-    the header when every cell of it holds text (a ruled table's first row is its header in print).
+    A box drawn around a code listing or a note is a one-column "table"; it stays text. A row set without
+    rules inside is split (`_unruled_rows`). A first row with
+    text in one cell only is a title spanning the table: it names the table. The first row after it is the
+    header when every cell of it holds text (a ruled table's first row is its header in print).
     """
-    rows = [[" ".join((cell or "").split()) for cell in row] for row in cells]
+    rows = [[" ".join(cell.split()) for cell in row] for raw in cells for row in _unruled_rows(raw)]
     rows = [row for row in rows if any(row)]
     width = max((len(row) for row in rows), default=0)
     columns_used = [index for index in range(width) if any(index < len(row) and row[index] for row in rows)]
@@ -72,5 +75,20 @@ def _table(bbox: tuple[float, float, float, float], cells: list[list[str | None]
     filled = sum(1 for row in rows for cell in row if cell)
     if filled * 2 < len(rows) * len(columns_used):
         return None
+    name = ""
+    if len(rows) > 2 and sum(1 for cell in rows[0] if cell) == 1:
+        name, rows = next(cell for cell in rows[0] if cell), rows[1:]
     header, body = (rows[0], rows[1:]) if all(rows[0]) else ([], rows)
-    return PdfTable((float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])), header, body)
+    return PdfTable((float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])), header, body, name)
+
+
+def _unruled_rows(row: list[str | None]) -> list[list[str]]:
+    """A ruled row whose filled cells all hold the same number of lines, more than one, is that many rows set
+    without rules between them (LaTeX tables often rule only groups of rows); otherwise it is one row, its
+    lines joined (a long cell wraps)."""
+    cells = [(cell or "").strip() for cell in row]
+    lines = [[line for line in cell.split("\n") if line.strip()] for cell in cells]
+    counts = {len(found) for found in lines if found}
+    if len(counts) == 1 and (count := counts.pop()) > 1 and sum(1 for found in lines if found) > 1:
+        return [[found[index] if found else "" for found in lines] for index in range(count)]
+    return [cells]
