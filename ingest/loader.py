@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpusqa.errors import SourceNotFoundError
@@ -42,7 +42,7 @@ class LoadedFile:
     # empty: the chunker finds them in `text` (Markdown or plain text)
     sections: tuple[Section, ...] = ()
     layout: str = ""  # plain text only: "news" (articles with reader comments) or "plain"
-    pages: PageReport = PageReport()  # PDF and images: pages read by OCR, and pages that needed it but were not read
+    pages: PageReport = field(default_factory=PageReport)  # PDF and images: pages read by OCR, and pages that needed it but were not read
 
 
 @dataclass(frozen=True)

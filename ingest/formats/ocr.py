@@ -17,8 +17,9 @@ from typing import Any
 
 __all__ = ["OcrOptions", "OcrPage", "OcrUnavailable", "PageReport", "check_ocr", "ocr_image", "read_pages", "render_pdf_page"]
 
-#: Resolution PDF pages are rendered at for OCR; Tesseract reads body text best at about 300 dpi.
-RENDER_DPI = 300
+#: Resolution PDF pages are rendered at for OCR. 200 dpi: most scans are made at 200-300 dpi, so rendering
+#: higher only upsamples, and Tesseract takes about twice as long on a 300 dpi page (docs/documents.md).
+RENDER_DPI = 200
 # Seconds one page may take in pdftoppm or Tesseract before it is given up (a hostile or huge page).
 _PAGE_TIMEOUT = 120
 

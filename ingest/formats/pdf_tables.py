@@ -46,13 +46,13 @@ def find_tables(path: Path, pages: list[int]) -> dict[int, list[PdfTable]]:
                 page = pdf.pages[number - 1]
                 try:
                     tables = [_table(t.bbox, t.extract()) for t in page.find_tables(_SETTINGS)]
-                except Exception:  # pdfminer raises assorted types on a damaged page; its text is still read by pypdf
+                except Exception:  # noqa: BLE001 - pdfminer raises assorted types on a damaged page; pypdf reads its text
                     tables = []
                 kept = sorted((t for t in tables if t is not None), key=lambda t: t.bbox[1])
                 if kept:
                     found[number] = kept
                 page.close()
-    except Exception:  # a file pdfminer cannot open at all: its text was read by pypdf already
+    except Exception:  # noqa: BLE001 - a file pdfminer cannot open: pypdf read its text already
         return {}
     return found
 

@@ -51,7 +51,7 @@ def table_rows(table: int, name: str, columns: list[str], rows: list[list[str]])
     header = tuple(clean_cell(cell) for cell in columns)
     if header and not any(header):
         header = ()
-    out = []
+    out: list[TableRow] = []
     for cells in rows:
         cleaned = tuple(clean_cell(cell) for cell in cells)
         if not any(cleaned):
