@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test install lock docs chromium ocr ingest lint eval bench bench-full clean
+.PHONY: run test install lock docs training-data chromium ocr ingest lint eval bench bench-full clean
 
 run: ocr ingest
 	$(CLI) ui
@@ -59,7 +59,7 @@ ingest: install
 	$(CLI) ingest data/corpus
 
 lint: install
-	$(VENV)/bin/ruff check corpusqa ingest rag evals ui tests
+	$(VENV)/bin/ruff check corpusqa ingest rag evals ui train tests
 	$(VENV)/bin/mypy corpusqa
 
 eval: ingest
@@ -77,3 +77,8 @@ clean:
 # The docs site from docs/ (mkdocs.yml); --strict fails on a broken link or a page missing from nav.
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet
+
+# Training data for the trained reader (docs/trained-reader.md): installs Debian's documentation packages
+# as root or through sudo, then rebuilds train/data/pairs.jsonl. Never part of make test.
+training-data: install
+	$(PY) -m train.data

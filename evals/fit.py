@@ -35,18 +35,13 @@ from corpusqa.settings import Settings
 from evals.fit_data import FitCorpus, fit_corpora
 from evals.metrics import accepts, squad_f1, supports
 from evals.questions import Question
-from rag.answer_types import QuestionAnalysis, short_span
-from rag.confidence import (
-    CONFIDENCE_FEATURES,
-    FITTED_PATH,
-    RANKER_FEATURES,
-    Bands,
-    Fitted,
-    LinearModel,
-    band_of,
-)
 from rag.engine import Engine
-from rag.extractive import Candidate, best_features, confidence_row, rank, ranker_row
+from rag.reader.confidence import CONFIDENCE_FEATURES, band_of, confidence_row
+from rag.reader.fitted import FITTED_PATH, Bands, Fitted, LinearModel
+from rag.reader.question import QuestionAnalysis
+from rag.reader.ranking import RANKER_FEATURES, best_features, rank, ranker_row
+from rag.reader.sentences import Candidate
+from rag.reader.span import short_span
 
 __all__ = ["Asked", "choose_bands", "collect", "fit_models", "load_features", "main", "score_corpus"]
 

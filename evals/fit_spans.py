@@ -6,7 +6,7 @@ when missing), then:
 
 1. Spans to learn from: every candidate sentence that holds an accept string (at most
    SENTENCES_PER_QUESTION per question, the sentence ranker's order), parsed by spaCy; each candidate
-   span (rag.spans) is labelled with its SQuAD token F1 against the accept strings.
+   span (rag.reader.span) is labelled with its SQuAD token F1 against the accept strings.
 2. Model: scikit-learn LogisticRegression on standardised span features with soft labels (each span
    counts as a positive with weight F1 and as a negative with weight 1 - F1), so its probability
    estimates the span's expected F1.
@@ -33,17 +33,13 @@ import numpy as np
 from corpusqa.settings import Settings
 from evals.fit import Asked, fit_models, load_features
 from evals.metrics import accepts, squad_f1
-from rag.answer_types import QuestionAnalysis, analyse_question
-from rag.confidence import Fitted, LinearModel, band_of, load_fitted
-from rag.extractive import Candidate, confidence_row, rank
-from rag.spans import (
-    FITTED_SPANS_PATH,
-    SpanCandidate,
-    SpanModel,
-    parse_sentence,
-    span_candidates,
-    span_feature_names,
-)
+from rag.reader.confidence import band_of, confidence_row
+from rag.reader.fitted import Fitted, LinearModel, load_fitted
+from rag.reader.question import QuestionAnalysis, analyse_question
+from rag.reader.ranking import rank
+from rag.reader.sentences import Candidate
+from rag.reader.span import FITTED_SPANS_PATH, SpanCandidate, SpanModel, span_candidates, span_feature_names
+from rag.reader.syntax import parse_sentence
 
 __all__ = ["SpanRow", "choose_threshold", "fit_span_model", "main", "score_spans"]
 

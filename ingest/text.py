@@ -1,11 +1,12 @@
-"""Text analysis shared by ingest and answering: words, stems, stopwords, spaCy entities and answer types.
+"""Text analysis shared by ingest and answering: words, stems, stopwords and spaCy entities.
 
 One tokeniser (`words`/`terms`) serves idf, overlap and answer-type checks. BM25 keeps bm25s's own
 pattern (see `BM25_TOKEN_PATTERN`): the persisted index is llama-index's BM25Retriever, whose
 `from_defaults` takes only a regex and a stemmer, and the query side must split exactly as it did.
 
-Answer types are general English, read from spaCy's `en_core_web_sm` entity labels (OntoNotes) and
-parts of speech; sentences are annotated once at ingest (`annotate`), a question is parsed at ask time.
+Sentences are annotated once at ingest (`annotate`: spaCy's `en_core_web_sm` entities, OntoNotes
+labels); a question is parsed at ask time by the reader (rag.reader.question), which maps those labels
+to answer types.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = [
     "BM25_TOKEN_PATTERN",
     "SPACY_MODEL",
     "STOPWORDS",
-    "TYPE_LABELS",
     "Span",
     "annotate",
     "annotate_chunks",
@@ -49,22 +49,6 @@ _EXTRA_STOPWORDS = frozenset({"many", "much", "according", "also", "would", "cou
 
 #: (start, end, label) of an entity, in characters of the text it was found in.
 Span = tuple[int, int, str]
-
-#: Answer types and the spaCy (OntoNotes) entity labels that fill them.
-TYPE_LABELS: dict[str, frozenset[str]] = {
-    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
-    "money": frozenset({"MONEY"}),
-    "percent": frozenset({"PERCENT"}),
-    "date": frozenset({"DATE", "TIME"}),
-    "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
-    # "how often": spaCy tags "every evening", "twice a week", "daily" as DATE or TIME
-    "frequency": frozenset({"DATE", "TIME", "CARDINAL"}),
-    "person": frozenset({"PERSON"}),
-    "agent": frozenset({"PERSON", "ORG", "NORP"}),
-    "organisation": frozenset({"ORG"}),
-    "place": frozenset({"GPE", "LOC", "FAC"}),
-    "named": frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}),
-}
 
 
 @lru_cache(maxsize=1)

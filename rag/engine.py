@@ -36,12 +36,14 @@ from ingest.index import ProgressFn, index_status, ingest_paths, sync_keyword_in
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
-from rag.answer_types import QuestionAnalysis
-from rag.confidence import Bands, Fitted, load_fitted
 from rag.documents import document_lines, indexed_text
-from rag.extractive import ABSTAIN_TEXT, Candidate, answer_extractively, candidates, rank
+from rag.extractive import ABSTAIN_TEXT, answer_extractively
 from rag.grounding import check_claims, mark_unsupported, verdict_note
 from rag.llm import LLMClient, is_abstention, parse_citations
+from rag.reader.fitted import Bands, Fitted, load_fitted
+from rag.reader.question import QuestionAnalysis
+from rag.reader.ranking import rank
+from rag.reader.sentences import Candidate, candidates
 from rag.retriever import FusionWeights, HybridRetriever
 
 __all__ = ["Engine"]

@@ -3,7 +3,7 @@
 A claim (one sentence) holds when (1) every number, date and proper name in it appears in one of its
 cited passages (rag/facts.py) and (2) one sentence of those passages is close to it: MiniLM
 similarity and idf-weighted term overlap, the `dense` and `lex` features the extractive answerer
-computes for a question and a sentence (rag/extractive.py `candidates`, over ingest/text.py
+computes for a question and a sentence (rag/reader/sentences.py `candidates`, over ingest/text.py
 `terms`/`stem` and the BM25 idf). One notion of "this sentence supports that", not two; `support`
 is the one function to re-point when those features move to a shared module.
 """
@@ -17,10 +17,11 @@ import numpy as np
 
 from corpusqa.types import Claim, ScoredChunk
 from ingest.text import words
-from rag.answer_types import QuestionAnalysis
 from rag.citations import SplitClaim, split_claims
-from rag.extractive import ABSTAIN_TEXT, Candidate, candidates
+from rag.extractive import ABSTAIN_TEXT
 from rag.facts import Facts, claim_facts, missing_facts
+from rag.reader.question import QuestionAnalysis
+from rag.reader.sentences import Candidate, candidates
 
 __all__ = [
     "THRESHOLDS",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 
 import pytest
@@ -15,6 +17,21 @@ from ingest.loader import SUPPORTED_SUFFIXES, file_hash, read_file
 
 # name: (at least this many questions, at least this many unanswerable); news and squad are fixed sets.
 MINIMUM = {"news": (153, 42), "squad2-complexity": (418, 221), "sqlite-docs": (80, 30), "bash-manual": (60, 20)}
+# Corpora whose every answerable question must carry hand-written rewordings (`paraphrases`, issue #22);
+# add a corpus here when its rewordings land. Any other corpus with rewordings is checked as well.
+PARAPHRASED = ("news", "sqlite-docs", "bash-manual", "squad2-complexity")
+
+
+def _rows(name: str) -> list[dict[str, object]]:
+    text = (CORPORA_DIR / name / "questions.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _mentions(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(normalise(phrase))}(?!\w)", normalise(text)) is not None
+
+
+_WITH_PARAPHRASES = sorted(set(PARAPHRASED) | {n for n in corpus_names() if any("paraphrases" in r for r in _rows(n))})
 
 
 def _chunk_texts(name: str) -> list[str]:
@@ -71,3 +88,24 @@ def test_new_corpora_have_varied_answer_types() -> None:
     for name in ("sqlite-docs", "bash-manual"):
         kinds = Counter(q.type for q in load_corpus(name).questions if q.answerable)
         assert {"numeric", "fact", "date", "person"} <= set(kinds), (name, kinds)
+
+
+@pytest.mark.parametrize("name", _WITH_PARAPHRASES)
+def test_paraphrases_are_two_or_more_distinct_rewordings_that_do_not_leak_the_answer(name: str) -> None:
+    problems = []
+    for row in _rows(name):
+        paraphrases = row.get("paraphrases")
+        if row["evidence"] is None and paraphrases is None:
+            continue
+        if not isinstance(paraphrases, list) or not all(isinstance(p, str) and p.strip() for p in paraphrases):
+            problems.append((row["id"], "no list of rewordings"))
+            continue
+        question = str(row["question"])
+        wordings = [normalise(question), *(normalise(p) for p in paraphrases)]
+        if len(paraphrases) < 2 or len(set(wordings)) != len(wordings):
+            problems.append((row["id"], "fewer than two distinct rewordings"))
+        accept = [str(a) for a in row["accept"]]  # type: ignore[attr-defined]
+        leaks = [p for p in paraphrases for a in accept if _mentions(p, a) and not _mentions(question, a)]
+        if leaks:
+            problems.append((row["id"], f"answer given away in {leaks}"))
+    assert problems == []

@@ -12,7 +12,8 @@ import pytest
 from corpusqa.settings import Settings
 from evals.fit import choose_bands, fit_models, main, score_corpus
 from rag import Engine
-from rag.confidence import RANKER_FEATURES, load_fitted
+from rag.reader.fitted import load_fitted
+from rag.reader.ranking import RANKER_FEATURES
 
 
 def test_choose_bands_applies_the_stated_rule() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from corpusqa.settings import load_settings
 from evals.fit_spans import _Answered, choose_threshold, main, score_spans
-from rag.spans import load_span_model, span_feature_names
+from rag.reader.span import load_span_model, span_feature_names
 
 
 def test_choose_threshold_maximises_mean_f1() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.text import annotate, terms, words
-from rag.answer_types import analyse_question, short_span
+from rag.reader.question import analyse_question
+from rag.reader.span import short_span
 
 
 @pytest.mark.parametrize(

@@ -222,7 +222,7 @@ def test_thresholds_separate_the_scripted_replies(engine: Engine, embedder) -> N
 def test_support_features_equal_the_extractive_features_of_a_parsed_claim(engine: Engine, embedder) -> None:  # type: ignore[no-untyped-def]
     """The check skips the claim's spaCy parse; the similarity and overlap it reads must equal what
     `candidates` gives for the same claim parsed as a question."""
-    from rag.extractive import candidates
+    from rag.reader.sentences import candidates
 
     retrieved = engine.retrieve(EXAMPLE_QUESTION)
     snapshot = engine._current()

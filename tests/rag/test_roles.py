@@ -1,13 +1,12 @@
-"""Role swaps (rag.roles): a question word missing from the sentence, another word in its slot."""
+"""Role swaps (rag.reader.syntax): a question word missing from the sentence, another word in its slot."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import analyse_question
-from rag.extractive import confidence_row
-from rag.roles import swaps
-from rag.spans import parse_sentence
+from rag.reader.confidence import confidence_row
+from rag.reader.question import analyse_question
+from rag.reader.syntax import parse_sentence, swaps
 
 
 @pytest.mark.parametrize(
@@ -30,7 +29,7 @@ def test_swaps(question: str, sentence: str, swapped: float) -> None:
 
 
 def test_confidence_row_reads_the_swap_of_the_best_sentence() -> None:
-    from rag.extractive import Candidate
+    from rag.reader.sentences import Candidate
 
     analysis = analyse_question("Who wrote the original libpng implementation?")
     features = dict.fromkeys(("dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "fragment"), 0.5)

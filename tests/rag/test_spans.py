@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from ingest.text import annotate
-from rag.answer_types import _NOUN_TYPES, analyse_question, short_span
-from rag.confidence import LinearModel
-from rag.spans import (
+from rag.reader.fitted import LinearModel
+from rag.reader.question import _NOUN_TYPES, analyse_question
+from rag.reader.span import (
     FITTED_SPANS_PATH,
     SpanModel,
     best_span,
     load_span_model,
+    short_span,
     span_candidates,
     span_feature_names,
 )
@@ -91,7 +92,7 @@ GENERAL = {"among", "python", "council"} | set(_NOUN_TYPES)
 def test_span_module_holds_no_corpus_vocabulary() -> None:
     # Distinctive words of each eval corpus's questions must not appear in the engine's span code.
     root = Path(__file__).resolve().parents[2]
-    code = "\n".join((root / "rag" / name).read_text(encoding="utf-8").lower() for name in ("spans.py", "answer_types.py"))
+    code = "\n".join((root / "rag" / "reader" / name).read_text(encoding="utf-8").lower() for name in ("span.py", "question.py", "syntax.py"))
     code_words = set(re.findall(r"[a-z]+", code))
     for corpus in (root / "evals" / "corpora").iterdir():
         questions = corpus / "questions.jsonl"
@@ -107,7 +108,7 @@ def test_span_module_holds_no_corpus_vocabulary() -> None:
 
 def test_parse_sentence_parses_without_touching_the_shared_pipeline() -> None:
     from ingest.text import nlp
-    from rag.spans import parse_sentence
+    from rag.reader.syntax import parse_sentence
 
     doc = parse_sentence("The museum opened in June 1931.")
     assert [t.dep_ for t in doc][:3] == ["det", "nsubj", "ROOT"]

@@ -81,7 +81,7 @@ def test_unseen_corpus_lead_in_answer_carries_its_list(unseen: Engine) -> None:
 
 
 def test_lead_in_end_stops_at_the_word_budget() -> None:
-    from rag.extractive import LEAD_IN_WORDS, _lead_in_end
+    from rag.reader.sentences import LEAD_IN_WORDS, _lead_in_end
 
     long_item = " ".join(["word"] * LEAD_IN_WORDS) + "."
     text = f"Options are: A one. {long_item} Last one."
@@ -94,7 +94,7 @@ def test_lead_in_end_stops_at_the_word_budget() -> None:
 
 
 def test_unseen_corpus_what_question_gets_a_short_answer(unseen: Engine) -> None:
-    # an untyped "what" question: the span model (rag.spans) gives the phrase, not the whole sentence
+    # an untyped "what" question: the span model (rag.reader.span) gives the phrase, not the whole sentence
     answer = unseen.ask("What do the old keepers' cottages house now?")
     assert not answer.abstained
     assert answer.short_answer is not None and "museum" in answer.short_answer
@@ -106,14 +106,14 @@ def test_unseen_corpus_span_under_the_threshold_gives_the_sentence(unseen: Engin
     # the rule for giving none: a span model whose threshold no span reaches leaves the sentence alone
     import json
 
-    from rag import answer_types
-    from rag.spans import FITTED_SPANS_PATH, load_span_model
+    from rag.reader import span
+    from rag.reader.span import FITTED_SPANS_PATH, load_span_model
 
     raw = json.loads(FITTED_SPANS_PATH.read_text(encoding="utf-8"))
     raw["threshold"] = 1.01
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps(raw), encoding="utf-8")
-    monkeypatch.setattr(answer_types, "load_span_model", lambda: load_span_model(strict))
+    monkeypatch.setattr(span, "load_span_model", lambda: load_span_model(strict))
     answer = unseen.ask("What do the old keepers' cottages house now?")
     assert answer.short_answer is None
     assert "museum" in answer.answer and " — “" not in answer.answer

@@ -1,8 +1,9 @@
-"""The fitted models of the extractive answerer (sentence ranker and confidence) and the answer bands.
+"""The fitted parameters of the reader: logistic models over named features, and the answer bands.
 
-The parameters live in `rag/fitted.json`, written by `python -m evals.fit` (leave-one-corpus-out,
-scikit-learn logistic regression); here they are applied with numpy alone, so answering never
-imports scikit-learn.
+The parameters live in `rag/fitted.json` (sentence ranker, confidence model, bands; written by
+`python -m evals.fit`, leave-one-corpus-out scikit-learn logistic regression) and `rag/fitted_spans.json`
+(the span model, `python -m evals.fit_spans`); here they are applied with numpy alone, so answering
+never imports scikit-learn.
 """
 
 from __future__ import annotations
@@ -16,56 +17,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "BANDS",
-    "CONFIDENCE_FEATURES",
-    "FITTED_PATH",
-    "LONG_QUESTION",
-    "RANKER_FEATURES",
-    "RANKER_PRODUCTS",
-    "RELATIVE",
-    "STANDARDISED",
-    "Bands",
-    "Fitted",
-    "LinearModel",
-    "band_of",
-    "load_fitted",
-]
+__all__ = ["FITTED_PATH", "Bands", "Fitted", "LinearModel", "load_fitted"]
 
-FITTED_PATH = Path(__file__).resolve().parent / "fitted.json"
-
-#: Features of one candidate sentence that the ranker scores (see rag.extractive.Candidate). The
-#: retrieval prior of the passage is left out: a sentence's own similarity to the question tells more
-#: than its passage's rank (measured leave-one-corpus-out, README "Fitting the answerer").
-RANKER_FEATURES = (
-    "dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "fragment",
-)
-#: Products of candidate features, also read by the ranker.
-RANKER_PRODUCTS = ("lex*typed", "dense*lex", "pred*typed", "lex*ctx", "dense*typed", "focus*typed", "pred*lex")
-#: Features also read as the difference to the best candidate of the same question.
-RELATIVE = ("dense", "lex", "pred", "typed")
-#: Features also read standardised over the question's candidates (z-score).
-STANDARDISED = ("dense",)
-RANKER_FEATURES = (
-    RANKER_FEATURES
-    + RANKER_PRODUCTS
-    + tuple(f"{name}-best" for name in RELATIVE)
-    + tuple(f"{name}_z" for name in STANDARDISED)
-)
-#: Features of the chosen sentence and its question that the confidence model reads.
-CONFIDENCE_FEATURES = (
-    "rank_p", "margin", "dense", "lex", "ctx", "key", "missing", "pred", "typed", "has_type", "focus",
-    "ent_cover", "ent_ctx", "has_entities", "conflict", "neg_mismatch", "dense_max", "fragment",
-    # a question word absent from the sentence, another word in its syntactic slot (rag.roles)
-    "swap",
-    # the question's length, and products that let the model read a feature differently for typed
-    # questions, questions with names, and long questions (a linear model cannot form them)
-    "q_len", "lex*q_len", "pred*q_len", "typed*has_type", "margin*has_type", "rank_p*has_type",
-    "dense*has_type", "key*has_entities", "ent_cover*has_entities",
-)
-#: Content terms at which a question counts as long (q_len = min(terms, this) / this).
-LONG_QUESTION = 12
-BANDS = ("answer", "possibly", "abstain")
+FITTED_PATH = Path(__file__).resolve().parent.parent / "fitted.json"
 
 
 @dataclass(frozen=True)
@@ -144,12 +98,3 @@ def load_fitted(path: Path = FITTED_PATH) -> Fitted:
         LinearModel.from_json(raw["confidence"]),
         Bands(float(bands["answer"]), float(bands["possibly"])),
     )
-
-
-def band_of(confidence: float, bands: Bands) -> str:
-    """"answer", "possibly" or "abstain" for a confidence."""
-    if confidence >= bands.answer:
-        return "answer"
-    if confidence >= bands.possibly:
-        return "possibly"
-    return "abstain"

@@ -1,19 +1,34 @@
-"""What a question asks for (its answer type and constraints) and the short span of a sentence that answers it.
+"""Question analysis, the reader's first step: what a question asks for (its answer type) and the specifics
+an answer must agree with.
 
 General English only: the wh-word and, for "what/which X", X's head noun from a short list of common
-nouns; the sentence side comes from the spaCy entities stored with each chunk at ingest, and the short
-span from the fitted span model of rag.spans.
+nouns; the answer types map to spaCy's (OntoNotes) entity labels, which ingest stores with each sentence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.text import TYPE_LABELS, Span, entity_spans, nlp, stem, words
-from rag.roles import Role, question_roles
-from rag.spans import best_span, dep_group, load_span_model
+from ingest.text import entity_spans, nlp, stem, words
+from rag.reader.syntax import Role, dep_group, question_roles
 
-__all__ = ["NEGATIONS", "QuestionAnalysis", "analyse_question", "short_span", "typed_spans"]
+__all__ = ["NEGATIONS", "TYPE_LABELS", "QuestionAnalysis", "analyse_question"]
+
+#: Answer types and the spaCy (OntoNotes) entity labels that fill them.
+TYPE_LABELS: dict[str, frozenset[str]] = {
+    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+    "money": frozenset({"MONEY"}),
+    "percent": frozenset({"PERCENT"}),
+    "date": frozenset({"DATE", "TIME"}),
+    "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
+    # "how often": spaCy tags "every evening", "twice a week", "daily" as DATE or TIME
+    "frequency": frozenset({"DATE", "TIME", "CARDINAL"}),
+    "person": frozenset({"PERSON"}),
+    "agent": frozenset({"PERSON", "ORG", "NORP"}),
+    "organisation": frozenset({"ORG"}),
+    "place": frozenset({"GPE", "LOC", "FAC"}),
+    "named": frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}),
+}
 
 #: Words that negate a clause.
 NEGATIONS = frozenset({"not", "n't", "never", "no", "none", "nor", "neither", "without", "cannot", "nobody", "nothing"})
@@ -58,17 +73,17 @@ class QuestionAnalysis:
     """A parsed question: the type of answer it expects and the specifics an answer must agree with."""
 
     text: str
-    answer_type: str | None  # a key of ingest.text.TYPE_LABELS, or None for any sentence
+    answer_type: str | None  # a key of TYPE_LABELS, or None for any sentence
     entities: tuple[tuple[str, str], ...]  # (text, label) of names, numbers and dates the question gives
     negated: bool
     focus: str  # stem of the head noun of "how many X" / "which X" ("" when none)
     words: frozenset[str]  # every lower-cased word of the question
-    # read by the span model (rag.spans); defaults keep analyses pickled before they existed loadable
+    # read by the span model (rag.reader.span); defaults keep analyses pickled before they existed loadable
     wh: str = ""  # the question word's class: what, which, who, when, where, why, how_many, how_adj, how, none
-    wh_role: str = ""  # the syntactic role of the question word's phrase (rag.spans.dep_group)
+    wh_role: str = ""  # the syntactic role of the question word's phrase (rag.reader.syntax.dep_group)
     wh_prep: str = ""  # the preposition governing it ("by" in "By what ..."), "" when none
     verbs: frozenset[str] = frozenset()  # stems of the question's full verbs (not auxiliaries)
-    roles: tuple[Role, ...] = ()  # its content words by syntactic slot (rag.roles), for near-miss swaps
+    roles: tuple[Role, ...] = ()  # its content words by syntactic slot (rag.reader.syntax), for near-miss swaps
 
     @property
     def labels(self) -> frozenset[str]:
@@ -158,28 +173,3 @@ def analyse_question(question: str) -> QuestionAnalysis:
         question_roles(doc),
     )
 
-
-def typed_spans(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> list[Span]:
-    """The sentence's spans of the expected type that the question does not already give."""
-    labels = analysis.labels
-    if not labels:
-        return []
-    out = []
-    for start, end, label in spans:
-        if label not in labels:
-            continue
-        span_words = set(words(sentence[start:end]))
-        if span_words and span_words <= analysis.words:
-            continue  # "Who heads the council X speaks for?" is not answered by X
-        out.append((start, end, label))
-    return out
-
-
-def short_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> str | None:
-    """The short answer: the span of `sentence` that best answers the question by the fitted span model
-    (rag.spans), or None when its score is under the fitted threshold (the whole sentence answers)."""
-    model = load_span_model()
-    found = best_span(sentence, spans, analysis, model)
-    if found is None or not found[0] or found[1] < model.threshold:
-        return None
-    return found[0]

@@ -1,4 +1,5 @@
-"""The short answer: the span of the chosen sentence that answers the question, picked by a fitted span model.
+"""The short span, the reader's fifth step: the span of the chosen sentence that answers the question,
+picked by a fitted span model.
 
 Only the chosen sentence is parsed at answer time (spaCy's tagger and parser, ~4 ms; its entities come
 from ingest). Its candidate spans are the stored entities, noun chunks and syntactic constituents (a
@@ -8,7 +9,7 @@ question word's role against the span's role, the share of the span already in t
 distance to the question's words in the sentence, whether the span's governing verb or preposition is
 the question's. A logistic model fitted leave-one-corpus-out by `python -m evals.fit_spans` scores them
 (`rag/fitted_spans.json`, applied here with numpy); the best span is the short answer when its score
-clears the fitted threshold (the rule is written in that file and in README).
+clears the fitted threshold (the rule is written in that file and in docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -17,30 +18,27 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ingest.text import Span, nlp, stem, terms, words
-from rag.confidence import LinearModel
-from rag.roles import content_stem
-
-if TYPE_CHECKING:
-    from rag.answer_types import QuestionAnalysis
+from ingest.text import Span, stem, terms, words
+from rag.reader.fitted import LinearModel
+from rag.reader.question import QuestionAnalysis
+from rag.reader.syntax import DEP_GROUPS, content_stem, dep_group, parse_sentence
 
 __all__ = [
     "FITTED_SPANS_PATH",
     "SpanCandidate",
     "SpanModel",
     "best_span",
-    "dep_group",
     "load_span_model",
-    "parse_sentence",
+    "short_span",
     "span_candidates",
     "span_feature_names",
 ]
 
-FITTED_SPANS_PATH = Path(__file__).resolve().parent / "fitted_spans.json"
+FITTED_SPANS_PATH = Path(__file__).resolve().parent.parent / "fitted_spans.json"
 
 #: Longest constituent (in tokens) offered as a short answer; longer ones are no shorter than the sentence.
 MAX_TOKENS = 12
@@ -49,7 +47,6 @@ FAR = 12
 
 WH_CLASSES = ("what", "which", "who", "when", "where", "why", "how_many", "how_adj", "how", "none")
 KINDS = ("person", "org", "place", "date", "number", "named", "noun", "verb", "adj", "other")
-DEP_GROUPS = ("subj", "obj", "pobj", "attr", "appos", "conj", "mod", "root", "clause", "adv", "prep", "other")
 PREP_GROUPS = ("time_place", "by", "of", "other", "none")
 
 _LABEL_KINDS = {
@@ -59,29 +56,11 @@ _LABEL_KINDS = {
     "LAW": "named", "LANGUAGE": "named",
 }
 _POS_KINDS = {"NOUN": "noun", "PROPN": "noun", "PRON": "noun", "NUM": "number", "VERB": "verb", "AUX": "verb", "ADJ": "adj", "ADV": "adj"}
-_DEP_GROUPS = {
-    **dict.fromkeys(["nsubj", "nsubjpass", "csubj", "csubjpass", "expl"], "subj"),
-    **dict.fromkeys(["dobj", "dative", "oprd", "obj"], "obj"),
-    "pobj": "pobj",
-    **dict.fromkeys(["attr", "acomp"], "attr"),
-    "appos": "appos",
-    "conj": "conj",
-    **dict.fromkeys(["amod", "nummod", "compound", "poss", "nmod", "quantmod"], "mod"),
-    "ROOT": "root",
-    **dict.fromkeys(["ccomp", "xcomp", "advcl", "relcl", "acl", "pcomp"], "clause"),
-    **dict.fromkeys(["advmod", "npadvmod"], "adv"),
-    **dict.fromkeys(["prep", "agent"], "prep"),
-}
 # General English prepositions of time and place.
 _TIME_PLACE = frozenset({"in", "on", "at", "during", "since", "after", "before", "until", "from", "near", "within", "throughout"})
 # Children after which a head's phrase is cut short (a relative clause, an apposition, a list).
 _CUT = frozenset({"relcl", "acl", "punct", "appos", "cc", "conj", "advcl"})
 _CONTENT_POS = frozenset({"NOUN", "PROPN", "NUM", "ADJ", "VERB"})
-
-
-def dep_group(dep: str) -> str:
-    """The coarse group of a spaCy dependency label (one of DEP_GROUPS)."""
-    return _DEP_GROUPS.get(dep, "other")
 
 
 def span_feature_names() -> tuple[str, ...]:
@@ -133,14 +112,6 @@ def load_span_model(path: Path = FITTED_SPANS_PATH) -> SpanModel:
     """The shipped span model (or another fitted_spans.json)."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     return SpanModel(LinearModel.from_json(raw["model"]), float(raw["threshold"]))
-
-
-@lru_cache(maxsize=256)
-def parse_sentence(sentence: str) -> Any:
-    """The sentence parsed by spaCy's tagger and parser (the entities come from ingest); cached, as the
-    confidence (rag.roles) and the span model read the same chosen sentence. Treat the Doc as read-only."""
-    # `disable` per call, not select_pipes: the pipeline is shared with other threads (ingest.text.annotate)
-    return nlp()(sentence, disable=["ner"])
 
 
 def _token_ranges(doc: Any, spans: list[Span]) -> list[tuple[int, int, str]]:
@@ -305,3 +276,13 @@ def best_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis, mode
     scores = model.scores(found)
     best = int(np.argmax(scores))
     return found[best].text.strip(" ,;:"), float(scores[best])
+
+
+def short_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> str | None:
+    """The short answer: the span of `sentence` that best answers the question by the fitted span model,
+    or None when its score is under the fitted threshold (the whole sentence answers)."""
+    model = load_span_model()
+    found = best_span(sentence, spans, analysis, model)
+    if found is None or not found[0] or found[1] < model.threshold:
+        return None
+    return found[0]

