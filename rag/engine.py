@@ -480,4 +480,6 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         chunk_id=chunk.id,
         highlight=highlight,
         page=chunk.page,
+        table=chunk.table,
+        ocr_confidence=chunk.ocr_confidence,
     )
