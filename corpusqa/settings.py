@@ -45,6 +45,18 @@ class Settings(BaseSettings):
         "auto",
         description="Layout of plain-text files: auto (news only when detected), plain, or news (articles with reader comments).",
     )
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="OCR with Tesseract: auto (PDF pages without a text layer, and image files) or off (such pages are skipped).",
+    )
+    ocr_langs: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+        description="Tesseract language packs to read with, joined by + (`eng+deu`); each must be installed (tesseract-ocr-LANG).",
+    )
+    tesseract_cmd: str = Field(
+        "tesseract", min_length=1, description="The Tesseract program: a name looked up on PATH, or a full path."
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for each question.")
     bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in reciprocal-rank fusion.")
     dense_weight: float = Field(0.5, ge=0.0, description="Weight of the dense (MiniLM) ranking in reciprocal-rank fusion.")
@@ -63,6 +75,9 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted, in characters.")
+    history_tokens: int = Field(
+        1500, ge=0, description="Most tokens of earlier turns sent to the LLM to rewrite a follow-up (oldest dropped first)."
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.")
     max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted by the page's upload.")
     ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")

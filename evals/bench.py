@@ -177,6 +177,7 @@ def _ingest_run(child: ChildRun, index_dir: Path) -> IngestRun:
         sentences=int(out.get("sentences", 0)),
         embedded_chunks=int(out["embedded_chunks"]),
         index_mib=round(disk_mib(index_dir), 2),
+        stages={str(stage): float(seconds) for stage, seconds in (out.get("stages") or {}).items()},
     )
 
 

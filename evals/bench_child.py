@@ -155,6 +155,7 @@ def _ingest(payload: dict[str, Any]) -> dict[str, Any]:
         "sentences": int(store.sentences.count()),
         "embedded_chunks": report.embedded_chunks,
         "skipped": len(report.skipped),
+        "stages": {stage: round(seconds, 3) for stage, seconds in report.stages.items()},
     }
 
 

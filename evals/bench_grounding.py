@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.citations import canonical_markers
 from rag.engine import Engine
-from rag.llm import parse_citations
 
 __all__ = ["GroundingTiming", "bench_grounding"]
 
@@ -65,7 +65,7 @@ def bench_grounding(engine: Engine, question: str, runs: int = 20) -> GroundingT
         spans = [span for span in scored.chunk.sentences if len(scored.chunk.text[span[0] : span[1]].split()) >= 6]
         start, end = (spans or list(scored.chunk.sentences))[0]
         pieces.append(f"{' '.join(scored.chunk.text[start:end].split())} [{number}]")
-    text, _ = parse_citations(" ".join(pieces), len(retrieved))
+    text, _ = canonical_markers(" ".join(pieces), len(retrieved))
     times = []
     cpu = []
     claims = []

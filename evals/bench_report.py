@@ -9,7 +9,7 @@ from typing import Any
 
 from evals.bench_types import BenchReport, PipelineFigures, ScaleFigures, Target
 
-__all__ = ["BEFORE_ONNX", "evaluate_targets", "ratios", "render_markdown", "render_table", "save_bench"]
+__all__ = ["BEFORE_ONNX", "STAGES", "evaluate_targets", "ratios", "render_markdown", "render_table", "save_bench", "stages_line"]
 
 
 def _ratio(ours: float, theirs: float) -> float:
@@ -77,6 +77,7 @@ def _pipeline_rows(p: PipelineFigures) -> list[tuple[str, str]]:
     return [
         ("ingest from empty", (f"{i.wall_s:.1f} s process ({i.ingest_s:.2f} s ingest + {i.model_load_s:.1f} s model load), "
                               f"{i.embedded_chunks} chunks, {i.chunks_per_s:.1f} chunks/s, peak {i.peak_rss_mib:.0f} MiB")),
+        *([("  stages", stages_line(i.stages))] if i.stages else []),
         ("re-ingest, no change", f"{r.wall_s:.2f} s process ({r.ingest_s:.2f} s ingest), {r.embedded_chunks} chunks re-embedded"),
         ("cold ask (process)", (f"median {p.cold_ask.median_s:.2f} s of {len(p.cold_ask.runs_s)} "
                                f"({', '.join(f'{s:.2f}' for s in p.cold_ask.runs_s)}), peak {p.cold_ask.peak_rss_mib:.0f} MiB")),
@@ -88,6 +89,17 @@ def _pipeline_rows(p: PipelineFigures) -> list[tuple[str, str]]:
         ("retrieval", (f"hit@1 {p.retrieval.hit_at_1:.2f}, hit@2 {p.retrieval.hit_at_2:.2f}, "
                       f"hit@5 {p.retrieval.hit_at_5:.2f}, MRR {p.retrieval.mrr:.3f} ({p.retrieval.questions} questions)")),
     ]
+
+
+#: The order stages run in (and are printed in).
+STAGES = ("read", "chunk", "annotate", "embed", "write", "commit")
+
+
+def stages_line(stages: dict[str, float]) -> str:
+    """Wall seconds per ingest stage, in the order they run, each with its share of their sum."""
+    total = sum(stages.values()) or 1.0
+    names = [name for name in STAGES if name in stages] + sorted(set(stages) - set(STAGES))
+    return ", ".join(f"{name} {stages[name]:.2f} s ({stages[name] / total:.0%})" for name in names)
 
 
 def render_table(report: BenchReport) -> str:
@@ -116,6 +128,8 @@ def render_table(report: BenchReport) -> str:
                 f"{run.sentences} sentences, {run.chunks_per_s:.1f} chunks/s, {run.sentences_per_s:.0f} sentences/s, "
                 f"peak {run.peak_rss_mib:.0f} MiB, index {run.index_mib:.1f} MiB"
             )
+            if run.stages:
+                lines.append(f"  {'  stages':22} {stages_line(run.stages)}")
         lines += [
             f"  {'vs floor':22} {s.throughput_vs_floor:.2f} of the floor by wall time, {s.throughput_vs_floor_cpu:.2f} by CPU time",
             (f"  {'re-ingest, no change':22} {s.reingest.wall_s:.1f} s process ({s.reingest.ingest_s:.1f} s ingest) = "

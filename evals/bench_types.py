@@ -82,6 +82,8 @@ class IngestRun:
     chunks_per_s: float = 0.0
     sentences_per_s: float = 0.0
     index_mib: float = 0.0
+    #: wall seconds of each ingest stage (read, chunk, annotate, embed, write, commit); empty for the reference
+    stages: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.ingest_s > 0 and self.embedded_chunks:

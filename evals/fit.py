@@ -1,7 +1,8 @@
 """Fit the extractive answerer's ranker, confidence model and bands, leave-one-corpus-out.
 
-Run `python -m evals.fit [--reuse] [--out FILE]` (`--reuse`: the question features of the last run;
-`--only a,b --collect-only` computes some corpora's features without fitting). For each eval corpus it builds an index (cached
+Run `python -m evals.fit [--reuse] [--paraphrases] [--out FILE]` (`--reuse`: the question features of the
+last run; `--paraphrases`: learn from every wording of the dev questions, not only the one written first;
+`--only a,b --collect-only` computes some corpora's features without fitting; `--help` lists the options). For each eval corpus it builds an index (cached
 under `.corpusqa/fit/<corpus>`), asks every question through the engine's own feature code, then:
 
 1. LOCO: for each corpus C, fits on the dev splits of the other corpora and scores C's questions with
@@ -15,8 +16,8 @@ features of the chosen sentence; the bands follow the rule in `choose_bands`.
 
 The F1 in the LOCO figures uses the span model in `rag/fitted_spans.json`, which `python -m
 evals.fit_spans` fits on this script's sentence ranker. To refit everything: `python -m evals.fit`, then
-`python -m evals.fit_spans --reuse`, then `python -m evals.fit --reuse` (the models come out the same;
-only that F1 figure moves to the new span model).
+`python -m evals.fit_spans` (it reads the features the first step cached), then `python -m evals.fit
+--reuse` (the models come out the same; only that F1 figure moves to the new span model).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from corpusqa.settings import Settings
@@ -43,7 +45,18 @@ from rag.reader.ranking import RANKER_FEATURES, best_features, rank, ranker_row
 from rag.reader.sentences import Candidate
 from rag.reader.span import short_span
 
-__all__ = ["Asked", "choose_bands", "collect", "fit_models", "load_features", "main", "score_corpus"]
+__all__ = [
+    "Asked",
+    "choose_bands",
+    "cli",
+    "collect",
+    "fit_models",
+    "linear_model",
+    "load_features",
+    "main",
+    "score_corpus",
+    "standardised",
+]
 
 #: The threshold rule: the answer band starts at the lowest confidence at which the precision of the
 #: answers given (dev, pooled) stays at or above this; below it, "possibly" goes down to the confidence
@@ -64,6 +77,7 @@ class Asked:
     analysis: QuestionAnalysis
     found: list[Candidate]
     passages: list[str]  # retrieved chunk texts, best first
+    wording: int = 0  # 0: the question as written; k: its k-th rewording (issue #22)
 
 
 def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
@@ -72,8 +86,9 @@ def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
     local.ingest([corpus.documents])
     out = []
     for item, kind in zip(corpus.questions, corpus.kinds):
-        analysis, found, retrieved = local.candidates(item.question)
-        out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved]))
+        for wording, text in enumerate(item.wordings):
+            analysis, found, retrieved = local.candidates(text)
+            out.append(Asked(corpus.name, item, kind, analysis, found, [s.chunk.text for s in retrieved], wording))
     return out
 
 
@@ -85,6 +100,21 @@ def _sentence_right(asked: Asked, candidate: Candidate, shown: bool = False) -> 
     return item.answerable and accepts(text, item.accept) and supports(asked.passages[candidate.chunk_index], item.evidence)
 
 
+def standardised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z-scores, mean, scale) of a feature matrix by scikit-learn's StandardScaler; a constant column
+    keeps scale 1, as the fitted files store it."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
+    return (x - scaler.mean_) / scale, scaler.mean_, scale
+
+
+def linear_model(names: tuple[str, ...], mean: np.ndarray, scale: np.ndarray, model: Any) -> LinearModel:
+    """A fitted scikit-learn LogisticRegression on standardised features, as the reader applies it."""
+    return LinearModel(names, tuple(mean.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
+
+
 def _fit_linear(
     rows: list[dict[str, float]],
     labels: list[bool],
@@ -94,15 +124,13 @@ def _fit_linear(
     weights: list[float] | None = None,
 ) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
     x = np.asarray([[row[name] for name in names] for row in rows], dtype=np.float64)
     y = np.asarray(labels, dtype=int)
-    scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
+    z, mean, scale = standardised(x)
     model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000)
-    model.fit((x - scaler.mean_) / scale, y, sample_weight=None if weights is None else np.asarray(weights))
-    return LinearModel(names, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
+    model.fit(z, y, sample_weight=None if weights is None else np.asarray(weights))
+    return linear_model(names, mean, scale, model)
 
 
 def _fit_pairwise(questions: list[tuple[list[dict[str, float]], list[bool]]], names: tuple[str, ...], c: float = 0.05) -> LinearModel:
@@ -194,7 +222,29 @@ def fit_models(train: list[Asked]) -> tuple[Fitted, dict[str, float]]:
 
 
 def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
-    """The eval figures of one corpus's questions under `fitted` (as the engine would answer them)."""
+    """The eval figures of one corpus's questions under `fitted` (as the engine would answer them): every
+    figure on the questions as written, and flip rate and worst-wording accuracy over all wordings."""
+    every = data
+    data = [a for a in data if getattr(a, "wording", 0) == 0]
+    return {**_score_written(data, fitted), **_score_wordings(every, fitted)}
+
+
+def _score_wordings(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
+    """flip rate and worst-wording accuracy (as evals.grader defines them) of the answerable questions."""
+    groups: dict[str, list[bool]] = {}
+    for asked, (p, _, ranked) in zip(data, _confidences(data, fitted.ranker, fitted.confidence)):
+        if asked.item.answerable:
+            right = bool(ranked) and band_of(p, fitted.bands) != "abstain" and _sentence_right(asked, ranked[0], shown=True)
+            groups.setdefault(asked.item.id, []).append(right)
+    reworded = [rights for rights in groups.values() if len(rights) > 1]
+    return {
+        "paraphrase_groups": len(reworded),
+        "flip_rate": round(sum(len(set(r)) > 1 for r in reworded) / len(reworded), 4) if reworded else float("nan"),
+        "worst_wording_accuracy": round(sum(all(r) for r in groups.values()) / len(groups), 4) if groups else float("nan"),
+    }
+
+
+def _score_written(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     # judged on what an answer shows, as `corpusqa eval` does
@@ -278,16 +328,26 @@ def load_features(names: list[str] | None, settings: Settings, reuse: bool) -> d
     return data
 
 
-def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """Fit, print per-corpus LOCO figures, and write rag/fitted.json."""
-    args = argv if argv is not None else sys.argv[1:]
-    out_path = Path(args[args.index("--out") + 1]) if "--out" in args else FITTED_PATH
+@click.command(help="Fit the answerer's ranker, confidence and bands leave-one-corpus-out; write rag/fitted.json.")
+@click.option("--reuse", is_flag=True, help="Use the question features cached by the last run.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=FITTED_PATH, show_default=True,
+              help="Where to write the fitted parameters.")
+@click.option("--only", metavar="A,B", help="Only these corpora (comma-separated names).")
+@click.option("--collect-only", is_flag=True, help="Compute and cache the question features; fit nothing.")
+@click.option("--paraphrases", is_flag=True, help="Learn from every wording of the dev questions, not only the first.")
+@click.pass_obj
+def cli(
+    settings: Settings | None, reuse: bool, out: Path, only: str | None, collect_only: bool, paraphrases: bool
+) -> int:
+    """Fit, print per-corpus LOCO figures, and write the fitted file."""
     settings = settings or Settings()
-    only = args[args.index("--only") + 1].split(",") if "--only" in args else None
-    data = load_features(only, settings, reuse="--reuse" in args)
-    if "--collect-only" in args:
+    data = load_features(only.split(",") if only else None, settings, reuse=reuse)
+    if collect_only:
         return 0
-    dev = {name: [a for a in asked if a.item.split == "dev"] for name, asked in data.items()}
+    # Fitted on the questions as written; with --paraphrases, on every wording of the dev questions too.
+    # The rewordings of the test questions are only scored (flip rate, worst-wording accuracy).
+    wordings = paraphrases
+    dev = {name: [a for a in asked if a.item.split == "dev" and (wordings or a.wording == 0)] for name, asked in data.items()}
     figures: dict[str, Any] = {}
     for name, asked in data.items():
         train = [a for other, rows in dev.items() if other != name for a in rows]
@@ -297,13 +357,18 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         print(name, json.dumps(figures[name]["loco_test"]), file=sys.stderr)
     shipped, claims = fit_models([a for rows in dev.values() for a in rows])
     sizes = {name: len(rows) for name, rows in dev.items()}
-    out_path.write_text(json.dumps(_fitted_json(shipped, claims, figures, sizes), indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out_path}; bands {shipped.bands}; dev band shares {claims}", file=sys.stderr)
+    out.write_text(json.dumps(_fitted_json(shipped, claims, figures, sizes), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}; bands {shipped.bands}; dev band shares {claims}", file=sys.stderr)
     return 0
 
 
-if __name__ == "__main__":
-    # Run the imported module's main, so pickled features name evals.fit.Asked, not __main__.Asked.
-    from evals.fit import main as _main
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Run the command with `argv` (the command line's arguments) and, optionally, other Settings."""
+    return int(cli.main(args=argv, prog_name="python -m evals.fit", obj=settings, standalone_mode=False) or 0)
 
-    raise SystemExit(_main())
+
+if __name__ == "__main__":
+    # Run the imported module's command, so pickled features name evals.fit.Asked, not __main__.Asked.
+    from evals.fit import cli as _cli
+
+    _cli(prog_name="python -m evals.fit")

@@ -1,6 +1,6 @@
 """Fit the short-answer span model, leave-one-corpus-out, and write `rag/fitted_spans.json`.
 
-Run `python -m evals.fit_spans [--only a,b] [--limit N] [--out FILE]`. It reads the question features
+Run `python -m evals.fit_spans [--only a,b] [--limit N] [--out FILE]` (`--help` lists the options). It reads the question features
 that `python -m evals.fit` caches under `<index-dir>/fit/<corpus>.features.pickle` (computing them
 when missing), then:
 
@@ -28,20 +28,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from corpusqa.settings import Settings
-from evals.fit import Asked, fit_models, load_features
+from evals.fit import Asked, fit_models, linear_model, load_features, standardised
 from evals.metrics import accepts, squad_f1
 from rag.reader.confidence import band_of, confidence_row
 from rag.reader.fitted import Fitted, LinearModel, load_fitted
 from rag.reader.question import QuestionAnalysis, analyse_question
 from rag.reader.ranking import rank
 from rag.reader.sentences import Candidate
-from rag.reader.span import FITTED_SPANS_PATH, SpanCandidate, SpanModel, span_candidates, span_feature_names
+from rag.reader.span import (
+    FITTED_SPANS_PATH,
+    SpanCandidate,
+    SpanModel,
+    given_span,
+    pick_span,
+    span_candidates,
+    span_feature_names,
+)
 from rag.reader.syntax import parse_sentence
 
-__all__ = ["SpanRow", "choose_threshold", "fit_span_model", "main", "score_spans"]
+__all__ = ["SpanRow", "choose_threshold", "cli", "fit_span_model", "main", "score_spans"]
 
 #: Sentences holding an accept string that each question contributes to training (ranker's order).
 SENTENCES_PER_QUESTION = 3
@@ -94,7 +103,6 @@ def _training_rows(train: list[Asked], fitted: Fitted, parses: _Parses) -> list[
 def fit_span_model(rows: list[SpanRow], c: float = SPAN_C, names: tuple[str, ...] | None = None, balanced: bool = False) -> LinearModel:
     """Logistic regression with soft labels (weight F1 as positive, 1 - F1 as negative) on span features."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
     names = names or span_feature_names()
     x = np.asarray([[cand.features.get(n, 0.0) for n in names] for row in rows for cand in row.candidates], dtype=np.float64)
@@ -105,15 +113,13 @@ def fit_span_model(rows: list[SpanRow], c: float = SPAN_C, names: tuple[str, ...
         sentences[row.corpus] = sentences.get(row.corpus, 0) + 1
     unit = np.asarray([1.0 / (sentences[row.corpus] * len(row.candidates)) for row in rows for _ in row.candidates])
     unit *= len(unit) / unit.sum()
-    scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
-    z = (x - scaler.mean_) / scale
+    z, mean, scale = standardised(x)
     both = np.vstack([z, z])
     target = np.r_[np.ones(len(z), dtype=int), np.zeros(len(z), dtype=int)]
     weight = np.r_[f1 * unit, (1.0 - f1) * unit] if balanced else np.r_[f1, 1.0 - f1]
     keep = weight > 0
     model = LogisticRegression(C=c, max_iter=3000).fit(both[keep], target[keep], sample_weight=weight[keep])
-    return LinearModel(names, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
+    return linear_model(names, mean, scale, model)
 
 
 @dataclass
@@ -140,19 +146,19 @@ def _answer_all(data: list[Asked], fitted: Fitted, model: LinearModel, parses: _
         ranked = rank(asked.found, fitted)
         given = band_of(fitted.confidence.probability(confidence_row(asked.analysis, ranked)), fitted.bands) != "abstain"
         best = ranked[0]
-        found = parses.spans(asked, best)
-        score, span = -1.0, ""
-        if found:
-            scores = scorer.scores(found)
-            top = int(np.argmax(scores))
-            score, span = float(scores[top]), found[top].text.strip(" ,;:")
+        span, score = pick_span(parses.spans(asked, best), scorer) or ("", -1.0)
         accept = asked.item.accept
         out.append(_Answered(asked.corpus, given, accepts(best.text, accept), squad_f1(best.text, accept), squad_f1(span, accept) if span else 0.0, score, span))
     return out
 
 
 def _f1(answered: _Answered, threshold: float) -> float:
-    return answered.span_f1 if answered.score >= threshold and answered.span else answered.sentence_f1
+    return answered.span_f1 if _shown(answered, threshold) else answered.sentence_f1
+
+
+def _shown(answered: _Answered, threshold: float) -> bool:
+    """Whether the answer gives the span (the rule of rag.reader.span.given_span)."""
+    return given_span((answered.span, answered.score), threshold) is not None
 
 
 def choose_threshold(answered: list[_Answered]) -> float:
@@ -171,7 +177,7 @@ def score_spans(answered: list[_Answered], threshold: float, abstain: bool = Tru
     return {
         "answerable": len(answered),
         "f1": mean(f1s),
-        "short_share": mean([1.0 if a.score >= threshold and a.span else 0.0 for a in given]),
+        "short_share": mean([1.0 if _shown(a, threshold) else 0.0 for a in given]),
         "f1_sentence_right": mean([_f1(a, threshold) for a in given if a.sentence_right]),
         "f1_sentence_wrong": mean([_f1(a, threshold) for a in given if not a.sentence_right]),
         "sentence_right": mean([1.0 if a.sentence_right else 0.0 for a in given]),
@@ -180,7 +186,8 @@ def score_spans(answered: list[_Answered], threshold: float, abstain: bool = Tru
 
 
 def _load(names: list[str] | None, settings: Settings, limit: int | None) -> dict[str, list[Asked]]:
-    data = load_features(names, settings, reuse=True)
+    # the span model learns from and is measured on the questions as written (rewordings: evals.fit)
+    data = {name: [a for a in asked if a.wording == 0] for name, asked in load_features(names, settings, reuse=True).items()}
     if limit:
         for name, asked in data.items():
             dev = [a for a in asked if a.item.split == "dev"][:limit]
@@ -189,15 +196,18 @@ def _load(names: list[str] | None, settings: Settings, limit: int | None) -> dic
     return data
 
 
-def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """Fit, print per-corpus LOCO figures, and write rag/fitted_spans.json."""
-    args = argv if argv is not None else sys.argv[1:]
-    out_path = Path(args[args.index("--out") + 1]) if "--out" in args else FITTED_SPANS_PATH
-    only = args[args.index("--only") + 1].split(",") if "--only" in args else None
-    limit = int(args[args.index("--limit") + 1]) if "--limit" in args else None
-    c = float(args[args.index("--c") + 1]) if "--c" in args else SPAN_C
+@click.command(help="Fit the short-answer span model leave-one-corpus-out; write rag/fitted_spans.json.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=FITTED_SPANS_PATH, show_default=True,
+              help="Where to write the span model.")
+@click.option("--only", metavar="A,B", help="Only these corpora (comma-separated names).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many dev and test questions per corpus.")
+@click.option("--c", "c", type=float, default=SPAN_C, show_default=True, help="Regularisation of the span model.")
+@click.pass_obj
+def cli(settings: Settings | None, out: Path, only: str | None, limit: int | None, c: float) -> int:
+    """Fit, print per-corpus LOCO figures, and write the span model."""
+    only_names = only.split(",") if only else None
     settings = settings or Settings()
-    data = _load(only, settings, limit)
+    data = _load(only_names, settings, limit)
     parses = _Parses()
     dev = {name: [a for a in asked if a.item.split == "dev"] for name, asked in data.items()}
     figures: dict[str, Any] = {}
@@ -238,13 +248,18 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         "model": model.to_json(),
         "figures": figures,
     }
-    out_path.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out_path}; threshold {threshold:.4f}; dev {raw['dev_figures']}", file=sys.stderr)
+    out.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}; threshold {threshold:.4f}; dev {raw['dev_figures']}", file=sys.stderr)
     return 0
 
 
-if __name__ == "__main__":
-    # Run the imported module's main, so pickled features resolve to evals.fit.Asked.
-    from evals.fit_spans import main as _main
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Run the command with `argv` (the command line's arguments) and, optionally, other Settings."""
+    return int(cli.main(args=argv, prog_name="python -m evals.fit_spans", obj=settings, standalone_mode=False) or 0)
 
-    raise SystemExit(_main())
+
+if __name__ == "__main__":
+    # Run the imported module's command, so pickled features resolve to evals.fit.Asked.
+    from evals.fit_spans import cli as _cli
+
+    _cli(prog_name="python -m evals.fit_spans")

@@ -47,15 +47,17 @@ class QuestionResult:
     f1: float = 0.0  # SQuAD token F1 of short_answer (or answer) against the accept strings; 0 if abstained
     band: str | None = None  # the engine's band when its answers carry one
     right: bool = False  # answerable, and the text offered (even under abstention) is correct and cited
+    group: str = ""  # the question's id, shared by all its wordings (issue #22)
+    wording: int = 0  # 0: the question as written; k: its k-th rewording (`paraphrases`)
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for the results file."""
         return asdict(self)
 
 
-def grade(item: Question, answer: Answer, retrieved_texts: list[str]) -> QuestionResult:
-    """Grade one answer. Answerable: passes when correct and some citation contains the evidence.
-    Unanswerable: passes when the engine abstained."""
+def grade(item: Question, answer: Answer, retrieved_texts: list[str], wording: int = 0) -> QuestionResult:
+    """Grade one answer (to the question's `wording`-th wording). Answerable: passes when correct and some
+    citation contains the evidence. Unanswerable: passes when the engine abstained."""
     supporting = sum(1 for c in answer.citations if supports(c.text, item.evidence))
     offered = item.answerable and accepts(answer.answer, item.accept) and supporting > 0
     correct = (not answer.abstained) and item.answerable and accepts(answer.answer, item.accept)
@@ -65,8 +67,8 @@ def grade(item: Question, answer: Answer, retrieved_texts: list[str]) -> Questio
     band = getattr(answer, "band", None)
     f1 = squad_f1(short or answer.answer, item.accept) if item.answerable and not answer.abstained else 0.0
     return QuestionResult(
-        id=item.id,
-        question=item.question,
+        id=_wording_id(item.id, wording),
+        question=item.wordings[wording],
         type=item.type,
         split=item.split,
         answer=answer.answer,
@@ -88,7 +90,14 @@ def grade(item: Question, answer: Answer, retrieved_texts: list[str]) -> Questio
         f1=round(f1, 4),
         band=band if isinstance(band, str) else None,
         right=offered,
+        group=item.id,
+        wording=wording,
     )
+
+
+def _wording_id(question_id: str, wording: int) -> str:
+    """A result's id: the question's, with ~k for its k-th rewording."""
+    return question_id if wording == 0 else f"{question_id}~{wording}"
 
 
 def run_eval(
@@ -97,30 +106,35 @@ def run_eval(
     backend: str | None = None,
     on_result: Callable[[QuestionResult], None] | None = None,
 ) -> list[QuestionResult]:
-    """Ask every question; an LLM or engine error on one question is recorded and the run goes on."""
+    """Ask every wording of every question; an LLM or engine error on one is recorded and the run goes on."""
     engine.warm_up()  # latency figures are per warm question, not model loading
     results = []
     for item in questions:
-        try:
-            answer = engine.ask(item.question, backend=backend)
-            retrieved = [scored.chunk.text for scored in engine.retrieve(item.question, top_k=5)]
-            result = grade(item, answer, retrieved)
-        except CorpusQAError as exc:
-            result = QuestionResult(
-                item.id, item.question, item.type, item.split, "", False, False, False, 0, 0, 0, 0.0,
-                error=str(exc), unanswerable=item.unanswerable,
-            )
-        results.append(result)
-        if on_result:
-            on_result(result)
+        for wording, text in enumerate(item.wordings):
+            try:
+                answer = engine.ask(text, backend=backend)
+                retrieved = [scored.chunk.text for scored in engine.retrieve(text, top_k=5)]
+                result = grade(item, answer, retrieved, wording)
+            except CorpusQAError as exc:
+                result = QuestionResult(
+                    _wording_id(item.id, wording), text, item.type, item.split, "", False, False, False, 0, 0, 0, 0.0,
+                    error=str(exc), unanswerable=item.unanswerable, group=item.id, wording=wording,
+                )
+            results.append(result)
+            if on_result:
+                on_result(result)
     return results
 
 
 def summarise(results: list[QuestionResult]) -> dict[str, float | int]:
     """The metrics of a set of results (all keys present even when a group is empty).
 
+    Every metric but the paraphrase ones reads the questions as written (wording 0); `flip_rate` and
+    `worst_wording_accuracy` read every wording (see _paraphrase_metrics).
     `confidence_auroc` is -1 when one class (answerable or unanswerable) is missing, as it is undefined.
     """
+    every = results
+    results = [r for r in results if r.wording == 0]
     answerable = [r for r in results if r.type != "unanswerable"]
     unanswerable = [r for r in results if r.type == "unanswerable"]
     cited = sum(r.citations for r in answerable if not r.abstained)
@@ -150,6 +164,26 @@ def summarise(results: list[QuestionResult]) -> dict[str, float | int]:
         "errors": sum(1 for r in results if r.error),
         **_abstention_metrics(answerable, unanswerable),
         **_band_metrics(results),
+        **_paraphrase_metrics(every),
+    }
+
+
+def _paraphrase_metrics(results: list[QuestionResult]) -> dict[str, float | int]:
+    """Over answerable questions, all wordings: `worst_wording_accuracy`, the share of questions answered
+    right and cited in every wording; `flip_rate`, the share of questions with rewordings where one
+    wording is answered right and cited and another abstains or is wrong (issue #22)."""
+    groups: dict[str, list[QuestionResult]] = {}
+    for r in results:
+        if r.type != "unanswerable":
+            groups.setdefault(r.group or r.id, []).append(r)
+    reworded = [members for members in groups.values() if len(members) > 1]
+    flips = sum(1 for members in reworded if len({r.correct and r.supported for r in members}) > 1)
+    worst = sum(1 for members in groups.values() if all(r.correct and r.supported for r in members))
+    return {
+        "paraphrase_groups": len(reworded),
+        "wordings": sum(len(members) for members in groups.values()),
+        "flip_rate": round(flips / len(reworded), 4) if reworded else 0.0,
+        "worst_wording_accuracy": round(worst / len(groups), 4) if groups else 0.0,
     }
 
 

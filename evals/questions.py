@@ -1,4 +1,4 @@
-"""Load and check eval question files (JSON Lines: id, question, accept, evidence, type, split[, unanswerable])."""
+"""Load and check eval question files (JSON Lines: id, question, accept, evidence, type, split[, unanswerable][, paraphrases])."""
 
 from __future__ import annotations
 
@@ -30,11 +30,18 @@ class Question:
     type: str
     split: str
     unanswerable: str | None = None  # one of UNANSWERABLE_KINDS when the file says which kind
+    # Hand-written rewordings of `question` with the same answer (issue #22); the eval asks every wording.
+    paraphrases: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         """Whether the corpus answers it."""
         return self.evidence is not None
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        """The question and its rewordings, the question first."""
+        return (self.question, *self.paraphrases)
 
 
 def load_questions(path: Path = BUNDLED_QUESTIONS, split: str = "all") -> list[Question]:
@@ -55,6 +62,7 @@ def load_questions(path: Path = BUNDLED_QUESTIONS, split: str = "all") -> list[Q
                 type=str(raw.get("type") or ("unanswerable" if raw.get("evidence") is None else "fact")),
                 split=str(raw.get("split") or "test"),
                 unanswerable=raw.get("unanswerable"),
+                paraphrases=_paraphrases(raw.get("paraphrases")),
             )
             if item.unanswerable is not None and (item.unanswerable not in UNANSWERABLE_KINDS or item.answerable):
                 raise ValueError(f"unanswerable must be one of {', '.join(UNANSWERABLE_KINDS)} on a question without evidence")
@@ -65,3 +73,12 @@ def load_questions(path: Path = BUNDLED_QUESTIONS, split: str = "all") -> list[Q
     if not questions:
         raise CorpusQAError(f"{path} has no questions in split {split!r}; use --split dev, test or all.")
     return questions
+
+
+def _paraphrases(raw: object) -> tuple[str, ...]:
+    """The optional `paraphrases` list: non-empty strings."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):
+        raise ValueError("paraphrases must be a list of non-empty strings")
+    return tuple(raw)

@@ -38,6 +38,8 @@ _SUMMARY = (
     ("abstention_near_miss", "abst NM"),
     ("false_abstention", "false abst"),
     ("hit_at_5", "hit@5"),
+    ("worst_wording_accuracy", "worst wd"),
+    ("flip_rate", "flips"),
     ("latency_median_ms", "p50 ms"),
 )
 _FAILURES_SHOWN = 30
@@ -110,8 +112,13 @@ def build_suite_report(runs: list[CorpusRun], meta: dict[str, Any]) -> dict[str,
             "documents": str(run.corpus.documents),
             "ingest": run.ingest,
         })
+        if run.conversations is not None:
+            one["conversations"] = run.conversations
         results.extend({"corpus": name, **r} for r in one.pop("results"))
         checks.extend({"corpus": name, **c} for c in one["thresholds"])
+        if run.jitter is not None:
+            one["jitter"] = run.jitter.to_json()
+            one["passed"] = run.passed
         corpora[name] = one
     pooled = [r for run in runs for r in run.results]
     return {
@@ -138,8 +145,13 @@ _DENOMINATORS = {
     "answer_accuracy": "answerable",
     "correct_and_cited": "answerable",
     "false_abstention": "answerable",
+    "worst_wording_accuracy": "answerable",
+    "flip_rate": "paraphrase_groups",
 } | {f"band_{b}_right": f"band_{b}" for b in BANDS}
-_COUNTS = ("questions", "answerable", "unanswerable", "errors", "out_of_scope", "near_miss", "answered")
+_COUNTS = (
+    "questions", "answerable", "unanswerable", "errors", "out_of_scope", "near_miss", "answered", "paraphrase_groups",
+    "wordings",
+)
 
 
 def _defined(key: str, m: dict[str, Any]) -> bool:
@@ -168,7 +180,12 @@ def render_suite(report: dict[str, Any]) -> str:
         metrics = one["metrics"]
         title = f"== {name}: {metrics['questions']} questions ({report.get('split', 'all')} split), {one['documents']}"
         results = [r for r in report["results"] if r["corpus"] == name]
-        blocks.append("\n".join([title, render_table({**one, "results": results}), _extra_line(metrics)]))
+        lines = [title, render_table({**one, "results": results}), _extra_line(metrics)]
+        if "conversations" in one:
+            lines.append(_conversation_line(one["conversations"]["metrics"]))
+        if "jitter" in one:
+            lines.append(_jitter_lines(one["jitter"]))
+        blocks.append("\n".join(lines))
     blocks.append(_summary_table(report))
     return "\n\n".join(blocks)
 
@@ -182,11 +199,38 @@ def _extra_line(m: dict[str, Any]) -> str:
         f"wrongly abstained {m['false_abstention']:.0%}",
         f"precision of answers given {m['answered_precision']:.0%} of {m['answered']}",
         f"F1 {m['f1']:.0%}",
+        f"flip rate {m['flip_rate']:.0%} of {m['paraphrase_groups']} reworded questions",
+        f"worst-wording accuracy {m['worst_wording_accuracy']:.0%}",
     ]
     bands = [f"{b} {m[f'band_{b}_right']:.0%} right of {m[f'band_{b}']}" for b in BANDS if f"band_{b}" in m]
     if bands:
         parts.append("bands: " + ", ".join(bands))
     return "; ".join(parts)
+
+
+def _conversation_line(m: dict[str, Any]) -> str:
+    return (
+        f"conversations ({m['conv_chains']} chains, {m['conv_followups']} follow-ups): follow-ups acc+cite "
+        f"{m['conv_followups_correct_and_cited']:.0%}, their standalone rewordings alone "
+        f"{m['conv_standalone_correct_and_cited']:.0%} (gap {m['conv_followup_gap'] * 100:+.0f} points); rewrite "
+        f"entity recall {m['conv_entity_recall']:.0%}, topic switches clean {m['conv_switch_clean']:.0%} of "
+        f"{m['conv_switches']}, first turns unchanged {m['conv_first_turns_unchanged']:.0%}, standalone questions "
+        f"unchanged {m['conv_standalone_unchanged']:.0%}, rewrite p50 {m['conv_rewrite_p50_ms']:.1f} ms "
+        f"(standalone questions {m['conv_rewrite_standalone_p50_ms']:.2f} ms)"
+    )
+
+
+def _jitter_lines(jitter: dict[str, Any]) -> str:
+    """The jitter check of one corpus: flipped decisions, each gated metric's range, reruns off the gate."""
+    lines = [
+        f"jitter: {jitter['runs']} reruns, {jitter['flipped']} of {jitter['decisions']} decisions flipped"
+        + (f" ({', '.join(jitter['flipped_ids'][:12])}{' ...' if jitter['flipped'] > 12 else ''})" if jitter["flipped"] else "")
+    ]
+    ranges = [f"{name} {m['min']:.3f}-{m['max']:.3f}" for name, m in jitter["metrics"].items() if m["max"] != m["min"]]
+    lines.append("  spread: " + (", ".join(ranges) if ranges else "no gated metric moved"))
+    if jitter["gate_failures"]:
+        lines.append("  FAIL under jitter: " + ", ".join(jitter["gate_failures"]))
+    return "\n".join(lines)
 
 
 def _summary_table(report: dict[str, Any]) -> str:

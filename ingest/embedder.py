@@ -61,6 +61,7 @@ class Embedder:
         self.threads = threads
         self._model: OnnxMiniLM | None = None
         self._lock = threading.Lock()
+        self._preloading = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -77,6 +78,21 @@ class Embedder:
                 model.load()
                 self._model = model
         return self._model
+
+    def preload(self) -> None:
+        """Start loading the model in a background thread (ONNX Runtime builds its session outside the GIL,
+        so a cold question overlaps it with opening the index); a no-op once loaded or started."""
+        with self._lock:
+            if self._model is not None or self._preloading:
+                return
+            self._preloading = True
+        threading.Thread(target=self._quiet_load, name="corpusqa-model-load", daemon=True).start()
+
+    def _quiet_load(self) -> None:
+        try:
+            self._load()
+        except Exception:  # noqa: BLE001 - the question's own call raises the same error where it is handled
+            return
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """One normalised row per text, in input order (embedded in length-sorted batches)."""

@@ -75,7 +75,7 @@ def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: s
     manifest.update(plan.kept)
     for item in plan.files:
         manifest[item.file.source] = ManifestEntry(
-            item.file.source, item.hash, signature, len(item.chunks), str(item.file.root)
+            item.file.source, item.hash, signature, item.chunk_count, str(item.file.root)
         )
     sync_keyword_index(settings, store, manifest, versions, ingesting=True)
     # Only now, with the new generation committed, delete what it no longer shows: older and partial
@@ -139,7 +139,7 @@ def sync_keyword_index(
         if _shows(version, entry)
         for chunk_id in version.ids
     }
-    keyword = KeywordIndex.build([chunk for chunk in store.all_chunks() if chunk.id in shown])
+    keyword = KeywordIndex.build(store.keyword_texts(shown))
     new_dir = f"bm25-{generation}-{fingerprint[:16]}"
     if keyword is not None:
         keyword.persist(settings.index_dir / new_dir)

@@ -16,7 +16,7 @@ from ingest.embedder import Embedder
 from ingest.generation import commit, committed_manifest, sync_keyword_index
 from ingest.loader import Scope, SourceFile, discover
 from ingest.onnx_model import EXPORT_VERSION
-from ingest.plan import IngestPlan, PlannedFile, label_sources, plan_ingest
+from ingest.plan import IngestPlan, PlannedFile, label_sources, load_chunks, plan_ingest, timed
 from ingest.state import read_state, repair_state
 from ingest.store import ChunkStore, open_store, writable
 from ingest.text import ANNOTATION_VERSION
@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "6"
+#: 7: tables in HTML, Markdown, DOCX and ruled PDF tables are chunks of whole rows under their headers (#26).
+CHUNKER_VERSION = "7"
 #: Bump when the way documents are named changes (2: folders outside the corpus folder are labelled
 #: `<folder>/...`), so that re-ingest replaces every document stored under its old name.
 NAMES_VERSION = "2"
@@ -41,7 +42,12 @@ def signature_of(settings: Settings) -> str:
     precision = f"|int8-{EXPORT_VERSION}" if settings.embedding_precision == "int8" else ""
     names = f"names-{NAMES_VERSION}"
     layout = "" if settings.text_layout == "auto" else f"|layout-{settings.text_layout}"
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}{layout}|{ANNOTATION_VERSION}"
+    # OCR settings other than the defaults change what a scan's pages hold
+    ocr = "" if (settings.ocr, settings.ocr_langs) == ("auto", "eng") else f"|ocr-{settings.ocr}-{settings.ocr_langs}"
+    return (
+        f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}{layout}{ocr}"
+        f"|{ANNOTATION_VERSION}"
+    )
 
 
 def ingest_paths(
@@ -73,11 +79,15 @@ def ingest_paths(
         versions = store.versions() if store else {}
         committed = committed_manifest(settings, store, versions) if store else {}
         plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
+        for item in plan.files:  # chunked as the real run will (annotation changes no count: left out)
+            if item.reuse is None:
+                load_chunks(settings, item, plan, report, keep_unreadable=keep_unreadable, annotate=False)
+        plan.files = [item for item in plan.files if not item.dropped]
         # what the index will hold: the committed documents this run leaves alone, plus its new versions
         replaced = set(report.deleted) | {item.file.source for item in plan.files}
         report.documents = len(committed) - len(report.deleted) + len(report.added)
         report.chunks = sum(e.chunks for s, e in committed.items() if s not in replaced) + sum(
-            len(item.chunks) for item in plan.files
+            item.chunk_count for item in plan.files
         )
         report.seconds = time.perf_counter() - started
         return report
@@ -101,9 +111,12 @@ def ingest_paths(
         store = open_store(settings, create=True)
         versions = store.versions()
         committed = committed_manifest(settings, store, versions)
-        plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
-        _apply(settings, store, plan, report, embedder, progress)
-        commit(settings, store, plan, signature_of(settings), report)
+        plan = plan_ingest(
+            settings, signature_of(settings), versions, committed, files, scopes, report, **options, progress=progress
+        )
+        _apply(settings, store, plan, report, embedder, progress, keep_unreadable)
+        with timed(report, "commit"):
+            commit(settings, store, plan, signature_of(settings), report)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
@@ -152,12 +165,17 @@ def _apply(
     report: IngestReport,
     embedder: Embedder | None,
     progress: ProgressFn | None,
+    keep_unreadable: bool,
 ) -> None:
-    """Write every planned version beside the committed one; nothing a question reads changes until commit()."""
+    """Write every planned version beside the committed one; nothing a question reads changes until commit().
+
+    Files stream through read, chunk, annotate, embed and write a pool at a time: the pool's chunks are
+    let go once written, so memory holds one pool, not the generation (the manifest is all commit needs).
+    """
     signature = signature_of(settings)
     total = len(plan.files)
     done = 0
-    pool: list[PlannedFile] = []
+    pool: list[tuple[PlannedFile, list[Chunk]]] = []
     pooled = 0  # sentences waiting in the pool
     if progress and total:
         progress("documents", 0, total)  # shown at once: the first pool may take a while to embed
@@ -174,11 +192,13 @@ def _apply(
             return
         if embedder is None:
             raise IndexNotFoundError("An embedder is required to ingest; build the engine with Engine.from_settings().")
-        vectors = _embed_sentences(embedder, [chunk for item in pool for chunk in item.chunks])
-        for item in pool:
-            mine, vectors = vectors[: len(item.chunks)], vectors[len(item.chunks) :]
-            store.write_document(item.chunks, mine, signature, str(item.file.root))
-            report.embedded_chunks += len(item.chunks)
+        with timed(report, "embed"):
+            vectors = _embed_sentences(embedder, [chunk for _, chunks in pool for chunk in chunks])
+        for item, chunks in pool:
+            mine, vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+            with timed(report, "write"):
+                store.write_document(chunks, mine, signature, str(item.file.root))
+            report.embedded_chunks += len(chunks)
             tick()
         pool.clear()
 
@@ -186,12 +206,17 @@ def _apply(
         if item.reuse is not None:
             tick()
             continue
-        pool.append(item)
-        pooled += sum(len(chunk.sentences) for chunk in item.chunks)
+        chunks = load_chunks(settings, item, plan, report, keep_unreadable=keep_unreadable)
+        if not chunks:
+            tick()
+            continue
+        pool.append((item, chunks))
+        pooled += sum(len(chunk.sentences) for chunk in chunks)
         if pooled >= settings.embed_batch_size * _POOL_BATCHES:
             flush()
             pooled = 0
     flush()
+    plan.files = [item for item in plan.files if not item.dropped]
 
 
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk]) -> list[np.ndarray]:

@@ -5,20 +5,34 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from corpusqa.errors import CorpusQAError
-from corpusqa.types import Chunk
-from ingest.text import BM25_TOKEN_PATTERN, STOPWORDS, stem, stemmer, terms
+from ingest.text import BM25_TOKEN_PATTERN, stemmer, terms
 
-# STOPWORDS, stem and terms live in ingest.text; re-exported for callers of the old place.
-__all__ = ["STOPWORDS", "KeywordIndex", "stem", "terms"]
+__all__ = ["KeywordIndex"]
 
 
-def bm25_text(chunk: Chunk) -> str:
-    """What BM25 indexes for a chunk: its headline and its text."""
-    return f"{chunk.title}\n{chunk.text}"
+_IDS = "ids.json"
+
+
+def _node_ids(path: Path) -> list[str]:
+    """The chunk ids of a persisted index in row order (from corpus.jsonl, one line at a time, for a folder
+    written before ids.json existed)."""
+    ids_file = path / _IDS
+    if ids_file.is_file():
+        return [str(node_id) for node_id in json.loads(ids_file.read_text(encoding="utf-8"))]
+    with (path / "corpus.jsonl").open(encoding="utf-8") as lines:
+        return [str(json.loads(line)["node_id"]) for line in lines if line.strip()]
+
+
+def bm25_text(title: str, text: str, table: str = "") -> str:
+    """What BM25 indexes for a chunk: its headline (and its table's caption) and its text."""
+    if table and table != title:
+        return f"{title}\n{table}\n{text}"
+    return f"{title}\n{text}"
 
 
 class KeywordIndex:
@@ -42,35 +56,40 @@ class KeywordIndex:
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
     @classmethod
-    def build(cls, chunks: list[Chunk]) -> KeywordIndex | None:
-        """A fresh index over `chunks` (None when there are none)."""
-        if not chunks:
-            return None
+    def build(cls, texts: Iterable[tuple[str, str]]) -> KeywordIndex | None:
+        """A fresh index over (chunk id, `bm25_text`) pairs (None when there are none)."""
         from llama_index.core.schema import TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        nodes = [TextNode(id_=chunk.id, text=bm25_text(chunk)) for chunk in chunks]
+        df: Counter[str] = Counter()
+        nodes = []
+        for chunk_id, text in texts:
+            nodes.append(TextNode(id_=chunk_id, text=text))
+            df.update(set(terms(text)))
+        if not nodes:
+            return None
         retriever = BM25Retriever.from_defaults(
             nodes=nodes, similarity_top_k=min(10, len(nodes)), stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN
         )
-        df: Counter[str] = Counter()
-        for chunk in chunks:
-            df.update(set(terms(bm25_text(chunk))))
         return cls(retriever, len(nodes), dict(df))
 
     def persist(self, path: Path) -> None:
         """Write to a folder."""
         path.mkdir(parents=True, exist_ok=True)
         self._retriever.persist(str(path), show_progress=False)
+        # The chunk ids alone, in the index's row order: a reader then never loads corpus.jsonl (every
+        # chunk's text again) just to map a hit's row to its chunk.
+        (path / _IDS).write_text(json.dumps(self._node_ids), encoding="utf-8")
         (path / "terms.json").write_text(json.dumps({"n": self.size, "df": self.document_frequency}), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> KeywordIndex:
-        """Read a folder written by `persist` with bm25s alone (see `search`)."""
+        """Read a folder written by `persist` with bm25s alone (see `search`): its score matrix memory-mapped,
+        its corpus (the chunk texts, which questions read from the store) never loaded."""
         import bm25s
 
-        bm25 = bm25s.BM25.load(str(path), load_corpus=True, show_progress=False)
-        node_ids = [str(entry["node_id"]) for entry in bm25.corpus]
+        bm25 = bm25s.BM25.load(str(path), load_corpus=False, mmap=True, show_progress=False)
+        node_ids = _node_ids(path)
         terms = json.loads((path / "terms.json").read_text(encoding="utf-8"))
         index = cls(None, int(terms["n"]), dict(terms["df"]))
         index._bm25 = bm25

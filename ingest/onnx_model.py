@@ -332,8 +332,7 @@ class OnnxMiniLM:
         # Sorted by token count so each batch pads only to its own longest text.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: np.ndarray | None = None
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in _batches(order, [len(encodings[i].ids) for i in order], batch_size):
             pooled = self._run([encodings[i] for i in rows])
             if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
@@ -366,3 +365,24 @@ class OnnxMiniLM:
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         result: np.ndarray = np.asarray(pooled, dtype=np.float32)
         return result
+
+
+#: Texts x width^2 of one batch at most: attention holds batch x heads x width^2 floats per layer, so 64
+#: texts of 256 tokens made ONNX Runtime's arena grow by hundreds of MiB (it never shrinks) for no speed:
+#: on 2 cores a batch of 16 long texts already keeps both busy (#28). Short texts still go 64 at a time.
+_ATTENTION_BUDGET = 64 * 128 * 128
+
+
+def _batches(order: list[int], widths: list[int], batch_size: int) -> list[list[int]]:
+    """Rows of `order` (sorted by token count, `widths` in the same order) cut into batches of at most
+    `batch_size` texts whose count x widest^2 stays within the attention budget (one text at least)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for row, width in zip(order, widths):
+        if current and (len(current) == batch_size or (len(current) + 1) * width * width > _ATTENTION_BUDGET):
+            batches.append(current)
+            current = []
+        current.append(row)
+    if current:
+        batches.append(current)
+    return batches

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk, IngestReport, Skipped
+from corpusqa.types import Chunk, IngestReport, Skipped, SkippedPages
 from ingest.chunker import chunk_file
-from ingest.loader import Scope, SourceFile, UnreadableFile, file_hash, read_file
+from ingest.loader import OcrOptions, Scope, SourceFile, UnreadableFile, file_hash, read_file
 from ingest.state import Manifest, ManifestEntry
 from ingest.store import StoredDocument
 from ingest.text import annotate_chunks
 
-__all__ = ["IngestPlan", "PlannedFile", "label_sources", "plan_ingest"]
+__all__ = ["IngestPlan", "PlannedFile", "label_sources", "load_chunks", "plan_ingest", "timed"]
 
 #: Skipped.outcome values
 NOT_INDEXED, REMOVED, KEPT = "not indexed", "removed", "kept"
@@ -30,13 +33,19 @@ class LabelledScope:
 
 @dataclass
 class PlannedFile:
-    """A file whose new version goes into the index: embedded, or reused when a complete copy is stored."""
+    """A file whose new version goes into the index: embedded, or reused when a complete copy is stored.
+
+    Its chunks are made when the run reaches it (`load_chunks`) and let go once written, so an ingest holds
+    a pool of files at a time, never the whole generation (#28); `chunk_count` stays for the manifest.
+    """
 
     file: SourceFile
     hash: str
     action: str  # "added" | "updated"
-    chunks: list[Chunk]
     reuse: StoredDocument | None = None  # left complete by an interrupted run: nothing to embed
+    chunk_count: int = 0
+    old: ManifestEntry | None = None  # the committed version it replaces
+    dropped: bool = False  # it turned out to hold no indexable text: reported as skipped, not written
 
 
 @dataclass
@@ -46,6 +55,7 @@ class IngestPlan:
     files: list[PlannedFile] = field(default_factory=list)
     kept: Manifest = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    ocr: OcrOptions | None = None  # how `load_chunks` reads pages without text
 
 
 def label_sources(
@@ -86,9 +96,13 @@ def plan_ingest(
     *,
     delete: bool,
     keep_unreadable: bool,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestPlan:
-    """Read, hash and chunk every new or changed file, filling `report` exactly as the real run will end."""
-    plan = IngestPlan()
+    """Read and hash every file and decide its fate; new and changed files are chunked later (`load_chunks`).
+
+    `progress("OCR pages", done, total)` is called as OCR reads each page (total grows file by file).
+    """
+    plan = IngestPlan(ocr=_ocr_options(settings, report, progress))
     seen: set[str] = set()
     # A document's first folder belongs to one root: two folders named projB may not mix their files
     # under projB/ (the indexed one keeps it; in one run, the first given).
@@ -119,16 +133,12 @@ def plan_ingest(
             continue
         plan.touched.add(item.source)
         try:
-            data = _read_bytes(item, settings)
-            digest = file_hash(data)
+            with timed(report, "read"):
+                digest = file_hash(_read_bytes(item, settings))
             if old is not None and _is_stored(versions, old, digest, signature):
                 report.unchanged.append(item.source)
                 plan.kept[item.source] = old
                 continue
-            loaded = read_file(data, item.path, item.source, _max_bytes(settings), settings.text_layout)
-            chunks = annotate_chunks(chunk_file(loaded, digest, settings.chunk_tokens))
-            if not chunks:
-                raise UnreadableFile("no text to index")
         except UnreadableFile as exc:
             _unreadable(item.source, str(exc), old, keep_unreadable, plan, report)
             continue
@@ -137,7 +147,7 @@ def plan_ingest(
             (v for v in versions.get(item.source, []) if v.complete and v.hash == digest and v.signature == signature),
             None,
         )
-        plan.files.append(PlannedFile(item, digest, action, chunks, reuse))
+        plan.files.append(PlannedFile(item, digest, action, reuse, reuse.chunks if reuse else 0, old))
         getattr(report, action).append(item.source)
     for source, entry in sorted(committed.items()):
         if delete and source not in seen and _in_scope(source, entry.root, scopes):
@@ -150,6 +160,65 @@ def plan_ingest(
         if gone and any(_in_scope(source, v.root, scopes) for v in stored):
             plan.touched.add(source)
     return plan
+
+
+def load_chunks(
+    settings: Settings, planned: PlannedFile, plan: IngestPlan, report: IngestReport, *, keep_unreadable: bool,
+    annotate: bool = True,
+) -> list[Chunk]:
+    """Read, chunk and (with `annotate`) annotate a planned file; [] when it holds no indexable text, which is
+    then reported as skipped exactly as the plan would have (the dry run calls this too, without annotating)."""
+    try:
+        with timed(report, "read"):
+            data = _read_bytes(planned.file, settings)
+            planned.hash = file_hash(data)  # the bytes chunked now (the file may have changed since planning)
+            loaded = read_file(
+                data, planned.file.path, planned.file.source, _max_bytes(settings), settings.text_layout, plan.ocr
+            )
+        report.ocr_pages += loaded.pages.ocr_pages
+        with timed(report, "chunk"):
+            chunks = chunk_file(loaded, planned.hash, settings.chunk_tokens)
+        if not chunks:
+            raise UnreadableFile(loaded.pages.reason or "no text to index")
+        if loaded.pages.unread:
+            report.pages_skipped.append(SkippedPages(planned.file.source, loaded.pages.unread, loaded.pages.reason))
+    except UnreadableFile as exc:
+        planned.dropped = True
+        getattr(report, planned.action).remove(planned.file.source)
+        _unreadable(planned.file.source, str(exc), planned.old, keep_unreadable, plan, report)
+        report.deleted.sort()
+        return []
+    if annotate:
+        with timed(report, "annotate"):
+            chunks = annotate_chunks(chunks)
+    planned.chunk_count = len(chunks)
+    return chunks
+
+
+@contextmanager
+def timed(report: IngestReport, stage: str) -> Iterator[None]:
+    """Add the wall time of the block to `report.stages[stage]`."""
+    mark = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.stages[stage] = report.stages.get(stage, 0.0) + time.perf_counter() - mark
+
+
+def _ocr_options(
+    settings: Settings, report: IngestReport, progress: Callable[[str, int, int], None] | None
+) -> OcrOptions:
+    """OCR as the settings say, reporting each page read to `progress` as one running count over the files."""
+    counts = {"done": 0, "total": 0}
+
+    def on_page(done: int, total: int) -> None:
+        if done == 1:
+            counts["total"] += total
+        counts["done"] += 1
+        if progress is not None:
+            progress("OCR pages", counts["done"], counts["total"])
+
+    return OcrOptions(settings.ocr, settings.ocr_langs, settings.tesseract_cmd, on_page)
 
 
 def _read_bytes(item: SourceFile, settings: Settings) -> bytes:

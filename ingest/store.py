@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import numpy as np
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk
+from corpusqa.types import Chunk, TableRows
 
 __all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 
@@ -207,17 +207,14 @@ class ChunkStore:
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for metadata in self._all_metadatas():
             groups[str(metadata["source"])].append(metadata)
-        out = {}
-        for source, metas in groups.items():
-            hashes = {meta["doc_hash"] for meta in metas}
-            signatures = {meta.get("signature", "") for meta in metas}
-            expected = int(metas[0]["doc_chunks"])
-            complete = len(hashes) == 1 and len(signatures) == 1 and len(metas) == expected
-            first = metas[0]
-            out[source] = StoredDocument(
-                source, str(first["doc_hash"]), len(metas), complete, str(first.get("signature", "")), str(first.get("root", ""))
-            )
-        return out
+        return {source: _stored(source, metas) for source, metas in groups.items()}
+
+    def source_chunks(self, source: str) -> tuple[StoredDocument | None, list[Chunk]]:
+        """One source's record and every chunk stored for it (a reader keeps those its generation shows)."""
+        page = self.chunks.get(where={"source": source}, include=["metadatas", "documents"])
+        metas = page["metadatas"] or []
+        chunks = [_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], metas)]
+        return (_stored(source, list(metas)) if metas else None), chunks
 
     def versions(self) -> dict[str, list[StoredDocument]]:
         """Per source, every version the store holds (one per content hash and signature), with its chunk ids.
@@ -238,29 +235,31 @@ class ChunkStore:
 
     def _all_metadatas(self, with_ids: bool = False) -> list[Any]:
         rows: list[Any] = []
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
+        for page in _pages(self.chunks, ["metadatas"]):
             metadatas = page["metadatas"] or []
             rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
-            if len(page["ids"]) < _BATCH:
-                return rows
-            offset += _BATCH
+        return rows
+
+    def keyword_texts(self, ids: Container[str]) -> Iterator[tuple[str, str]]:
+        """(chunk id, text BM25 indexes) of the chunks in `ids`, read a page at a time (never a Chunk list)."""
+        from ingest.keyword import bm25_text
+
+        for page in _pages(self.chunks, ["metadatas", "documents"]):
+            for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+                if chunk_id in ids:
+                    table = json.loads(str(meta["table"]))["name"] if meta.get("table") else ""
+                    yield chunk_id, bm25_text(str(meta["title"]), text or "", table)
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (for building the keyword index)."""
-        chunks: list[Chunk] = []
-        offset = 0
-        while True:
-            page = self.chunks.get(include=["metadatas", "documents"], limit=_BATCH, offset=offset)
-            chunks.extend(_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"]))
-            if len(page["ids"]) < _BATCH:
-                return chunks
-
-            offset += _BATCH
+        return [
+            _to_chunk(i, d, m)
+            for page in _pages(self.chunks, ["metadatas", "documents"])
+            for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])
+        ]
 
     def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
-        """Chunks by id (missing ids are left out)."""
+        """Chunks by id (missing ids are left out): a question reads only its hits' texts."""
         if not ids:
             return {}
         page = self.chunks.get(ids=ids, include=["metadatas", "documents"])
@@ -323,6 +322,10 @@ class ChunkStore:
         dense = self._dense
         if dense is not None and dense.total == total:
             return dense
+        if total == 0:  # an empty index (nothing to reshape)
+            dense = _Dense(0, _frozen(np.zeros((0, 0), dtype=np.float32)), ())
+            self._dense = dense
+            return dense
         cached = self._read_dense_cache(total)
         if cached is not None:
             dense = _Dense(total, _frozen(cached[0]), tuple(cached[1]))
@@ -333,15 +336,10 @@ class ChunkStore:
         ids: list[str] = []
         chunk_ids: list[str] = []
         parts: list[np.ndarray] = []
-        offset = 0
-        while True:
-            page = self.sentences.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=offset)
+        for page in _pages(self.sentences, ["embeddings", "metadatas"]):
             ids.extend(page["ids"])
             chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
             parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
-            if len(page["ids"]) < _BATCH:
-                break
-            offset += _BATCH
         order = sorted(range(len(ids)), key=ids.__getitem__)
         vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
         dense = _Dense(total, _frozen(vectors), tuple(chunk_ids[row] for row in order))
@@ -376,19 +374,20 @@ class ChunkStore:
         if self.dense_cache is None:
             return None
         # the collection's id too: a collection made again (a rebuilt index) never reads an old file
-        return self.dense_cache.with_name(f"{self.dense_cache.name}-{str(self.sentences.id)[:8]}-{total}.npz")
+        return self.dense_cache.with_name(f"{self.dense_cache.name}-{str(self.sentences.id)[:8]}-{total}")
 
     def _read_dense_cache(self, total: int) -> tuple[np.ndarray, list[str]] | None:
+        """The kept matrix, memory-mapped (read-only): the process holds only the pages questions touch."""
         path = self._dense_path(total)
-        if path is None or not path.is_file():
+        if path is None or not (path / "vectors.npy").is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as saved:
-                vectors = np.asarray(saved["vectors"], dtype=np.float32)
-                chunk_ids = [str(cid) for cid in saved["chunk_ids"]]
+            vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            chunk_ids = json.loads((path / "chunk_ids.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError, EOFError):
             return None
-        return (vectors, chunk_ids) if len(chunk_ids) == total == len(vectors) else None
+        ok = vectors.dtype == np.float32 and vectors.ndim == 2 and isinstance(chunk_ids, list)
+        return (vectors, [str(cid) for cid in chunk_ids]) if ok and len(chunk_ids) == total == len(vectors) else None
 
     def _write_dense_cache(self, total: int, vectors: np.ndarray, chunk_ids: list[str]) -> None:
         path = self._dense_path(total)
@@ -398,14 +397,17 @@ class ChunkStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
             try:
-                with partial.open("wb") as handle:
-                    np.savez(handle, vectors=vectors, chunk_ids=np.asarray(chunk_ids, dtype=str))
-                os.replace(partial, path)
+                remove_path(partial)
+                partial.mkdir()
+                np.save(partial / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+                (partial / "chunk_ids.json").write_text(json.dumps(chunk_ids), encoding="utf-8")
+                remove_path(path)  # a torn or unreadable copy (a reader that mapped it keeps its pages)
+                os.replace(partial, path)  # a folder renamed whole: a reader sees both files or neither
             finally:
-                partial.unlink(missing_ok=True)
-            for old in path.parent.glob("*.npz"):  # other generations' matrices
-                if old != path:
-                    old.unlink(missing_ok=True)
+                remove_path(partial)
+            for old in path.parent.iterdir():  # other generations' matrices (and the .npz files of before)
+                if old != path and not old.name.startswith("."):
+                    remove_path(old)
         except OSError:  # a read-only index still answers, from Chroma
             return
 
@@ -472,6 +474,29 @@ class ChunkStore:
         return len(stale)
 
 
+def _stored(source: str, metas: list[Any]) -> StoredDocument:
+    """A source's record from the metadata of its stored chunks."""
+    hashes = {meta["doc_hash"] for meta in metas}
+    signatures = {meta.get("signature", "") for meta in metas}
+    expected = int(metas[0]["doc_chunks"])
+    complete = len(hashes) == 1 and len(signatures) == 1 and len(metas) == expected
+    first = metas[0]
+    return StoredDocument(
+        source, str(first["doc_hash"]), len(metas), complete, str(first.get("signature", "")), str(first.get("root", ""))
+    )
+
+
+def _pages(collection: Any, include: list[str]) -> Iterator[Any]:
+    """A collection's rows, _BATCH at a time (one get() of every row holds far more memory at its peak)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=_BATCH, offset=offset)
+        yield page
+        if len(page["ids"]) < _BATCH:
+            return
+        offset += _BATCH
+
+
 def _depth(limit: int, total: int) -> int:
     """How many sentences a query takes for `limit` chunks: a chunk's several sentences can fill the top."""
     return min(limit * 4, total)
@@ -487,7 +512,14 @@ def _best_per_chunk(hits: Iterable[tuple[str, float]], limit: int) -> list[tuple
 
 
 def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> dict[str, Any]:
+    # Chroma metadata holds no None: the table and OCR keys are left out of passages that have none
+    extra: dict[str, Any] = {}
+    if chunk.table is not None:
+        extra["table"] = json.dumps(chunk.table.to_json())
+    if chunk.ocr_confidence is not None:
+        extra["ocr_confidence"] = float(chunk.ocr_confidence)
     return {
+        **extra,
         "root": root,
         "source": chunk.source,
         "title": chunk.title,
@@ -520,6 +552,8 @@ def _to_chunk(chunk_id: str, text: str | None, meta: Any) -> Chunk:
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))),
         entities=tuple((int(a), int(b), str(label)) for a, b, label in json.loads(str(meta.get("entities") or "[]"))),
         page=int(meta.get("page") or 0) or None,
+        table=TableRows.from_json(json.loads(str(meta["table"]))) if meta.get("table") else None,
+        ocr_confidence=float(meta["ocr_confidence"]) if meta.get("ocr_confidence") is not None else None,
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "entity_spans",
     "import_spacy",
     "nlp",
+    "preload_nlp",
     "stem",
     "terms",
     "words",
@@ -125,16 +126,81 @@ def import_spacy() -> Any:
     torch import that another thread (the ONNX export, the bench) makes meanwhile.
     """
     if "torch" in sys.modules or "spacy" in sys.modules:
-        import spacy
-
-        return spacy
+        return _import_without_cli()
     blocker = _NoTorchHere(threading.get_ident())
     sys.meta_path.insert(0, blocker)
     try:
-        import spacy
+        spacy = _import_without_cli()
     finally:
         sys.meta_path.remove(blocker)
     return spacy
+
+
+def _import_without_cli() -> Any:
+    """`import spacy` without its command-line package (a third of the import, #28).
+
+    spacy/__init__ imports `spacy.cli.info` only to offer `spacy.info`; spacy.cli pulls typer, weasel and
+    every command. A stand-in `spacy.cli.info` is in sys.modules during the import only, and its `info`
+    imports the real one when called; a later `import spacy.cli` gets the real package.
+    """
+    import sys
+    import types
+
+    if "spacy" in sys.modules:
+        import spacy
+
+        return spacy
+
+    def info(*args: Any, **kwargs: Any) -> Any:
+        """spaCy's `spacy.info`, imported on first use."""
+        from spacy.cli.info import info as real
+
+        return real(*args, **kwargs)
+
+    package = types.ModuleType("spacy.cli")
+    package.__path__ = []  # a package, so that `spacy.cli.info` resolves to the stand-in below
+    stand_in = types.ModuleType("spacy.cli.info")
+    stand_in.info = info  # type: ignore[attr-defined]
+    stubs = {"spacy.cli": package, "spacy.cli.info": stand_in}
+    installed = [name for name in stubs if name not in sys.modules]
+    sys.modules.update({name: stubs[name] for name in installed})
+    try:
+        import spacy
+    finally:
+        for name in installed:
+            if sys.modules.get(name) is stubs[name]:
+                del sys.modules[name]
+    if getattr(spacy, "cli", None) is package:
+        del spacy.cli  # `spacy.cli` is imported for real when someone asks for it
+    return spacy
+
+
+_nlp_lock = threading.Lock()
+_preloading: list[threading.Thread] = []
+
+
+def nlp() -> SharedPipeline:
+    """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer); loaded once, by whichever thread asks first."""
+    with _nlp_lock:  # a second caller waits for the load in progress rather than loading a second copy
+        return _load_nlp()
+
+
+def preload_nlp() -> None:
+    """Start loading spaCy in a background thread, so that a cold question overlaps it with opening the index
+    and the embedding model (#28); a no-op once started."""
+    with _nlp_lock:
+        if _preloading or _load_nlp.cache_info().currsize:
+            return
+        thread = threading.Thread(target=_quiet_nlp, name="corpusqa-spacy-load", daemon=True)
+        _preloading.append(thread)
+    thread.start()
+
+
+def _quiet_nlp() -> None:
+    try:
+        nlp()
+    except Exception:  # noqa: BLE001 - the caller's own nlp() call raises the same error where it is handled
+        return
 
 
 class SharedPipeline:
@@ -173,7 +239,7 @@ class SharedPipeline:
 
 
 @lru_cache(maxsize=1)
-def nlp() -> SharedPipeline:
+def _load_nlp() -> SharedPipeline:
     """The loaded spaCy pipeline (tagger, parser and NER; no lemmatizer), shared by every thread."""
     from corpusqa.errors import ModelLoadError
 
@@ -187,7 +253,7 @@ def nlp() -> SharedPipeline:
         ) from exc
 
 
-# Words that join two numbers or dates into one range: "13,000 to 14,000", "between 5 and 7", "1998-2001".
+# Words that join two numbers or dates into one range: "40 to 60", "between 5 and 7", "1998-2001".
 _RANGE_JOIN = re.compile(r"\s*(?:to|and|or|-|–|—|through|until)\s*", re.IGNORECASE)
 _JOINABLE = {"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.chunker import split_sentences
-from ingest.keyword import terms
+from ingest.text import terms
 
 __all__ = ["SplitClaim", "canonical_markers", "is_abstention", "split_claims", "strip_markers"]
 

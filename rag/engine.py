@@ -7,7 +7,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,12 @@ from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_path
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
+from ingest.text import preload_nlp
+from rag.condense import standalone_question
+from rag.conversation import Turn
 from rag.documents import document_lines, indexed_text
 from rag.extractive import ABSTAIN_TEXT, answer_extractively
+from rag.jitter import Jitter
 from rag.llm import LLMClient
 from rag.reader.fitted import Bands, Fitted, load_fitted
 from rag.reader.question import QuestionAnalysis
@@ -61,7 +65,34 @@ class _Snapshot:
     mtime: float
     store: ChunkStore
     keyword: KeywordIndex | None
-    chunks: dict[str, Chunk]
+    # The ids of the chunks this generation shows (the keyword index's rows); their texts stay in the store
+    # and only a question's hits are read (#28): memory no longer grows with every chunk's text.
+    ids: frozenset[str]
+
+    @property
+    def chunks(self) -> Mapping[str, Chunk]:
+        """This generation's chunks by id, each read from the store when asked for (nothing is held)."""
+        return _StoredChunks(self.store, self.ids)
+
+
+class _StoredChunks(Mapping[str, Chunk]):
+    """A read-only view of a generation's chunks: ids in memory, texts and metadata read from the store."""
+
+    def __init__(self, store: ChunkStore, ids: frozenset[str]) -> None:
+        self._store = store
+        self._ids = ids
+
+    def __getitem__(self, chunk_id: str) -> Chunk:
+        found = self._store.get_chunks([chunk_id]) if chunk_id in self._ids else {}
+        if chunk_id not in found:
+            raise KeyError(chunk_id)
+        return found[chunk_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 class Engine:
@@ -73,11 +104,14 @@ class Engine:
         embedder: Embedder,
         llm: LLMClient | None = None,
         fitted: Fitted | None = None,
+        jitter: Jitter | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.llm = llm or LLMClient(settings)
         self._fitted = fitted
+        # The eval's jitter check (rag.jitter): None answers as the numbers come; a Jitter perturbs them.
+        self.jitter = jitter
         self._snapshot: _Snapshot | None = None
         self._reload_lock = threading.Lock()
 
@@ -86,7 +120,7 @@ class Engine:
         """The fitted ranker, confidence model and bands (rag/fitted.json unless given)."""
         if self._fitted is None:
             self._fitted = load_fitted()
-        return self._fitted
+        return self.jitter.fitted(self._fitted) if self.jitter is not None else self._fitted
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -132,19 +166,35 @@ class Engine:
 
     # ---- answering -------------------------------------------------------------------------------
 
-    def ask(self, question: str, *, backend: str | None = None, top_k: int | None = None) -> Answer:
-        """Answer a question with citations (or abstain)."""
+    def ask(
+        self,
+        question: str,
+        *,
+        backend: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
+        """Answer a question with citations (or abstain); `history`: the conversation's earlier turns."""
         answer: Answer | None = None
-        for event in self.stream(question, backend=backend, top_k=top_k):
+        for event in self.stream(question, backend=backend, top_k=top_k, history=history):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, *, backend: str | None = None, top_k: int | None = None
+        self,
+        question: str,
+        *,
+        backend: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Turn] | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is produced, then the finished Answer."""
+        """Yield the answer's text as it is produced, then the finished Answer.
+
+        With `history` (earlier turns, oldest first) a follow-up is first rewritten to stand alone; that
+        rewording is what is searched and answered, and it comes back as `Answer.standalone_question`.
+        """
         started = time.perf_counter()
         question = self._clean_question(question)
         backend = backend or self.settings.backend
@@ -152,16 +202,21 @@ class Engine:
             raise InvalidSettingError(f"Unknown backend {backend!r}; use 'extractive' or 'openai'.")
         k = top_k or self.settings.top_k
         timings = Timings()
+        self._preload()
         snapshot = self._current()
-        vector, retrieved = self._retrieved(snapshot, question, k, timings)
+        mark = time.perf_counter()
+        searched = standalone_question(question, history or (), self.llm if backend == "openai" else None, self.settings)
+        timings.rewriting = time.perf_counter() - mark
+        vector, retrieved = self._retrieved(snapshot, searched, k, timings)
 
         mark = time.perf_counter()
         if backend == "extractive":
-            answer = self._extractive(question, vector, retrieved, snapshot)
+            answer = self._extractive(searched, vector, retrieved, snapshot)
             yield answer.answer
         else:
-            answer = yield from self._generative(question, retrieved, snapshot, vector)
+            answer = yield from self._generative(searched, retrieved, snapshot, vector)
         timings.answering = time.perf_counter() - mark
+        answer.question, answer.standalone_question = question, searched
         answer.timings = timings
         answer.seconds = time.perf_counter() - started
         yield answer
@@ -171,13 +226,16 @@ class Engine:
         question = self._clean_question(question)
         return self._retrieved(self._current(), question, top_k or self.settings.top_k, Timings())[1]
 
-    def candidates(self, question: str, top_k: int | None = None) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
+    def candidates(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] | None = None
+    ) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
         """The extractive answerer's view of a question: its analysis, every retrieved sentence with its
         features (unranked), and the passages they come from (for fitting and explaining the answerer)."""
-        question = self._clean_question(question)
+        self._preload()
+        question = standalone_question(self._clean_question(question), history or (), None, self.settings)
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, question, top_k or self.settings.top_k, Timings())
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = self._sentence_context(snapshot, retrieved)
         analysis, found = candidates(question, vector, retrieved, sentence_vectors, idf)
         return analysis, found, retrieved
 
@@ -186,11 +244,12 @@ class Engine:
         started = time.perf_counter()
         query = self._clean_question(query)
         timings = Timings()
+        self._preload()
         snapshot = self._current()
         vector, retrieved = self._retrieved(snapshot, query, k or self.settings.top_k, timings)
         mark = time.perf_counter()
         # The answerer's fitted ranker picks each passage's best sentence (rank() returns them best first).
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = self._sentence_context(snapshot, retrieved)
         best: dict[int, str] = {}
         _, found = candidates(query, vector, retrieved, sentence_vectors, idf)
         for candidate in rank(found, self.fitted) if found else []:
@@ -202,8 +261,10 @@ class Engine:
     def document(self, source: str, start: int | None = None, end: int | None = None) -> DocumentLines:
         """Lines start..end of an indexed document, as the index holds its text (what citations point at)."""
         snapshot = self._current()
-        text = indexed_text(snapshot.store.documents().get(source), int(self.settings.max_file_mb * 1024 * 1024))
-        return document_lines(snapshot.chunks.values(), source, start, end, text)
+        stored, chunks = snapshot.store.source_chunks(source)
+        shown = [chunk for chunk in chunks if chunk.id in snapshot.ids]
+        text = indexed_text(stored, int(self.settings.max_file_mb * 1024 * 1024))
+        return document_lines(shown, source, start, end, text)
 
     def source_file(self, source: str) -> SourceFile:
         """The indexed file `source` as it is on disk: committed documents only, from their recorded folder."""
@@ -228,9 +289,21 @@ class Engine:
     def with_settings(self, **changes: object) -> Engine:
         """A copy sharing this engine's model and fitted parameters, with some settings changed (evals, tuning)."""
         settings = self.settings.model_copy(update=changes)
-        return Engine(settings, self.embedder, LLMClient(settings), self._fitted)
+        return Engine(settings, self.embedder, LLMClient(settings), self._fitted, self.jitter)
+
+    def with_jitter(self, jitter: Jitter | None) -> Engine:
+        """A copy sharing this engine's model, fitted parameters and loaded index, perturbed by `jitter`."""
+        twin = Engine(self.settings, self.embedder, self.llm, self._fitted, jitter)
+        twin._snapshot = self._snapshot
+        return twin
 
     # ---- internals -------------------------------------------------------------------------------
+
+    def _preload(self) -> None:
+        """Load spaCy and the embedding model in background threads while this thread opens the index: a cold
+        question needs all three, and only the first two release the GIL for much of their load (#28)."""
+        preload_nlp()
+        self.embedder.preload()
 
     def _weights(self) -> FusionWeights:
         return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
@@ -239,9 +312,11 @@ class Engine:
         """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""
         mark = time.perf_counter()
         vector = self.embedder.embed_query(question)
+        if self.jitter is not None:
+            vector = self.jitter.vector(vector, f"question:{question}")
         timings.embedding = time.perf_counter() - mark
         mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.chunks)
+        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.ids)
         retrieved = retriever.retrieve(question, vector, k)
         timings.retrieval = time.perf_counter() - mark
         return vector, retrieved
@@ -306,13 +381,12 @@ class Engine:
 
     def _load_snapshot(self, store: ChunkStore, generation: int, bm25_dir: str, mtime: float) -> _Snapshot:
         keyword = self._load_keyword(bm25_dir)
-        wanted = set(keyword.ids) if keyword is not None else set()
-        chunks = {chunk.id: chunk for chunk in store.all_chunks() if chunk.id in wanted}
-        if not chunks:
+        ids = frozenset(keyword.ids) if keyword is not None else frozenset()
+        if not ids:
             raise EmptyCorpusError(
                 f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
             )
-        return _Snapshot(generation, mtime, store, keyword, chunks)
+        return _Snapshot(generation, mtime, store, keyword, ids)
 
     def _load_keyword(self, folder: str) -> KeywordIndex | None:
         if not folder:
@@ -329,7 +403,7 @@ class Engine:
         import numpy as np
 
         assert isinstance(vector, np.ndarray)
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = self._sentence_context(snapshot, retrieved)
         result = answer_extractively(question, vector, retrieved, sentence_vectors, idf, self.fitted, self._bands())
         if result.best is None or result.abstained:
             return Answer(
@@ -354,6 +428,12 @@ class Engine:
             short_answer=result.short_answer,
             band=result.band,
         )
+
+    def _sentence_context(self, snapshot: _Snapshot, retrieved: list[ScoredChunk]) -> tuple[dict[str, Any], Callable[[str], float]]:
+        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        if self.jitter is not None:
+            sentence_vectors = self.jitter.matrices(sentence_vectors)
+        return sentence_vectors, idf
 
     def _bands(self) -> Bands:
         """The fitted band thresholds, overridden by the abstain/answer threshold settings when set."""
@@ -418,4 +498,6 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         highlight=highlight,
         page=chunk.page,
         url=citation_url(chunk, highlight),
+        table=chunk.table,
+        ocr_confidence=chunk.ocr_confidence,
     )

@@ -2,10 +2,9 @@
 
 A claim (one sentence) holds when (1) every number, date and proper name in it appears in one of its
 cited passages (rag/facts.py) and (2) one sentence of those passages is close to it: MiniLM
-similarity and idf-weighted term overlap, the `dense` and `lex` features the extractive answerer
-computes for a question and a sentence (rag/reader/sentences.py `candidates`, over ingest/text.py
-`terms`/`stem` and the BM25 idf). One notion of "this sentence supports that", not two; `support`
-is the one function to re-point when those features move to a shared module.
+similarity and idf-weighted term overlap, the `dense` and `lex` features the reader computes for a
+question and a sentence, by the reader's own functions (rag/reader/sentences.py `similarity`,
+`coverage`, `term_weights`, over the BM25 idf). One notion of "this sentence supports that", not two.
 """
 
 from __future__ import annotations
@@ -17,13 +16,11 @@ from functools import lru_cache
 import numpy as np
 
 from corpusqa.types import Claim, ScoredChunk
-from ingest.keyword import terms
-from ingest.text import words
+from ingest.text import terms
 from rag.citations import SplitClaim, split_claims
 from rag.extractive import ABSTAIN_TEXT
 from rag.facts import Facts, claim_facts, missing_facts
-from rag.reader.question import QuestionAnalysis
-from rag.reader.sentences import Candidate, candidates
+from rag.reader.sentences import coverage, similarity, term_weights
 
 __all__ = [
     "MAY_NOT_SAY",
@@ -31,11 +28,11 @@ __all__ = [
     "TERSE_TERMS",
     "THRESHOLDS",
     "UNSUPPORTED_MARK",
+    "CheckedAnswer",
     "GroundingThresholds",
     "Support",
     "attribute",
-    "check_claims",
-    "mark_unsupported",
+    "check_answer",
     "support",
     "verdict_note",
 ]
@@ -87,27 +84,25 @@ def _label(numbers: tuple[int, ...]) -> str:
     return "".join(f"[{n}]" for n in numbers)
 
 
-def _as_question(claim: SplitClaim) -> QuestionAnalysis:
-    """The claim in the shape `candidates` reads, without a spaCy parse of its own.
+@dataclass(frozen=True)
+class _Sentence:
+    """One sentence of a cited passage and how close a claim is to it."""
 
-    The check reads two features, `dense` (the claim's vector against a sentence's) and `lex` (idf-weighted
-    term overlap), and both depend on the claim's text alone; the answer type, entities and negation a
-    parse would give feed other features of the extractive ranker. The claim's names, numbers and dates
-    are checked exactly by rag/facts.py. Parsing every claim here again cost ~6 ms a claim, twice.
-    """
-    return QuestionAnalysis(claim.core, None, (), False, "", frozenset(words(claim.core)))
+    passage: int  # index into the claim's cited passages
+    text: str
+    overlap: float  # `lex`: the idf-weighted share of the claim's terms in the sentence
+    similarity: float = 0.0  # `dense`: MiniLM cosine, filled only when the claim is embedded
 
 
-def _with_similarity(
-    ranked: list[Candidate], vector: np.ndarray, cited: list[ScoredChunk], sentence_vectors: dict[str, np.ndarray]
-) -> list[Candidate]:
-    """The candidates with `dense` filled in for the claim's vector: the one dot product `candidates`
-    computes for it, so the term features of a claim are computed once, not again for its vector."""
+def _cited_sentences(core: str, cited: list[ScoredChunk], idf: Callable[[str], float]) -> list[tuple[_Sentence, int]]:
+    """Every sentence of the cited passages with the claim's term overlap (and the sentence's index)."""
+    weights = term_weights(core, idf)
     out = []
-    for candidate in ranked:
-        matrix = sentence_vectors.get(cited[candidate.chunk_index].chunk.id)
-        dense = float(matrix[candidate.sentence_index] @ vector) if matrix is not None else 0.0
-        out.append(replace(candidate, features={**candidate.features, "dense": dense}))
+    for passage, scored in enumerate(cited):
+        chunk = scored.chunk
+        for index, (start, end) in enumerate(chunk.sentences):
+            text = chunk.text[start:end]
+            out.append((_Sentence(passage, text, coverage(weights, set(terms(text)))), index))
     return out
 
 
@@ -131,35 +126,38 @@ def support(
         return Support(False, None, None, 0.0, 0.0, "no citation")
     cited = [retrieved[number - 1] for number in claim.citations]
     missing = missing_facts(facts, [f"{scored.chunk.title}\n{scored.chunk.text}" for scored in cited])
-    width = next((matrix.shape[1] for matrix in sentence_vectors.values()), 1)
-    _, ranked = candidates(_as_question(claim), np.zeros(width, dtype=np.float32), cited, sentence_vectors, idf)
-    overlap = max((candidate.features["lex"] for candidate in ranked), default=0.0)
+    found = _cited_sentences(claim.core, cited, idf)
+    overlap = max((sentence.overlap for sentence, _ in found), default=0.0)
     if always_embed or (not missing and overlap >= thresholds.min_overlap):
-        ranked = _with_similarity(ranked, embed(claim.core), cited, sentence_vectors)
+        vector = embed(claim.core)
+        found = [
+            (replace(s, similarity=similarity(sentence_vectors.get(cited[s.passage].chunk.id), index, vector)), index)
+            for s, index in found
+        ]
     best = max(
-        ranked,
-        key=lambda c: min(c.features["dense"] / thresholds.min_similarity, c.features["lex"] / thresholds.min_overlap),
+        (s for s, _ in found),
+        key=lambda s: min(s.similarity / thresholds.min_similarity, s.overlap / thresholds.min_overlap),
         default=None,
     )
     evidence = best.text if best else None
-    passage = claim.citations[best.chunk_index] if best else None
-    similarity, overlap = (best.features["dense"], best.features["lex"]) if best else (0.0, 0.0)
+    passage = claim.citations[best.passage] if best else None
+    closeness, overlap = (best.similarity, best.overlap) if best else (0.0, 0.0)
     if missing:
         shown = ", ".join(f"“{fact}”" for fact in missing[:3])
-        return Support(False, evidence, passage, similarity, overlap, f"{shown} not in {_label(claim.citations)}")
-    if best is None or similarity < thresholds.min_similarity or overlap < thresholds.min_overlap:
-        said = f"similarity {similarity:.2f}, " if similarity else ""
+        return Support(False, evidence, passage, closeness, overlap, f"{shown} not in {_label(claim.citations)}")
+    if best is None or closeness < thresholds.min_similarity or overlap < thresholds.min_overlap:
+        said = f"similarity {closeness:.2f}, " if closeness else ""
         return Support(
-            False, evidence, passage, similarity, overlap,
+            False, evidence, passage, closeness, overlap,
             f"no sentence of {_label(claim.citations)} says this ({said}term overlap {overlap:.0%})",
         )
-    return Support(True, evidence, passage, similarity, overlap, "")
+    return Support(True, evidence, passage, closeness, overlap, "")
 
 
 def _with_question(claim: SplitClaim, question: str | None) -> SplitClaim:
     """A terse claim read as the answer to its question ("Jane Roe" -> "Who said ...? Jane Roe"), so that the
     sentence it is compared with is the one that says who said it. Its facts stay the claim's own: the
-    question's words are never evidence for what the answer adds (`check_claims` checks those alone)."""
+    question's words are never evidence for what the answer adds (`check_answer` checks those alone)."""
     if not question or len(terms(claim.core)) > TERSE_TERMS:
         return claim
     return replace(claim, core=f"{question.strip().rstrip('?')} {claim.core}")
@@ -196,7 +194,15 @@ def attribute(
     return max(found, key=lambda verdict: _closeness(verdict, thresholds), default=None)
 
 
-def check_claims(
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """An LLM answer's claims, each checked, and its text with UNSUPPORTED_MARK after each that failed."""
+
+    claims: list[Claim]
+    marked: str
+
+
+def check_answer(
     text: str,
     retrieved: list[ScoredChunk],
     embed: Callable[[str], np.ndarray],
@@ -204,7 +210,7 @@ def check_claims(
     idf: Callable[[str], float],
     thresholds: GroundingThresholds = THRESHOLDS,
     question: str | None = None,
-) -> list[Claim]:
+) -> CheckedAnswer:
     """Split an answer whose markers are `[n]` into claims and check each against its cited passages.
 
     `retrieved` are the passages the model was shown, numbered as it saw them. A claim its cited passages do
@@ -236,7 +242,11 @@ def check_claims(
                 recited_from,
             )
         )
-    return out
+    marked = text
+    for claim, verdict in sorted(zip(split, out), key=lambda pair: -pair[0].end):
+        if not verdict.supported:
+            marked = marked[: claim.end] + UNSUPPORTED_MARK + marked[claim.end :]
+    return CheckedAnswer(out, marked)
 
 
 def verdict_note(claims: list[Claim]) -> str:
@@ -257,12 +267,3 @@ def verdict_note(claims: list[Claim]) -> str:
     if len(failed) == len(claims):
         return f"Not supported by the documents: {listed}. {ABSTAIN_TEXT}"
     return f"Checked: {len(claims) - len(failed)} of {len(claims)} claims supported; not supported: {listed}.{moved}"
-
-
-def mark_unsupported(text: str, claims: list[Claim]) -> str:
-    """The answer with UNSUPPORTED_MARK after each claim that failed (`claims` as `check_claims` gave them)."""
-    split = split_claims(text)
-    for claim, verdict in sorted(zip(split, claims), key=lambda pair: -pair[0].end):
-        if not verdict.supported:
-            text = text[: claim.end] + UNSUPPORTED_MARK + text[claim.end :]
-    return text

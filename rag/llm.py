@@ -7,10 +7,9 @@ from typing import Any
 
 from corpusqa.errors import LLMError
 from corpusqa.settings import Settings
-from corpusqa.types import ScoredChunk
-from rag.citations import canonical_markers, is_abstention
+from corpusqa.types import ScoredChunk, kind_label
 
-__all__ = ["LLMClient", "build_messages", "is_abstention", "parse_citations"]
+__all__ = ["LLMClient", "build_messages"]
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages the user provides. "
@@ -53,16 +52,10 @@ def build_messages(question: str, passages: list[ScoredChunk]) -> list[dict[str,
     rows = []
     for scored in passages:
         chunk = scored.chunk
-        kind = "reader comment" if chunk.kind == "comment" else chunk.kind
+        kind = kind_label(chunk.kind)
         rows.append((" ".join(chunk.text.split()), chunk.source, chunk.start_line, chunk.end_line, kind, chunk.title))
     messages.append({"role": "user", "content": _user(_passages_text(rows), question)})
     return messages
-
-
-def parse_citations(text: str, passages: int) -> tuple[str, list[int]]:
-    """Read every citation format as `[n]`, drop markers that point at no passage; return (clean text,
-    cited passage numbers in order)."""
-    return canonical_markers(text, passages)
 
 
 class LLMClient:
@@ -98,6 +91,16 @@ class LLMClient:
                     yield response.delta
         except Exception as exc:  # openai/httpx errors, translated below
             raise self._translate(exc) from exc
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The model's whole reply to some chat messages (not streamed)."""
+        from llama_index.core.llms import ChatMessage
+
+        try:
+            response = self._client().chat([ChatMessage(role=m["role"], content=m["content"]) for m in messages])
+        except Exception as exc:  # openai/httpx errors, translated below
+            raise self._translate(exc) from exc
+        return str(response.message.content or "")
 
     def _translate(self, exc: Exception) -> LLMError:
         import openai

@@ -11,7 +11,7 @@ from corpusqa.types import Answer, Citation, Claim, ScoredChunk
 from rag.answer_check import judge_answers
 from rag.citations import canonical_markers, is_abstention
 from rag.extractive import ABSTAIN_TEXT
-from rag.grounding import MAY_NOT_SAY, NOT_ANSWERED_NOTE, check_claims, mark_unsupported, verdict_note
+from rag.grounding import MAY_NOT_SAY, NOT_ANSWERED_NOTE, check_answer, verdict_note
 from rag.reader.fitted import Bands, Fitted
 
 __all__ = ["ReplyContext", "shape_reply"]
@@ -49,7 +49,8 @@ def shape_reply(
     text, cited = canonical_markers(reply, len(retrieved))
     if is_abstention(text) and not cited:
         return Answer(question, text, True, "openai", 0.0, [], retrieved=retrieved, band="abstain"), ""
-    claims = check_claims(text, retrieved, context.embed, context.sentence_vectors, context.idf, question=question)
+    checked = check_answer(text, retrieved, context.embed, context.sentence_vectors, context.idf, question=question)
+    claims = checked.claims
     if not any(claim.supported for claim in claims):
         return Answer(
             question, ABSTAIN_TEXT, True, "openai", 0.0, [], retrieved=retrieved,
@@ -70,6 +71,6 @@ def shape_reply(
             retrieved=retrieved, unsupported=failed, claims=claims, model_answer=text, band="possibly",
         ), f"{note}\n\n{NOT_ANSWERED_NOTE}".strip()
     return Answer(
-        question, mark_unsupported(text, claims), False, "openai", 0.0, citations,
+        question, checked.marked, False, "openai", 0.0, citations,
         retrieved=retrieved, unsupported=failed, claims=claims,
     ), note

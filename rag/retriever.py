@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 
-from corpusqa.types import Chunk, ScoredChunk
+from corpusqa.types import ScoredChunk
 from ingest.keyword import KeywordIndex
 from ingest.store import ChunkStore
 
@@ -42,21 +43,22 @@ class HybridRetriever:
     """Top-k chunks for a question from one index snapshot."""
 
     def __init__(
-        self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights, chunks: dict[str, Chunk]
+        self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights, ids: Collection[str]
     ) -> None:
         self.store = store
         self.keyword = keyword
         self.weights = weights
-        # The snapshot's chunks: results are limited to them, so a question asked while a re-ingest
-        # writes never mixes a file's old and new chunks.
-        self.chunks = chunks
+        # The snapshot's chunk ids: results are limited to them, so a question asked while a re-ingest
+        # writes never mixes a file's old and new chunks. Only the hits' texts are read from the store.
+        self.ids = ids
 
     def retrieve(self, question: str, vector: np.ndarray, top_k: int) -> list[ScoredChunk]:
         """Fused ranking of both retrievers, cut to top_k."""
         depth = max(20, top_k * 4)
-        bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth)] if self.keyword else []
+        ids = self.ids
+        bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth) if chunk_id in ids] if self.keyword else []
         dense = (
-            [chunk_id for chunk_id, _ in self.store.query(vector, depth, self.chunks) if chunk_id in self.chunks]
+            [chunk_id for chunk_id, _ in self.store.query(vector, depth, ids) if chunk_id in ids]
             if self.weights.dense > 0
             else []
         )
@@ -66,10 +68,9 @@ class HybridRetriever:
         # paraphrased questions sharing few words with the text (and BM25 ranks first far more often).
         if dense and self.weights.dense > 0 and top_k > 1 and dense[0] not in {item[0] for item in chosen}:
             chosen = chosen[:-1] + [item for item in fused if item[0] == dense[0]]
-        fused = chosen
-        chunks = self.chunks
+        chunks = self.store.get_chunks([item[0] for item in chosen])
         return [
             ScoredChunk(chunks[chunk_id], score, bm25_rank, dense_rank)
-            for chunk_id, score, bm25_rank, dense_rank in fused
+            for chunk_id, score, bm25_rank, dense_rank in chosen
             if chunk_id in chunks
         ]

@@ -21,6 +21,7 @@ import fastapi
 from fastapi.middleware.cors import CORSMiddleware
 
 from corpusqa.settings import Settings
+from rag.conversation import turns_from_pairs
 from rag.engine import Engine
 from ui.api_docs import describe_api
 from ui.api_errors import MAX_BODY_BYTES, ApiError, add_error_handlers, error_responses
@@ -101,7 +102,8 @@ def _router(api: _Api) -> fastapi.APIRouter:
     def ask(request: AskRequest) -> dict[str, Any]:
         """Answer a question with citations: the object `corpusqa ask --json` prints."""
         backend = _offered(request.backend, api.settings)
-        return api.engine.ask(request.question, backend=backend, top_k=request.top_k).to_json()
+        history = turns_from_pairs((turn.question, turn.answer) for turn in request.history or [])
+        return api.engine.ask(request.question, backend=backend, top_k=request.top_k, history=history).to_json()
 
     @router.post(
         "/v1/search",

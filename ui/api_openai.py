@@ -1,8 +1,9 @@
 """The OpenAI-compatible part of the HTTP API: GET /v1/models and POST /v1/chat/completions (with SSE).
 
 The answer backends are offered as models (corpusqa-extractive, corpusqa-openai); the last user message
-is the question; the completion (or the final streamed chunk) carries corpusqa's `citations`, `abstained`,
-`claims` and `unsupported` beside OpenAI's fields.
+is the question, and the user/assistant messages before it its conversation; the completion (or the final
+streamed chunk) carries corpusqa's `citations`, `abstained`, `claims`, `unsupported` and
+`standalone_question` beside OpenAI's fields.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from corpusqa.errors import CorpusQAError
 from corpusqa.settings import Settings
 from corpusqa.types import Answer
+from rag.conversation import Turn, turns_from_pairs
 from rag.engine import Engine
 from ui.api_errors import ApiError, error_responses, status_of
 from ui.api_openai_models import ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList
@@ -65,10 +67,11 @@ def openai_router(engine: Engine, settings: Settings, started: int) -> fastapi.A
         """
         backend = _backend_of(request.model, settings)
         question = _question_of(request.messages)
+        history = _history_of(request.messages)
         if request.stream:
-            events = _start(engine.stream(question, backend=backend))
+            events = _start(engine.stream(question, backend=backend, history=history))
             return StreamingResponse(_sse(events, request.model), media_type="text/event-stream")
-        return _completion(engine.ask(question, backend=backend), request.model)
+        return _completion(engine.ask(question, backend=backend, history=history), request.model)
 
     return router
 
@@ -96,14 +99,30 @@ def _backend_of(model: str, settings: Settings) -> str:
     raise ApiError(404, message, param="model", code="model_not_found")
 
 
+def _text(message: ChatMessage) -> str:
+    if isinstance(message.content, list):
+        return "\n".join(part.text for part in message.content if part.type == "text" and part.text)
+    return message.content or ""
+
+
+def _history_of(messages: list[ChatMessage]) -> list[Turn]:
+    """The turns before the last user message: each user message with the assistant reply that follows it."""
+    last = max((i for i, message in enumerate(messages) if message.role == "user"), default=0)
+    pairs: list[tuple[str, str]] = []
+    for message in messages[:last]:
+        if message.role == "user":
+            pairs.append((_text(message), ""))
+        elif message.role == "assistant" and pairs and not pairs[-1][1]:
+            pairs[-1] = (pairs[-1][0], _text(message))
+    return turns_from_pairs(pairs)
+
+
 def _question_of(messages: list[ChatMessage]) -> str:
-    """The text of the last user message (text parts joined); earlier turns are not used."""
+    """The text of the last user message (text parts joined)."""
     for message in reversed(messages):
         if message.role != "user":
             continue
-        if isinstance(message.content, list):
-            return "\n".join(part.text for part in message.content if part.type == "text" and part.text)
-        return message.content or ""
+        return _text(message)
     raise ApiError(
         400,
         'The request has no user message; send the question as a message with role "user".',
@@ -131,6 +150,7 @@ def _completion(answer: Answer, model: str) -> dict[str, Any]:
         "abstained": answer.abstained,
         "claims": body["claims"],
         "unsupported": body["unsupported"],
+        "standalone_question": body["standalone_question"],
     }
 
 
@@ -169,7 +189,8 @@ def _sse(events: Iterable[str | Answer], model: str) -> Iterator[str]:
             final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             body = event.to_json()
             extra = {"citations": body["citations"], "abstained": event.abstained}
-            yield _event(base | final | extra | {"claims": body["claims"], "unsupported": body["unsupported"]})
+            extra |= {"claims": body["claims"], "unsupported": body["unsupported"]}
+            yield _event(base | final | extra | {"standalone_question": body["standalone_question"]})
     except CorpusQAError as exc:
         status, code = status_of(exc)
         yield _event(error_body(str(exc), status, code=code))

@@ -29,6 +29,10 @@ __all__ = [
 
 _CLAIMS = "corpusqa extension: the LLM answer's claims and their verdicts (empty for the extractive backend)."
 _UNSUPPORTED = "corpusqa extension: true when an LLM answer had no valid citation or any of its claims failed the check."
+_STANDALONE = (
+    "corpusqa extension: the question as searched, the last user message rewritten to stand alone from the "
+    "earlier messages (the message itself when it already did)."
+)
 
 
 class ContentPart(BaseModel):
@@ -46,7 +50,8 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"] = Field(
-        description="Who wrote the message. Only the last `user` message is read: it is the question."
+        description="Who wrote the message. The last `user` message is the question; the `user` and "
+        "`assistant` messages before it are the conversation it may follow up on."
     )
     content: str | list[ContentPart] | None = Field(
         None, description="The message text, or a list of content parts whose text parts are joined."
@@ -119,6 +124,7 @@ class ChatCompletion(BaseModel):
     )
     claims: list[ClaimModel] = Field(default_factory=list, description=_CLAIMS)
     unsupported: bool = Field(False, description=_UNSUPPORTED)
+    standalone_question: str | None = Field(None, description=_STANDALONE)
 
 
 class ChatDelta(BaseModel):
@@ -164,6 +170,7 @@ class ChatCompletionChunk(BaseModel):
     )
     claims: list[ClaimModel] | None = Field(None, description=_CLAIMS + " On the final chunk only.")
     unsupported: bool | None = Field(None, description=_UNSUPPORTED + " On the final chunk only.")
+    standalone_question: str | None = Field(None, description=_STANDALONE + " On the final chunk only.")
 
 
 class ModelCard(BaseModel):

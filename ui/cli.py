@@ -12,6 +12,7 @@ import click
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from ui.cli_bench import bench
+from ui.cli_chat import chat, echo_answer
 from ui.cli_common import build_settings, handle_errors, index_dir_option
 from ui.cli_eval import eval_command
 from ui.cli_search import mcp, search
@@ -159,22 +160,7 @@ def ask(
 
 def _answer_one(engine: Engine, question: str, as_json: bool) -> None:
     """Print one answer: JSON, streamed text (openai backend) or the rendered answer with sources."""
-    from ui.render import render_answer
-
-    if as_json:
-        click.echo(json.dumps(engine.ask(question).to_json(), ensure_ascii=False))
-    elif engine.settings.backend == "openai":
-        answer = None
-        for event in engine.stream(question):
-            if isinstance(event, str):
-                click.echo(event, nl=False)
-            else:
-                answer = event
-        click.echo()
-        assert answer is not None
-        click.echo("\n".join(render_answer(answer, streamed=True).splitlines()[1:]))
-    else:
-        click.echo(render_answer(engine.ask(question)))
+    echo_answer(engine, question, as_json)
 
 
 @cli.command()
@@ -203,6 +189,7 @@ def main() -> None:
 
 cli.add_command(eval_command, name="eval")
 cli.add_command(bench)
+cli.add_command(chat)
 cli.add_command(ui)
 cli.add_command(search)
 cli.add_command(mcp)

@@ -15,6 +15,7 @@ from ui.cli_common import build_settings, handle_errors, index_dir_option
 if TYPE_CHECKING:
     from corpusqa.settings import Settings
     from evals.suite import CorpusRun
+    from rag.jitter import Jitter
 
 __all__ = ["eval_command"]
 
@@ -36,6 +37,12 @@ __all__ = ["eval_command"]
 @click.option("--fit", "--tune", "tune", is_flag=True,
               help="Refit the answerer leave-one-corpus-out on every eval corpus and write rag/fitted.json.")
 @click.option("--no-gate", is_flag=True, help="Report only; exit 0 even when a metric is outside its threshold.")
+@click.option("--jitter", type=click.IntRange(0, 50), default=0, show_default=True, metavar="N",
+              help="Rerun each corpus N more times with embeddings and features perturbed as on another machine; "
+                   "report flipped decisions and each gated metric's spread, and gate every rerun too.")
+@click.option("--jitter-size", default="precision", show_default=True, metavar="NAME|SD",
+              help="The perturbation: a size measured by `python -m evals.jitter_size` (precision, batch, threads) "
+                   "or a standard deviation per vector component.")
 @handle_errors
 def eval_command(
     index_dir: Path | None,
@@ -47,6 +54,8 @@ def eval_command(
     compare_previous: bool,
     tune: bool,
     no_gate: bool,
+    jitter: int,
+    jitter_size: str,
 ) -> None:
     """Evaluate answers, citations, abstention and retrieval on the eval corpora; gate each on its thresholds.
 
@@ -55,6 +64,7 @@ def eval_command(
         corpusqa eval --split test
         corpusqa eval --corpus sqlite-docs --split dev --compare
         corpusqa eval --questions my.jsonl --corpus my_docs/ --json
+        corpusqa eval --split test --jitter 5
     """
     from evals.report import build_suite_report, compare, previous_run, render_suite, save_run
 
@@ -63,13 +73,16 @@ def eval_command(
         from evals.fit import main as fit
 
         raise SystemExit(fit([], settings))
+    machines = _machines(jitter, jitter_size)
     if questions_path is not None:
         if len(corpus_args) > 1:
             raise click.BadParameter("give at most one documents folder with --questions.", param_hint="--corpus")
-        runs = _run_question_file(settings, questions_path, corpus_args[0] if corpus_args else None, split)
+        runs = _run_question_file(settings, questions_path, corpus_args[0] if corpus_args else None, split, machines)
     else:
-        runs = _run_corpora(settings, list(corpus_args), split)
-    meta = {"split": split, "backend": settings.backend}
+        runs = _run_corpora(settings, list(corpus_args), split, machines)
+    meta: dict[str, Any] = {"split": split, "backend": settings.backend}
+    if machines:
+        meta |= {"jitter": len(machines), "jitter_size": jitter_size}
     report = build_suite_report(runs, meta)
     folder = settings.index_dir / "evals"
     previous = previous_run(folder, report) if compare_previous else None
@@ -83,11 +96,26 @@ def eval_command(
             click.echo(compare(previous, report) if previous else "No previous run of this set to compare with.")
         click.echo(f"Full results: {saved}", err=True)
     if not report["passed"] and not no_gate:
-        failed = ", ".join(f"{c['corpus']} {c['metric']}" for c in report["thresholds"] if not c["passed"])
+        failed = ", ".join(
+            [f"{c['corpus']} {c['metric']}" for c in report["thresholds"] if not c["passed"]]
+            + [f"{name} {miss}" for name, one in report["corpora"].items() for miss in one.get("jitter", {}).get("gate_failures", [])]
+        )
         raise click.ClickException(f"Eval gate failed: {failed} outside its threshold (the corpus's gate.toml).")
 
 
-def _run_corpora(settings: Settings, names: list[str], split: str) -> list[CorpusRun]:
+def _machines(count: int, size: str) -> list[Jitter]:
+    """The simulated machines of --jitter (none for 0); a bad --jitter-size is a usage error."""
+    from evals.jitter import SIZES, jitters
+
+    if count == 0:
+        return []
+    try:
+        return jitters(count, size)
+    except ValueError as exc:
+        raise click.BadParameter(f"use one of {', '.join(SIZES)} or a number.", param_hint="--jitter-size") from exc
+
+
+def _run_corpora(settings: Settings, names: list[str], split: str, machines: list[Jitter]) -> list[CorpusRun]:
     from evals.corpora import corpus_names, load_corpus, load_corpus_dir
     from evals.suite import run_suite
 
@@ -95,18 +123,19 @@ def _run_corpora(settings: Settings, names: list[str], split: str) -> list[Corpu
         load_corpus_dir(Path(name), split) if Path(name).is_dir() and name not in corpus_names() else load_corpus(name, split)
         for name in (names or corpus_names())
     ]
-    total = sum(len(c.questions) for c in corpora)
+    total = sum(len(q.wordings) for c in corpora for q in c.questions) * (1 + len(machines))
     with click.progressbar(length=total, label="Asking", file=sys.stderr) as bar:
         return run_suite(
             settings,
             corpora,
             on_corpus=lambda corpus, ingest: click.echo(f"\n{corpus.name}: {_ingest_line(ingest)}", err=True),
             on_result=lambda _: bar.update(1),
+            machines=machines,
         )
 
 
 def _run_question_file(
-    settings: Settings, path: Path, documents: str | None, split: str
+    settings: Settings, path: Path, documents: str | None, split: str, machines: list[Jitter]
 ) -> list[CorpusRun]:
     from evals.corpora import EvalCorpus
     from evals.gate import load_thresholds
@@ -135,8 +164,9 @@ def _run_question_file(
         split=split,
         questions_file=path,
     )
-    with click.progressbar(length=len(corpus.questions), label="Asking", file=sys.stderr) as bar:
-        return [evaluate(engine, corpus, on_result=lambda _: bar.update(1), ingest=ingest)]
+    total = sum(len(q.wordings) for q in corpus.questions) * (1 + len(machines))
+    with click.progressbar(length=total, label="Asking", file=sys.stderr) as bar:
+        return [evaluate(engine, corpus, on_result=lambda _: bar.update(1), ingest=ingest, machines=machines)]
 
 
 def _ingest_line(ingest: dict[str, Any]) -> str:

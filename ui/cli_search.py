@@ -51,11 +51,13 @@ def render_search(result: SearchResult, file: Any) -> None:
     from rich.console import Console
     from rich.text import Text
 
+    from corpusqa.types import kind_label
+
     console = Console(file=file, highlight=False, soft_wrap=False, width=None if file.isatty() else 100)
     if not result.results:
         console.print("No passages found.")
     for hit in result.results:
-        kind = "reader comment" if hit.kind == "comment" else hit.kind
+        kind = kind_label(hit.kind)
         head = Text(f"[{hit.id}] ", style="bold")
         head.append(hit.source, style="cyan")
         head.append(f", lines {hit.start_line}-{hit.end_line} ({kind}): ")

@@ -25,12 +25,14 @@ from pydantic import BaseModel, Field
 from corpusqa.errors import CorpusQAError, SourceNotFoundError
 from corpusqa.settings import Settings
 from corpusqa.types import Citation
+from rag.conversation import turns_from_pairs
 from rag.engine import Engine
 from ui.api_models import (
     AnswerCore,
     CitationModel,
     DocumentCount,
     EmbeddingModelName,
+    HistoryTurn,
     LastIngest,
     SearchResponse,
 )
@@ -97,6 +99,9 @@ class AskResult(AnswerCore):
     confidence: float = Field(description="The calibrated confidence behind `band`, 0 to 1.")
     backend: str = Field(description='The answerer: "extractive" (quotes a sentence) or "openai" (an LLM).')
     citations: list[CitedPassage] = Field(description="The passages the answer cites, numbered as its [n] markers.")
+    standalone_question: str = Field(
+        description="The question as searched: a follow-up rewritten to stand alone from `history`."
+    )
 
 
 class SearchResults(SearchResponse):
@@ -198,9 +203,18 @@ def build_server(engine: Engine, settings: Settings) -> MCPServer:
     )
     @_tool_errors
     def ask(
-        question: Annotated[str, Field(description="The question, in plain words.")], top_k: TopK = None
+        question: Annotated[str, Field(description="The question, in plain words.")],
+        top_k: TopK = None,
+        history: Annotated[
+            list[HistoryTurn] | None,
+            Field(
+                description="Earlier turns of this conversation, oldest first, so that a follow-up such as "
+                "'Where was he captured?' is understood; see `standalone_question` in the result."
+            ),
+        ] = None,
     ) -> AskResult:
-        answer = engine.ask(question, top_k=top_k)
+        turns = turns_from_pairs((turn.question, turn.answer) for turn in history or [])
+        answer = engine.ask(question, top_k=top_k, history=turns)
         return AskResult(
             question=answer.question,
             answer=answer.answer,
@@ -210,6 +224,7 @@ def build_server(engine: Engine, settings: Settings) -> MCPServer:
             confidence=round(answer.confidence, 4),
             backend=answer.backend,
             citations=[_passage(citation) for citation in answer.citations],
+            standalone_question=answer.standalone_question or answer.question,
         )
 
     @server.tool(

@@ -13,10 +13,12 @@ from typing import Any
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Citation, ScoredChunk
+from corpusqa.types import Answer, Citation, ScoredChunk, TableRows, kind_label
+from rag.conversation import Turn
 from rag.engine import Engine
 from rag.sources import citation_url
 from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
+from ui.render import table_rows_label
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
 
@@ -27,7 +29,7 @@ from starlette.routing import Match, Mount
 
 from ui.guard import PageLogins, http_error, login_matches
 from ui.web_documents import DocumentsTab
-from ui.web_search import SEARCH_CSS, search_tab
+from ui.web_search import SEARCH_CSS, search_tab, split_at_sentence
 
 __all__ = [
     "EXAMPLE_QUESTIONS",
@@ -39,13 +41,16 @@ __all__ = [
     "render_answer",
     "render_error",
     "render_partial",
+    "table_html",
+    "turns_from_chat",
 ]
 
-#: Shown as clickable cards in the empty chat; they are about the bundled corpus.
+#: Shown as clickable cards in the empty chat: the project's own example, a question the bundled file
+#: answers, and one it does not (the answer abstains). None but the first is in an eval question set.
 EXAMPLE_QUESTIONS = [
     "How many Taliban prisoners were held in total?",
-    "Which Taliban spokesman tweeted that the list of 5,000 prisoners handed to the US team could not be tampered with?",
-    "What is the capital of France?",
+    "Where was the peace plan signed?",
+    "Who painted the Mona Lisa?",
 ]
 _CLOSEST = 3  # passages shown when the answer abstains
 _CHANGED_EVERY_S = 5  # how often the page looks at when the index last changed
@@ -65,11 +70,18 @@ CSS = """
 #chat .cqa-closest .cqa-passage { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3; overflow: hidden; }
 #chat .cqa-closest .cqa-source:hover .cqa-passage { -webkit-line-clamp: unset; }
 #chat .cqa-passage mark { background: #fde68a; color: #111; padding: 0 .1em; }
+#chat table.cqa-table { border-collapse: collapse; font-size: .88em; }
+#chat table.cqa-table th, #chat table.cqa-table td { border: 1px solid var(--border-color-primary); padding: .15em .4em; text-align: left; vertical-align: top; }
+#chat table.cqa-table tr.cqa-row-mark td { background: #fde68a; color: #111; }
 #chat .cqa-abstain { padding: .5em .75em; border-left: 4px solid #d97706; background: rgba(217, 119, 6, .08); }
 .cqa-error { padding: .5em .75em; border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08); }
 .cqa-changed { font-size: .85em; opacity: .8; }
 #chat .cqa-timings { margin-top: .5em; font-size: .8em; opacity: .75; }
+#chat .cqa-searched { margin-top: .4em; font-size: .85em; opacity: .8; font-style: italic; }
 """
+_ANSWER_DIV = re.compile(r'<div class="cqa-(?:answer|abstain)">(.*?)</div>', re.DOTALL)
+_STANDALONE = re.compile(r'<span class="cqa-standalone">(.*?)</span>', re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
 
 
 # ---- formatting: every value from a document or a user is HTML-escaped ---------------------------
@@ -86,11 +98,10 @@ def _flat(text: str) -> str:
 
 def highlight_passage(text: str, sentence: str) -> str:
     """The passage as HTML with the supporting sentence in <mark> (matched ignoring whitespace)."""
-    words = sentence.split()
-    match = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
-    if match is None:
+    parts = split_at_sentence(text, sentence)
+    if parts is None:
         return _flat(_esc(text))
-    before, found, after = text[: match.start()], text[match.start() : match.end()], text[match.end() :]
+    before, found, after = parts
     return _flat(f"{_esc(before)}<mark>{_esc(found)}</mark>{_esc(after)}")
 
 
@@ -103,26 +114,53 @@ def _source_html(anchor: str, number: int, item: Citation | ScoredChunk) -> str:
         source, title, kind, start, end, text, mark = (
             item.source, item.title, item.kind, item.start_line, item.end_line, item.text, item.highlight
         )
-        page, url = item.page, item.url
+        page, table, ocr, url = item.page, item.table, item.ocr_confidence, item.url
     else:
         chunk = item.chunk
         source, title, kind, start, end, text, mark = (
             chunk.source, chunk.title, chunk.kind, chunk.start_line, chunk.end_line, chunk.text, ""
         )
-        page, url = chunk.page, citation_url(chunk, "")
-    kind_label = "reader comment" if kind == "comment" else kind
+        page, table, ocr, url = chunk.page, chunk.table, chunk.ocr_confidence, citation_url(chunk, "")
+    label = kind_label(kind)
     where = f"page {page} · {_lines(start, end)}" if page else _lines(start, end)
+    if table is not None:
+        where += f" · {_esc(table_rows_label(table))}"
+    if ocr is not None:
+        label += f" · OCR, {ocr:.0f}% confidence"
     # the server's read-only copy of the source, opened at the page or at the passage (ui/sources.py)
     opener = (
         f' · <a class="cqa-open" href="{_esc(url)}" target="_blank" rel="noopener noreferrer">open the source</a>'
         if url else ""
     )
+    body = (
+        table_html(table, text, mark)
+        if table is not None
+        else f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote>'
+    )
     return (
         f'<div class="cqa-source" id="{anchor}-{number}">'
         f'<div class="cqa-source-head">[{number}] {_esc(title or source)}</div>'
-        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label)}{opener}</div>'
-        f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote></div>'
+        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(label)}{opener}</div>'
+        f"{body}</div>"
     )
+
+
+def table_html(table: TableRows, text: str, sentence: str) -> str:
+    """A passage of table rows as an HTML table under its headers; the row holding `sentence` is marked."""
+    lines = text.split("\n")
+    marked = next((index for index, line in enumerate(lines) if sentence and sentence.strip() in line), None)
+    width = max([len(table.columns), *(len(row) for row in table.cells)])
+    head = (
+        "<thead><tr>" + "".join(f"<th>{_esc(cell)}</th>" for cell in table.columns) + "</tr></thead>"
+        if table.columns
+        else ""
+    )
+    rows = []
+    for index, cells in enumerate(table.cells):
+        padded = list(cells) + [""] * (width - len(cells))
+        mark = ' class="cqa-row-mark"' if index == marked else ""
+        rows.append(f"<tr{mark}>" + "".join(f"<td>{_esc(cell)}</td>" for cell in padded) + "</tr>")
+    return f'<table class="cqa-passage cqa-table">{head}<tbody>{"".join(rows)}</tbody></table>'
 
 
 def _sources_html(
@@ -172,12 +210,15 @@ def render_answer(answer: Answer, anchor: str) -> str:
         sources = _sources_html(anchor, heading, closest, " cqa-closest")
     else:
         sources = ""
+    searched = ""
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        searched = f'<div class="cqa-searched">Searched for: <span class="cqa-standalone">{_esc(answer.standalone_question)}</span></div>'
     t = answer.timings
     timings = (
         f'<div class="cqa-timings">{_ms(answer.seconds)} in all: embedding {_ms(t.embedding)} · '
         f"retrieval {_ms(t.retrieval)} · answering {_ms(t.answering)} ({_esc(answer.backend)})</div>"
     )
-    return head + claims_html(answer) + sources + timings
+    return head + searched + claims_html(answer) + sources + timings
 
 
 def render_error(exc: Exception) -> str:
@@ -192,6 +233,39 @@ def answer_details(answer: Answer) -> dict[str, Any]:
     return {**answer.to_json(), "timings": timings}
 
 
+def _plain(fragment: str) -> str:
+    return " ".join(html.unescape(_TAG.sub(" ", fragment.replace("<br>", "\n"))).split())
+
+
+def _message_text(content: Any) -> str:
+    """A chat message's text: a string, or Gradio's list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, list):
+        return " ".join(_message_text(part) for part in content)
+    return ""
+
+
+def turns_from_chat(history: Sequence[Any]) -> list[Turn]:
+    """The conversation so far, read from the chat's messages: each question with the answer shown under it
+    (and the question it was searched as, from its "Searched for" line)."""
+    turns: list[Turn] = []
+    for message in history:
+        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+        content = _message_text(message.get("content") if isinstance(message, dict) else getattr(message, "content", ""))
+        if role == "user" and content.strip():
+            turns.append(Turn(question=" ".join(content.split())))
+        elif role == "assistant" and turns and not turns[-1].answer:
+            shown = _ANSWER_DIV.search(content)
+            searched = _STANDALONE.search(content)
+            answer = _plain(shown.group(1)) if shown else _plain(content)
+            standalone = _plain(searched.group(1)) if searched else ""
+            turns[-1] = Turn(question=turns[-1].question, answer=answer, standalone=standalone)
+    return [turn for turn in turns if turn.answer]
+
+
 # ---- the page ------------------------------------------------------------------------------------
 
 
@@ -199,11 +273,15 @@ class ChatPage(DocumentsTab):
     """The page's event handlers (the chat here, the documents tab inherited): testable without a browser."""
 
     def ask(self, message: str, history: list[Any], backend: str, top_k: float) -> Iterator[tuple[str, Any]]:
-        """Stream the answer into the chat; the second value is the answer as JSON, for API callers."""
+        """Stream the answer into the chat; the second value is the answer as JSON, for API callers.
+
+        The chat's earlier messages are the conversation: a follow-up is searched as a standalone question.
+        """
         anchor = f"cqa-{uuid.uuid4().hex[:8]}"
         text = ""
         try:
-            for event in self.engine.stream(message, backend=backend, top_k=int(top_k)):
+            turns = turns_from_chat(history)
+            for event in self.engine.stream(message, backend=backend, top_k=int(top_k), history=turns):
                 if isinstance(event, str):
                     text += event
                     yield render_partial(text), gr.skip()
@@ -254,6 +332,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=240):
+                    new_conversation = gr.Button("New conversation", variant="secondary", elem_id="new-conversation")
                     gr.Markdown("### Settings")
                     backend = gr.Radio(
                         _backend_choices(settings), value=settings.backend, label="Answer backend", elem_id="backend"
@@ -262,7 +341,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                     details = gr.JSON(visible=False, label="Answer")
                     changed = gr.HTML(elem_id="index-changed")
                 with gr.Column(scale=4):
-                    gr.ChatInterface(
+                    chat = gr.ChatInterface(
                         page.ask,
                         chatbot=gr.Chatbot(
                             label="Answers",
@@ -281,6 +360,11 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                         flagging_mode="never",
                         fill_height=False,
                     )
+            # The chat's messages are the conversation (ChatPage.ask reads them): clearing them starts a new one.
+            new_conversation.click(
+                lambda: ([], [], None), None, [chat.chatbot, chat.chatbot_state, details],
+                queue=False, api_visibility="undocumented",
+            )
             search_tab(engine, settings)  # ui/web_search.py (issue #15)
             documents = page.build(settings)
         page.connect(blocks, documents)

@@ -10,14 +10,14 @@ from typing import Any
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Citation, SearchResult
+from corpusqa.types import Citation, SearchResult, kind_label
 from rag.engine import Engine
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
 
 import gradio as gr
 
-__all__ = ["SEARCH_CSS", "SearchPanel", "render_hits", "search_tab"]
+__all__ = ["SEARCH_CSS", "SearchPanel", "render_hits", "search_tab", "split_at_sentence"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -37,18 +37,26 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _marked(text: str, sentence: str) -> str:
-    """The passage as HTML, the sentence in <mark> (matched ignoring whitespace); every value escaped."""
+def split_at_sentence(text: str, sentence: str) -> tuple[str, str, str] | None:
+    """(before, the sentence as it stands in `text`, after), matched ignoring whitespace; None when absent."""
     words = sentence.split()
     match = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
     if match is None:
+        return None
+    return text[: match.start()], text[match.start() : match.end()], text[match.end() :]
+
+
+def _marked(text: str, sentence: str) -> str:
+    """The passage as HTML, the sentence in <mark> (matched ignoring whitespace); every value escaped."""
+    parts = split_at_sentence(text, sentence)
+    if parts is None:
         return _esc(" ".join(text.split()))
-    before, found, after = text[: match.start()], text[match.start() : match.end()], text[match.end() :]
+    before, found, after = parts
     return f"{_esc(' '.join(before.split()))} <mark>{_esc(' '.join(found.split()))}</mark> {_esc(' '.join(after.split()))}"
 
 
 def _hit(hit: Citation) -> str:
-    kind = "reader comment" if hit.kind == "comment" else hit.kind
+    kind = kind_label(hit.kind)
     lines = f"line {hit.start_line}" if hit.start_line == hit.end_line else f"lines {hit.start_line}–{hit.end_line}"
     highlight = f'<div class="cqa-highlight"><mark>{_esc(hit.highlight)}</mark></div>' if hit.highlight else ""
     return (

@@ -7,7 +7,7 @@ The confidence model and the band thresholds are those of `rag/fitted.json` (`py
 from __future__ import annotations
 
 from ingest.text import terms
-from rag.reader.fitted import Bands
+from rag.reader.fitted import Bands, with_products
 from rag.reader.question import QuestionAnalysis
 from rag.reader.sentences import Candidate
 from rag.reader.syntax import parse_sentence, swaps
@@ -57,8 +57,4 @@ def confidence_row(analysis: QuestionAnalysis, ranked: list[Candidate]) -> dict[
         "q_len": min(len(set(terms(analysis.text))), LONG_QUESTION) / LONG_QUESTION,
     }
     row["swap"] = swaps(analysis.roles, parse_sentence(best.text))
-    for name in CONFIDENCE_FEATURES:
-        if "*" in name:
-            left, right = name.split("*")
-            row[name] = row[left] * row[right]
-    return row
+    return with_products(row, CONFIDENCE_FEATURES)

@@ -9,7 +9,6 @@ never imports scikit-learn.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FITTED_PATH", "Bands", "Fitted", "LinearModel", "load_fitted"]
+__all__ = ["FITTED_PATH", "Bands", "Fitted", "LinearModel", "load_fitted", "with_products"]
 
 FITTED_PATH = Path(__file__).resolve().parent.parent / "fitted.json"
 
@@ -32,22 +31,19 @@ class LinearModel:
     coef: tuple[float, ...]
     intercept: float
 
-    def decision(self, values: dict[str, float]) -> float:
-        """The log-odds for one row of named feature values."""
-        x = np.asarray([values[name] for name in self.features], dtype=np.float64)
-        z = float(((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept)
-        return z
+    def decisions(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """The log-odds of many rows of named feature values; a feature a row lacks counts as 0 (the
+        one-hot groups of the span model name only the group a span is in)."""
+        x = np.asarray([[row.get(name, 0.0) for name in self.features] for row in rows], dtype=np.float64)
+        return np.asarray(((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept)
 
     def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
-        """sigmoid(decision) of many rows at once; a feature a row lacks counts as 0 (one-hot groups)."""
-        x = np.asarray([[row.get(name, 0.0) for name in self.features] for row in rows], dtype=np.float64)
-        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
+        """sigmoid(decision) of many rows at once."""
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(self.decisions(rows), -30.0, 30.0))))
 
     def probability(self, values: dict[str, float]) -> float:
-        """sigmoid(decision)."""
-        z = max(-30.0, min(30.0, self.decision(values)))
-        return 1.0 / (1.0 + math.exp(-z))
+        """sigmoid(decision) of one row."""
+        return float(self.probabilities([values])[0])
 
     def to_json(self) -> dict[str, Any]:
         """As stored in fitted.json."""
@@ -98,3 +94,12 @@ def load_fitted(path: Path = FITTED_PATH) -> Fitted:
         LinearModel.from_json(raw["confidence"]),
         Bands(float(bands["answer"]), float(bands["possibly"])),
     )
+
+
+def with_products(row: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
+    """`row` with each product feature of `names` ("a*b": row[a] * row[b]) added: a linear model cannot form them."""
+    for name in names:
+        if "*" in name:
+            left, right = name.split("*")
+            row[name] = row[left] * row[right]
+    return row

@@ -78,12 +78,12 @@ class QuestionAnalysis:
     negated: bool
     focus: str  # stem of the head noun of "how many X" / "which X" ("" when none)
     words: frozenset[str]  # every lower-cased word of the question
-    # read by the span model (rag.reader.span); defaults keep analyses pickled before they existed loadable
-    wh: str = ""  # the question word's class: what, which, who, when, where, why, how_many, how_adj, how, none
-    wh_role: str = ""  # the syntactic role of the question word's phrase (rag.reader.syntax.dep_group)
-    wh_prep: str = ""  # the preposition governing it ("by" in "By what ..."), "" when none
-    verbs: frozenset[str] = frozenset()  # stems of the question's full verbs (not auxiliaries)
-    roles: tuple[Role, ...] = ()  # its content words by syntactic slot (rag.reader.syntax), for near-miss swaps
+    # read by the span model (rag.reader.span)
+    wh: str  # the question word's class: what, which, who, when, where, why, how_many, how_adj, how, none
+    wh_role: str  # the syntactic role of the question word's phrase (rag.reader.syntax.dep_group), "" when none
+    wh_prep: str  # the preposition governing it ("by" in "By what ..."), "" when none
+    verbs: frozenset[str]  # stems of the question's full verbs (not auxiliaries)
+    roles: tuple[Role, ...]  # its content words by syntactic slot (rag.reader.syntax), for near-miss swaps
 
     @property
     def labels(self) -> frozenset[str]:

@@ -9,15 +9,24 @@ from dataclasses import replace
 
 import numpy as np
 
-from rag.reader.fitted import Fitted
+from rag.reader.fitted import Fitted, with_products
 from rag.reader.sentences import Candidate
 
-__all__ = ["RANKER_FEATURES", "RANKER_PRODUCTS", "RELATIVE", "STANDARDISED", "best_features", "rank", "ranker_row"]
+__all__ = [
+    "RANKER_FEATURES",
+    "RANKER_PRODUCTS",
+    "RELATIVE",
+    "SENTENCE_FEATURES",
+    "STANDARDISED",
+    "best_features",
+    "rank",
+    "ranker_row",
+]
 
-#: Features of one candidate sentence that the ranker scores (see rag.reader.sentences.Candidate). The
+#: Features of one candidate sentence that the ranker reads as they are (rag.reader.sentences). The
 #: retrieval prior of the passage is left out: a sentence's own similarity to the question tells more
-#: than its passage's rank (measured leave-one-corpus-out, README "Fitting the answerer").
-RANKER_FEATURES = (
+#: than its passage's rank (measured leave-one-corpus-out, docs/evaluation.md).
+SENTENCE_FEATURES = (
     "dense", "lex", "ctx", "pred", "typed", "focus", "ent_cover", "conflict", "neg_mismatch", "fragment",
 )
 #: Products of candidate features, also read by the ranker.
@@ -26,12 +35,14 @@ RANKER_PRODUCTS = ("lex*typed", "dense*lex", "pred*typed", "lex*ctx", "dense*typ
 RELATIVE = ("dense", "lex", "pred", "typed")
 #: Features also read standardised over the question's candidates (z-score).
 STANDARDISED = ("dense",)
+#: Every feature the ranker scores, in the order of rag/fitted.json.
 RANKER_FEATURES = (
-    RANKER_FEATURES
+    SENTENCE_FEATURES
     + RANKER_PRODUCTS
     + tuple(f"{name}-best" for name in RELATIVE)
     + tuple(f"{name}_z" for name in STANDARDISED)
 )
+
 
 def ranker_row(features: dict[str, float], best: dict[str, float]) -> dict[str, float]:
     """A candidate's features, some relative to its question's candidates (`best`, from
@@ -41,10 +52,7 @@ def ranker_row(features: dict[str, float], best: dict[str, float]) -> dict[str, 
         row[f"{name}-best"] = features[name] - best[name]
     for name in STANDARDISED:
         row[f"{name}_z"] = (features[name] - best[f"{name}_mean"]) / best[f"{name}_std"]
-    for name in RANKER_PRODUCTS:
-        left, right = name.split("*")
-        row[name] = features[left] * features[right]
-    return row
+    return with_products(row, RANKER_PRODUCTS)
 
 
 def best_features(found: list[Candidate]) -> dict[str, float]:
@@ -62,7 +70,7 @@ def rank(found: list[Candidate], fitted: Fitted) -> list[Candidate]:
     """The candidates best first; each one's score is its share of a softmax over the ranker's
     scores of the question's candidates (the ranker is fitted on pairs of candidates, evals/fit.py)."""
     best = best_features(found)
-    decisions = np.asarray([fitted.ranker.decision(ranker_row(c.features, best)) for c in found], dtype=np.float64)
+    decisions = fitted.ranker.decisions([ranker_row(c.features, best) for c in found])
     shares = np.exp(decisions - decisions.max())
     shares /= shares.sum()
     scored = [replace(c, score=float(share)) for c, share in zip(found, shares)]

@@ -17,7 +17,7 @@ from corpusqa.types import ScoredChunk
 from ingest.text import Span, terms, words
 from rag.reader.question import NEGATIONS, QuestionAnalysis, analyse_question
 
-__all__ = ["LEAD_IN_WORDS", "Candidate", "candidates", "typed_spans"]
+__all__ = ["LEAD_IN_WORDS", "Candidate", "candidates", "coverage", "similarity", "term_weights", "typed_spans"]
 
 #: A sentence that ends in a colon introduces what follows (a list, a value, an example): as an answer it
 #: carries the following sentences of its passage, up to this many words, so the answer is not a dangling
@@ -51,9 +51,20 @@ class Candidate:
         return self.shown[1] if self.shown else self.spans
 
 
-def _coverage(weights: dict[str, float], present: set[str]) -> float:
+def term_weights(text: str, idf: Callable[[str], float]) -> dict[str, float]:
+    """Each content term of `text` (a question, or a claim the grounding check reads) with its idf weight."""
+    return {t: idf(t) for t in terms(text)}
+
+
+def coverage(weights: dict[str, float], present: set[str]) -> float:
+    """The idf-weighted share of the weighted terms that are in `present` (`lex` on a sentence's terms)."""
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def similarity(matrix: np.ndarray | None, index: int, vector: np.ndarray) -> float:
+    """The `dense` feature: row `index` of a passage's sentence vectors against `vector` (0 without vectors)."""
+    return float(matrix[index] @ vector) if matrix is not None else 0.0
 
 
 def _entity_words(analysis: QuestionAnalysis) -> list[tuple[set[str], str]]:
@@ -82,7 +93,7 @@ def candidates(
 ) -> tuple[QuestionAnalysis, list[Candidate]]:
     """Every sentence of the retrieved chunks with its features (unranked)."""
     analysis = question if isinstance(question, QuestionAnalysis) else analyse_question(question)
-    question_terms = {t: idf(t) for t in terms(analysis.text)}
+    question_terms = term_weights(analysis.text, idf)
     named = {t for text, _ in analysis.entities for t in terms(text)}
     predicate = {t: w for t, w in question_terms.items() if t not in named}
     key = _key_terms(question_terms, named)
@@ -96,8 +107,8 @@ def candidates(
         chunk_terms = set(terms(f"{chunk.title}\n{chunk.text}"))
         absent = [w for t, w in question_terms.items() if t not in chunk_terms]
         chunk_features = {
-            "ctx": _coverage(question_terms, chunk_terms),
-            "key": _coverage(key, chunk_terms),
+            "ctx": coverage(question_terms, chunk_terms),
+            "key": coverage(key, chunk_terms),
             "missing": max(absent, default=0.0) / max_idf,
             "ent_ctx": sum(entity <= chunk_terms for entity, _ in asked) / len(asked) if asked else 0.5,
             "prior": scored.score / top if top else 0.0,
@@ -109,10 +120,10 @@ def candidates(
             sentence_words = set(words(text))
             ent_cover, conflict = _entity_features(analysis, text, spans)
             features = {
-                "dense": float(matrix[sentence_index] @ vector) if matrix is not None else 0.0,
-                "lex": _coverage(question_terms, sentence_terms),
+                "dense": similarity(matrix, sentence_index, vector),
+                "lex": coverage(question_terms, sentence_terms),
                 "ctx": chunk_features["ctx"],
-                "pred": _coverage(predicate, sentence_terms) if predicate else 0.5,
+                "pred": coverage(predicate, sentence_terms) if predicate else 0.5,
                 "typed": (1.0 if typed_spans(text, list(spans), analysis) else 0.0) if analysis.labels else 0.5,
                 "focus": (1.0 if analysis.focus in sentence_terms else 0.0) if analysis.focus else 0.5,
                 "ent_cover": ent_cover,

@@ -32,7 +32,9 @@ __all__ = [
     "SpanCandidate",
     "SpanModel",
     "best_span",
+    "given_span",
     "load_span_model",
+    "pick_span",
     "short_span",
     "span_candidates",
     "span_feature_names",
@@ -119,7 +121,7 @@ def _token_ranges(doc: Any, spans: list[Span]) -> list[tuple[int, int, str]]:
     out: dict[tuple[int, int], str] = {}
 
     def add(first: int, last: int, label: str = "") -> None:
-        # answers rarely start with a preposition or a conjunction ("of 13,000 to 14,000")
+        # answers rarely start with a preposition or a conjunction ("of 40 to 60")
         while first <= last and (doc[first].is_punct or doc[first].pos_ in ("ADP", "CCONJ", "SCONJ")):
             first += 1
         while last >= first and doc[last].is_punct and doc[last].text not in (")", "%"):
@@ -268,9 +270,8 @@ def _mark_nearest(found: list[SpanCandidate]) -> None:
             c.features[key] = 1.0 if c.features["dist"] == closest else 0.0
 
 
-def best_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis, model: SpanModel) -> tuple[str, float] | None:
-    """The highest-scoring span of `sentence` and its score (None when the sentence has no candidate)."""
-    found = span_candidates(sentence, spans, analysis)
+def pick_span(found: list[SpanCandidate], model: SpanModel) -> tuple[str, float] | None:
+    """The highest-scoring candidate's text (trimmed) and its score; None without a candidate."""
     if not found:
         return None
     scores = model.scores(found)
@@ -278,11 +279,21 @@ def best_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis, mode
     return found[best].text.strip(" ,;:"), float(scores[best])
 
 
+def best_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis, model: SpanModel) -> tuple[str, float] | None:
+    """The highest-scoring span of `sentence` and its score (None when the sentence has no candidate)."""
+    return pick_span(span_candidates(sentence, spans, analysis), model)
+
+
+def given_span(found: tuple[str, float] | None, threshold: float) -> str | None:
+    """The rule for giving a short answer at all: the best span when its score is at or above the
+    threshold, else None (the whole sentence answers)."""
+    if found is None or not found[0] or found[1] < threshold:
+        return None
+    return found[0]
+
+
 def short_span(sentence: str, spans: list[Span], analysis: QuestionAnalysis) -> str | None:
     """The short answer: the span of `sentence` that best answers the question by the fitted span model,
     or None when its score is under the fitted threshold (the whole sentence answers)."""
     model = load_span_model()
-    found = best_span(sentence, spans, analysis, model)
-    if found is None or not found[0] or found[1] < model.threshold:
-        return None
-    return found[0]
+    return given_span(best_span(sentence, spans, analysis, model), model.threshold)

@@ -296,3 +296,25 @@ def test_cli_ui_stops_cleanly_on_ctrl_c(page: Any, live_page: Any) -> None:
     log = live_page.log.read_text()
     assert "Stopped." in log and "Traceback" not in log and "ERROR" not in log, log
     assert log.splitlines()[-2].startswith("Chat page on http://127.0.0.1:") and log.splitlines()[-1] == "Stopped."
+
+
+def test_page_holds_a_three_turn_conversation(page: Any, live_page: Any, artifacts: Path) -> None:
+    """Follow-ups lean on the chat's earlier turns; each answer cites its own passage; New conversation forgets."""
+    _open(page, live_page)
+    first = _ask(page, "Who is Mark Frerichs?")
+    assert "Frerichs" in first.locator(".cqa-source").first.inner_text()
+    second = _ask(page, "Where was he captured?")
+    assert second.locator(".cqa-searched").inner_text() == "Searched for: Where was Mark Frerichs captured?"
+    assert "Khost" in second.locator(".cqa-answer").inner_text()
+    assert "Khost" in second.locator(".cqa-source").first.locator("mark").inner_text()
+    third = _ask(page, "How old is he?")
+    assert third.locator(".cqa-searched").inner_text() == "Searched for: How old is Mark Frerichs?"
+    assert "57" in third.locator(".cqa-answer").inner_text()
+    assert "57-year-old" in third.locator(".cqa-source").first.locator("mark").inner_text()
+    _show_top_of(second)
+    page.screenshot(path=artifacts / "conversation-three-turns.png")
+
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chat .message.bot').length === 0")
+    fresh = _ask(page, "Where was he captured?")
+    assert fresh.locator(".cqa-searched").count() == 0  # nothing to lean on any more

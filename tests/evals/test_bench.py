@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from corpusqa.offline import OFFLINE_ENV
 from corpusqa.settings import load_settings
 from evals.bench import BenchOptions, run_bench
-from evals.bench_report import render_markdown, render_table, save_bench
+from evals.bench_report import STAGES, render_markdown, render_table, save_bench, stages_line
 from evals.bench_scale import doc_pages, select_pages
 from evals.bench_types import BenchReport, IngestRun, PipelineFigures
 from evals.questions import BUNDLED_QUESTIONS, load_questions
@@ -121,6 +121,8 @@ def test_bench_reports_every_figure_for_both_pipelines(bench_run: tuple[BenchRep
     _sane_pipeline(report.ours)
     _sane_pipeline(report.reference)
     assert report.ours.ingest.sentences > 0 and report.ours.ingest.sentences_per_s > 0
+    assert set(report.ours.ingest.stages) == set(STAGES) and report.reference.ingest.stages == {}
+    assert report.scale is not None and set(report.scale.large.stages) == set(STAGES)
 
 
 def test_bench_no_change_reingest_embeds_nothing_and_loads_no_model(bench_run: tuple[BenchReport, Path]) -> None:
@@ -186,6 +188,7 @@ def test_bench_renders_table_markdown_and_saves_history(bench_run: tuple[BenchRe
     save_bench(report, tmp_path / "bench")
 
     assert report.machine.cpu in table and report.machine.date in table and "Targets" in table
+    assert table.count("stages ") >= 3 and "embed " in table  # the bundled ingest and both scale ingests
     assert "| figure | corpusqa | llama-index textbook | ours/theirs |" in markdown
     assert json.loads(first.read_text(encoding="utf-8")) == json.loads(json.dumps(report.to_json()))
     history = [json.loads(line) for line in (tmp_path / "bench" / "history.jsonl").read_text().splitlines()]
@@ -247,3 +250,8 @@ def test_ensure_docs_names_the_package_when_pages_are_missing(tmp_path: Path) ->
         ensure_docs(tmp_path / "missing", install=True, say=lambda _: None)  # not the Debian path: never installs
     _write_docs(tmp_path / "docs")
     assert ensure_docs(tmp_path / "docs", install=False, say=lambda _: None) == tmp_path / "docs"
+
+
+def test_stages_line_lists_stages_in_run_order_with_shares() -> None:
+    line = stages_line({"embed": 3.0, "read": 1.0, "commit": 0.0, "extra": 1.0})
+    assert line == "read 1.00 s (20%), embed 3.00 s (60%), commit 0.00 s (0%), extra 1.00 s (20%)"

@@ -126,3 +126,30 @@ def test_eval_runs_several_corpora_each_in_its_own_index(tmp_path: Path, embedde
     assert all(c["ingest"]["unchanged"] == 1 and c["ingest"]["added"] == 0 for c in data["corpora"].values())
     history = (index / "evals" / "history.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(history) == 2 and set(json.loads(history[-1])["corpora"]) == {"zoo", "port"}
+
+
+def test_eval_jitter_reruns_report_flips_spread_and_every_wording(bundled_index: Settings, tmp_path: Path) -> None:
+    questions = _write_questions(tmp_path / "q.jsonl")
+    rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines()]
+    rows[0]["paraphrases"] = ["What age is Mark Frerichs, the government contractor?", "Mark Frerichs is how old?"]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    args = ["eval", "--index-dir", str(bundled_index.index_dir), "--questions", str(questions), "--no-gate"]
+
+    result = CliRunner().invoke(cli, [*args, "--jitter", "2", "--json"])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    jitter = data["corpora"]["q"]["jitter"]
+    assert jitter["runs"] == 2 and jitter["decisions"] == 4  # three wordings and one unanswerable question
+    assert set(jitter["metrics"]) == {"answer_accuracy", "abstention", "errors"}
+    assert all(m["min"] <= m["base"] <= m["max"] for m in jitter["metrics"].values())
+    assert data["metrics"]["paraphrase_groups"] == 1 and data["metrics"]["wordings"] == 3
+    assert 0.0 <= data["metrics"]["flip_rate"] <= 1.0 and data["jitter"] == 2
+    text = CliRunner().invoke(cli, [*args, "--jitter", "1"])
+    assert text.exit_code == 0, text.output
+    assert "jitter: 1 reruns" in text.output and "flip rate" in text.output
+
+
+def test_eval_jitter_size_must_be_a_name_or_a_number(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["eval", "--jitter", "1", "--jitter-size", "huge"])
+    assert result.exit_code == 2 and "--jitter-size" in result.output

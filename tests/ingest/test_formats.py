@@ -192,11 +192,13 @@ def test_formats_docx_heading_styles_give_section_paths(tmp_path: Path) -> None:
     loaded, chunks = _load(make_docx(tmp_path / "garden.docx"))
 
     assert loaded.format == "docx"
-    assert [c.title for c in chunks] == ["Spring", "Spring › Watering", "Summer › Watering"]
+    # the table (no header row: its cells joined by a bar) is a passage of its own rows, under the heading above it
+    assert [c.title for c in chunks] == ["Spring", "Spring › Watering", "Summer › Watering", "Summer › Watering"]
     assert _sentences(chunks)[-3:] == [
         "In summer, water your plot every evening after six o'clock.", "Hoses | the blue shed", "Rakes | the gate rack",
     ]
-    assert {c.kind for c in chunks} == {"article"} and {c.page for c in chunks} == {None}
+    assert [c.kind for c in chunks] == ["article", "article", "article", "table"] and {c.page for c in chunks} == {None}
+    assert chunks[-1].table is not None and (chunks[-1].table.first_row, chunks[-1].table.last_row) == (1, 2)
 
 
 def test_formats_docx_that_unpacks_too_large_is_refused_before_parsing(tmp_path: Path) -> None:
@@ -260,24 +262,35 @@ def documents_engine(tmp_path_factory: pytest.TempPathFactory, embedder):  # typ
 def test_formats_each_document_answers_with_its_citation(  # type: ignore[no-untyped-def]
     documents_engine, question: str, expected: str, source: str, title: str, page: int | None
 ) -> None:
+    # What a format reader must get right: the sentence that answers sits in a passage carrying its file,
+    # section and page; that passage is retrieved; the answer cites the file. Which of two close sentences
+    # of a file comes first may differ between machines (issue #22: the tide question picked the module's
+    # summary on another CPU), so the answering sentence must rank first or second, here and on three
+    # simulated machines (rag.jitter at the measured int8/fp32 size), rather than first on this one.
+    from evals.jitter import jitters
+    from rag.reader.ranking import rank
+
     answer = documents_engine.ask(question)
-
     assert not answer.abstained, answer.answer
-    assert expected in " ".join(answer.answer.split())
-    first = answer.citations[0]
-    assert (first.source, first.title, first.page) == (source, title, page)
-    assert first.to_json()["page"] == page
+    assert answer.citations[0].source == source, answer.answer
+    for engine in [documents_engine, *(documents_engine.with_jitter(machine) for machine in jitters(3))]:
+        _, found, retrieved = engine.candidates(question)
+        holding = [scored.chunk for scored in retrieved if expected in " ".join(scored.chunk.text.split())]
+        assert holding, [scored.chunk.title for scored in retrieved]
+        assert (holding[0].source, holding[0].title, holding[0].page) == (source, title, page)
+        top = [" ".join(candidate.answer_text.split()) for candidate in rank(found, engine.fitted)[:2]]
+        assert any(expected in text for text in top), top
 
 
-def test_formats_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"### Python API\n\n```python\n(.*?)```", readme, re.DOTALL)
+def test_formats_docs_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    example = re.search(r"# Python API\n\n```python\n(.*?)```", page, re.DOTALL)
     assert example is not None
     shutil.copytree(ROOT / "data" / "corpus", tmp_path / "data" / "corpus")
     monkeypatch.chdir(tmp_path)
 
     namespace: dict[str, object] = {}
-    exec(compile(example.group(1), "README.md", "exec"), namespace)  # noqa: S102 - README's own example
+    exec(compile(example.group(1), "python-api.md", "exec"), namespace)  # noqa: S102 - the docs' own example
 
     answer = namespace["answer"]
     assert answer.citations and not answer.abstained  # type: ignore[attr-defined]

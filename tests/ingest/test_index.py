@@ -126,6 +126,14 @@ def test_ingest_reports_added_and_skipped_files_with_reasons(mixed: tuple[Settin
     assert report.documents == 4 and report.chunks == report.embedded_chunks > 0
 
 
+def test_ingest_times_each_stage(mixed: tuple[Settings, Path, IngestReport]) -> None:
+    _, _, report = mixed
+
+    assert set(report.stages) == {"read", "chunk", "annotate", "embed", "write", "commit"}
+    assert all(seconds > 0 for seconds in report.stages.values())
+    assert sum(report.stages.values()) <= report.seconds
+
+
 def test_ingest_stores_titles_from_headings_html_and_pdf_metadata(mixed: tuple[Settings, Path, IngestReport]) -> None:
     settings, _, _ = mixed
 

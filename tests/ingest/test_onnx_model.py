@@ -128,3 +128,20 @@ def test_a_broken_optimised_graph_is_replaced_silently(tmp_path: Path, model_cac
 
     assert np.abs(vector - embedder.embed_query("How were the prisoners released?")).max() < 1e-6
     assert optimised.stat().st_size > 1_000_000  # saved again from the export
+
+
+@pytest.mark.parametrize(
+    ("widths", "batch_size", "expected"),
+    [
+        ([10] * 100, 64, [64, 36]),  # short texts: batch_size alone cuts
+        ([10] * 70 + [256] * 40, 64, [64, 16, 16, 14]),  # long ones: 16 texts padded to 256 fill the budget
+        ([600] * 3, 64, [2, 1]),  # never an empty batch, even past the budget
+        ([], 64, []),
+    ],
+)
+def test_batches_keep_attention_within_budget(widths: list[int], batch_size: int, expected: list[int]) -> None:
+    from ingest.onnx_model import _batches
+
+    batches = _batches(list(range(len(widths))), widths, batch_size)
+    assert [len(batch) for batch in batches] == expected
+    assert [row for batch in batches for row in batch] == list(range(len(widths)))

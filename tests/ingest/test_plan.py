@@ -167,7 +167,7 @@ def _legacy_state(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _without_timing(report: IngestReport) -> dict[str, object]:
     data = asdict(report)
-    for key in ("seconds", "dry_run", "embedded_chunks"):
+    for key in ("seconds", "dry_run", "embedded_chunks", "stages"):
         data.pop(key)
     return data
 

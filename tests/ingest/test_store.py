@@ -94,14 +94,14 @@ def test_store_sentence_matrix_is_kept_on_disk_per_generation(bundled_index: Set
     expected = first.query(vector, 5)
     assert first_reads, "the first store reads the vectors from Chroma"
     written = sorted(p.name for p in (tmp_path / "dense").iterdir())
-    assert written == [f"generation-7-{str(first.sentences.id)[:8]}-{first.sentences.count()}.npz"], "one file: this generation's"
+    assert written == [f"generation-7-{str(first.sentences.id)[:8]}-{first.sentences.count()}"], "one folder: this generation's"
 
     second = open_store(bundled_index, create=False)  # a later process: loads the file instead
     second.dense_cache = cache
     second_reads = _embedding_reads(second)
     assert second.query(vector, 5) == expected and not second_reads
 
-    (tmp_path / "dense" / written[0]).write_bytes(b"torn")  # an unreadable file is rebuilt from Chroma
+    (tmp_path / "dense" / written[0] / "vectors.npy").write_bytes(b"torn")  # an unreadable file is rebuilt from Chroma
     third = open_store(bundled_index, create=False)
     third.dense_cache = cache
     third_reads = _embedding_reads(third)

@@ -13,7 +13,8 @@ from corpusqa.errors import LLMError
 from corpusqa.settings import Settings
 from corpusqa.types import Answer
 from rag import Engine
-from rag.llm import SYSTEM_PROMPT, build_messages, parse_citations
+from rag.citations import canonical_markers
+from rag.llm import SYSTEM_PROMPT, build_messages
 
 
 @pytest.fixture
@@ -151,8 +152,8 @@ def test_prompt_injection_in_a_document_stays_data(engine: Engine, server: FakeO
         ("A (Source 2), see passage 1.", 2, "A [2], see passage [1].", [2, 1]),
     ],
 )
-def test_parse_citations_keeps_only_valid_markers(text: str, passages: int, clean: str, cited: list[int]) -> None:
-    assert parse_citations(text, passages) == (clean, cited)
+def test_canonical_markers_keeps_only_valid_markers(text: str, passages: int, clean: str, cited: list[int]) -> None:
+    assert canonical_markers(text, passages) == (clean, cited)
 
 
 def test_prompt_with_five_longest_passages_fits_a_small_context(engine: Engine) -> None:

@@ -58,3 +58,19 @@ def test_retrieve_returns_top_k_with_dense_best_kept(engine: Engine) -> None:
     assert len(hits) == 3
     assert any(hit.dense_rank == 1 for hit in hits)
     assert [hit.score for hit in hits[:-1]] == sorted([hit.score for hit in hits[:-1]], reverse=True)
+
+
+def test_keyword_load_maps_rows_without_the_corpus_and_reads_old_folders(bundled_index: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    state = read_state(bundled_index.index_dir)
+    assert state is not None
+    folder = bundled_index.index_dir / state.bm25_dir
+    loaded = KeywordIndex.load(folder)
+    assert loaded._bm25.corpus is None  # the chunk texts stay on disk (#28)
+    query = "How many Taliban prisoners were held in total?"
+    # a folder written before ids.json existed: the ids come from corpus.jsonl, in the same row order
+    old = tmp_path / "bm25-old"
+    shutil.copytree(folder, old)
+    (old / "ids.json").unlink()
+    assert KeywordIndex.load(old).ids == loaded.ids and KeywordIndex.load(old).search(query, 10) == loaded.search(query, 10)

@@ -31,7 +31,7 @@ from ui.api import MAX_BODY_BYTES, create_api_app
 
 EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
 EXAMPLE_ANSWER = "13,000 to 14,000"
-CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url"}
+CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table"}
 ERROR_KEYS = {"message", "type", "param", "code"}
 KEY = "s3cret-key"
 
@@ -122,6 +122,42 @@ def test_api_chat_completion_matches_ask_json(client: openai.OpenAI, api_url: st
     assert (completion.model_extra or {})["citations"] == expected["citations"]
     assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == expected["answer"]
     assert (chunks[-1].model_extra or {})["citations"] == expected["citations"]
+
+
+def test_api_openai_client_sends_a_conversation(client: openai.OpenAI) -> None:
+    """Every message is used: the last user message follows up on the earlier turns."""
+    first = client.chat.completions.create(
+        model="corpusqa-extractive", messages=[{"role": "user", "content": "Who is Mark Frerichs?"}]
+    )
+    conversation = [
+        {"role": "system", "content": "Answer from the documents."},
+        {"role": "user", "content": "Who is Mark Frerichs?"},
+        {"role": "assistant", "content": first.choices[0].message.content or ""},
+        {"role": "user", "content": "Where was he captured?"},
+    ]
+    completion = client.chat.completions.create(model="corpusqa-extractive", messages=conversation)
+    extra = completion.model_extra or {}
+    assert extra["standalone_question"] == "Where was Mark Frerichs captured?"
+    assert "Khost" in (completion.choices[0].message.content or "")
+    assert "Khost" in extra["citations"][0]["text"]
+    chunks = list(client.chat.completions.create(model="corpusqa-extractive", messages=conversation, stream=True))
+    final = chunks[-1].model_extra or {}
+    assert final["standalone_question"] == "Where was Mark Frerichs captured?"
+    assert all("standalone_question" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == completion.choices[0].message.content
+
+
+def test_api_ask_accepts_history(api_url: str) -> None:
+    history = [{"question": "Who is Mark Frerichs?", "answer": "A U.S. government contractor."}]
+    body = {"question": "How old is he?", "history": history}
+    asked = httpx.post(f"{api_url}/v1/ask", json=body, timeout=60)
+    assert asked.status_code == 200, asked.text
+    answer = asked.json()
+    assert answer["question"] == "How old is he?"
+    assert answer["standalone_question"] == "How old is Mark Frerichs?"
+    assert "57" in answer["answer"] and "57-year-old" in answer["citations"][0]["text"]
+    bad = httpx.post(f"{api_url}/v1/ask", json={"question": "How old is he?", "history": [{"q": "x"}]}, timeout=60)
+    _assert_error(bad, 400)
 
 
 def test_api_models_lists_the_extractive_backend(client: openai.OpenAI) -> None:
@@ -278,7 +314,8 @@ def test_api_key_openai_client_and_healthz(keyed_url: str) -> None:
     assert [model.id for model in good.models.list()] == ["corpusqa-extractive"]
     spec = httpx.get(f"{keyed_url}/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    assert spec["paths"]["/v1/ask"]["post"]["security"] == [{"bearer": []}]
+    assert spec["components"]["securitySchemes"]["basic"]["scheme"] == "basic"  # any user, the key as password
+    assert spec["paths"]["/v1/ask"]["post"]["security"] == [{"bearer": []}, {"basic": []}]
     assert "security" not in spec["paths"]["/healthz"]["get"]
 
 

@@ -29,7 +29,7 @@ from ui.server import build_app
 ROOT = Path(__file__).resolve().parents[2]
 CORPUSQA = Path(sys.executable).parent / "corpusqa"
 SOURCE = "afghan_prisoner_release_2020.txt"
-PASSAGE_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "highlight", "uri"}
+PASSAGE_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table", "highlight", "uri"}
 KEY = "mcp-s3cret"
 
 
@@ -67,7 +67,7 @@ async def _lists_three_grounded_tools(client: Client) -> None:
         assert tool.annotations is not None and tool.annotations.read_only_hint is True
     assert "documents indexed on this machine" in (tools["ask"].description or "")
     assert tools["ask"].input_schema["required"] == ["question"]
-    assert set(tools["ask"].input_schema["properties"]) == {"question", "top_k"}
+    assert set(tools["ask"].input_schema["properties"]) == {"question", "top_k", "history"}
     assert set(tools["search"].input_schema["properties"]) == {"query", "top_k"}
     assert "only the documents indexed on this machine" in (client.instructions or "")
 
@@ -218,6 +218,26 @@ def test_mcp_http_does_what_stdio_does(server_url: str) -> None:
 
     _with_client(_http(server_url), session)
     assert httpx.get(server_url + "/", timeout=30).status_code == 200  # the page is still at "/"
+
+
+def test_mcp_http_ask_follows_up_on_the_history_passed(server_url: str, engine: Engine) -> None:
+    """A follow-up with `history` is searched as a standalone question, returned as `standalone_question`."""
+    first = engine.ask("Who is Mark Frerichs?")
+
+    async def session(client: Client) -> tuple[Any, Any]:
+        history = [{"question": first.question, "answer": first.answer}]
+        follow = await client.call_tool("ask", {"question": "Where was he captured?", "history": history})
+        alone = await client.call_tool("ask", {"question": "Where was he captured?"})
+        return follow, alone
+
+    follow, alone = _with_client(_http(server_url), session)
+
+    assert follow.is_error is False, _text(follow)
+    body = follow.structured_content
+    assert body["question"] == "Where was he captured?"
+    assert body["standalone_question"] == "Where was Mark Frerichs captured?"
+    assert "Khost" in body["answer"] and "Khost" in body["citations"][0]["text"]
+    assert alone.structured_content["standalone_question"] == "Where was he captured?"
 
 
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}

@@ -22,7 +22,7 @@ from ui.cli import cli
 from ui.server import build_app
 from ui.web_search import SearchPanel, render_hits
 
-CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url"}
+CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table"}
 HIT_KEYS = CITATION_KEYS | {"highlight"}
 KEY = "s3arch-key"
 
