@@ -107,12 +107,11 @@ class Citation:
     chunk_id: str = ""
     # the sentence of `text` that supports the answer ("" when none is singled out)
     highlight: str = ""
-    page: int | None = None  # 1-based PDF page; None for other formats
-    # the server's link to the source: a PDF at its page, anything else as a view with the sentence marked
-    url: str = ""
     page: int | None = None  # 1-based PDF page (or frame of an image file); None for other formats
     table: TableRows | None = None  # a passage of table rows: the table's name, row range, headers and cells
     ocr_confidence: float | None = None  # text read by OCR: Tesseract's mean word confidence (0-100)
+    # the server's link to the source: a PDF at its page, anything else as a view with the sentence marked
+    url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The citation as in `corpusqa ask --json` (a stable contract)."""

@@ -82,7 +82,6 @@ class CitationModel(BaseModel):
     score: float = Field(
         description="Retrieval score of the passage (reciprocal-rank fusion; higher is better)."
     )
-    page: int | None = Field(None, description="1-based page of a PDF passage; null for other formats.")
     url: str = Field(
         "",
         description="Link to the source on this server (same key, host and origin rules): a PDF at the cited page "
