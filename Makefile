@@ -13,12 +13,12 @@ export NO_MKDOCS_2_WARNING := 1
 # "The same figures on any machine"); one rerun keeps it to a few minutes on 2 cores.
 JITTER ?= 1
 
-.PHONY: run test install lock docs training-data chromium ingest lint eval bench bench-full clean
+.PHONY: run test install lock docs training-data chromium ocr ingest lint eval bench bench-full clean
 
-run: ingest
+run: ocr ingest
 	$(CLI) ui
 
-test: install chromium ingest docs
+test: install chromium ocr ingest docs
 	$(PY) -m pytest
 	$(CLI) eval --split test --jitter $(JITTER)
 	$(PY) -m evals.bench_grounding --runs 10 --replies tests/fixtures/llm_replies/*.jsonl
@@ -49,6 +49,15 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests..." >&2; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+
+# OCR of scanned pages and image files: Debian's Tesseract (English) and poppler's pdftoppm (docs/documents.md).
+ocr:
+	@if [ ! -x /usr/bin/tesseract ] || [ ! -x /usr/bin/pdftoppm ] || [ ! -d /usr/share/tesseract-ocr/5/tessdata ] \
+		|| [ ! -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then \
+		echo "Installing Debian's tesseract-ocr, tesseract-ocr-eng and poppler-utils for OCR..." >&2; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng poppler-utils >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq tesseract-ocr tesseract-ocr-eng poppler-utils >/dev/null; fi; \
 	fi
 
 ingest: install

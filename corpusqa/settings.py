@@ -45,6 +45,18 @@ class Settings(BaseSettings):
         "auto",
         description="Layout of plain-text files: auto (news only when detected), plain, or news (articles with reader comments).",
     )
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="OCR with Tesseract: auto (PDF pages without a text layer, and image files) or off (such pages are skipped).",
+    )
+    ocr_langs: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+        description="Tesseract language packs to read with, joined by + (`eng+deu`); each must be installed (tesseract-ocr-LANG).",
+    )
+    tesseract_cmd: str = Field(
+        "tesseract", min_length=1, description="The Tesseract program: a name looked up on PATH, or a full path."
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved for each question.")
     bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in reciprocal-rank fusion.")
     dense_weight: float = Field(0.5, ge=0.0, description="Weight of the dense (MiniLM) ranking in reciprocal-rank fusion.")

@@ -17,6 +17,8 @@ __all__ = [
     "ScoredChunk",
     "SearchResult",
     "Skipped",
+    "SkippedPages",
+    "TableRows",
     "Timings",
     "kind_label",
 ]
@@ -28,6 +30,35 @@ def kind_label(kind: str) -> str:
 
 
 @dataclass(frozen=True)
+class TableRows:
+    """The body rows of one table that a passage holds: the table's name, the row range, headers and cells."""
+
+    name: str  # the table's caption, or the heading it sits under
+    first_row: int  # 1-based among the table's body rows (its header row is not counted)
+    last_row: int
+    columns: tuple[str, ...] = ()  # the column headers; () for a table without a header row
+    cells: tuple[tuple[str, ...], ...] = ()  # one tuple of cell texts per row, first_row..last_row
+
+    def to_json(self) -> dict[str, Any]:
+        """The table part of a citation in `corpusqa ask --json`."""
+        return {
+            "name": self.name,
+            "rows": [self.first_row, self.last_row],
+            "columns": list(self.columns),
+            "cells": [list(row) for row in self.cells],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableRows:
+        """The inverse of `to_json`."""
+        first, last = data["rows"]
+        return cls(
+            str(data["name"]), int(first), int(last), tuple(map(str, data["columns"])),
+            tuple(tuple(map(str, row)) for row in data["cells"]),
+        )
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A citable passage: its text and where it sits in its source file."""
 
@@ -35,7 +66,7 @@ class Chunk:
     text: str
     source: str
     title: str
-    kind: str  # "article" | "comment" (reader comments, news layout only) | "code"
+    kind: str  # "article" | "comment" (reader comments, news layout only) | "code" | "table" (whole rows of a table)
     start_line: int
     end_line: int
     start_char: int
@@ -45,7 +76,10 @@ class Chunk:
     sentences: tuple[tuple[int, int], ...] = ()
     # (start, end, spaCy label) of each named entity, number or date in `text`, found at ingest
     entities: tuple[tuple[int, int, str], ...] = ()
-    page: int | None = None  # 1-based PDF page; None for other formats
+    page: int | None = None  # 1-based PDF page (or frame of an image file); None for other formats
+    table: TableRows | None = None  # kind "table": which rows of which table
+    # read by OCR: Tesseract's mean word confidence (0-100) on the page; None for text the file holds
+    ocr_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +107,11 @@ class Citation:
     chunk_id: str = ""
     # the sentence of `text` that supports the answer ("" when none is singled out)
     highlight: str = ""
-    page: int | None = None  # 1-based PDF page; None for other formats
+    page: int | None = None  # 1-based PDF page (or frame of an image file); None for other formats
+    table: TableRows | None = None  # a passage of table rows: the table's name, row range, headers and cells
+    ocr_confidence: float | None = None  # text read by OCR: Tesseract's mean word confidence (0-100)
+    # the server's link to the source: a PDF at its page, anything else as a view with the sentence marked
+    url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The citation as in `corpusqa ask --json` (a stable contract)."""
@@ -87,6 +125,10 @@ class Citation:
             "text": self.text,
             "score": round(self.score, 4),
             "page": self.page,
+            "url": self.url,
+            "ocr": self.ocr_confidence is not None,
+            "ocr_confidence": None if self.ocr_confidence is None else round(self.ocr_confidence, 1),
+            "table": self.table.to_json() if self.table else None,
         }
 
 
@@ -199,6 +241,15 @@ class Skipped:
     outcome: str = "not indexed"
 
 
+@dataclass(frozen=True)
+class SkippedPages:
+    """Pages of an indexed file that were left out (a scan's pages when OCR cannot run), with the reason."""
+
+    path: str
+    pages: tuple[int, ...]
+    reason: str
+
+
 @dataclass
 class IngestReport:
     """What an ingest did (or, with dry_run, would do). Counts are files, except `chunks`."""
@@ -215,6 +266,8 @@ class IngestReport:
     embedded_chunks: int = 0
     #: wall seconds per stage (read, chunk, annotate, embed, write, commit), for `corpusqa bench`
     stages: dict[str, float] = field(default_factory=dict)
+    ocr_pages: int = 0  # pages (and image files' frames) read by OCR in this run
+    pages_skipped: list[SkippedPages] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The summary as in `corpusqa ingest --json` (a stable contract)."""
@@ -227,6 +280,8 @@ class IngestReport:
             "documents": self.documents,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
+            "ocr_pages": self.ocr_pages,
+            "pages_skipped": [{"path": item.path, "pages": list(item.pages), "reason": item.reason} for item in self.pages_skipped],
         }
 
     def summary(self) -> str:
@@ -236,6 +291,11 @@ class IngestReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.deleted)} deleted, {len(self.skipped)} skipped ({verb} processed); "
             f"index: {self.documents} documents, {self.chunks} chunks; {self.seconds:.1f} s"
+            + (f"; {self.ocr_pages} page{'s' if self.ocr_pages != 1 else ''} read by OCR" if self.ocr_pages else "")
+            + "".join(
+                f"; {item.path}: page{'s' if len(item.pages) > 1 else ''} {_page_list(item.pages)} skipped ({item.reason})"
+                for item in self.pages_skipped
+            )
         )
 
 
@@ -316,3 +376,14 @@ class DocumentLines:
         """The lines, each prefixed with its number."""
         width = len(str(self.end_line))
         return "\n".join(f"{number:>{width}}  {line}".rstrip() for number, line in self.lines)
+
+
+def _page_list(pages: tuple[int, ...]) -> str:
+    """1, 2, 3, 7 -> "1-3, 7"."""
+    spans: list[list[int]] = []
+    for page in sorted(pages):
+        if spans and page == spans[-1][1] + 1:
+            spans[-1][1] = page
+        else:
+            spans.append([page, page])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

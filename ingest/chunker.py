@@ -5,12 +5,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from corpusqa.types import Chunk
+from corpusqa.types import Chunk, TableRows
 from ingest.formats import Paragraph
+from ingest.formats.tables import row_text
 from ingest.loader import LoadedFile, structure
 
 __all__ = ["chunk_file", "count_tokens", "split_sentences"]
@@ -112,10 +114,16 @@ def chunk_file(loaded: LoadedFile, doc_hash: str, chunk_tokens: int) -> list[Chu
     chunks: list[Chunk] = []
     for section in sections:
         title = section.title(default_title)
-        for (kind, page), paragraphs in _runs(section.paragraphs):
+        for (kind, page, _), paragraphs in _runs(section.paragraphs):
+            if kind == "table":
+                for rows in _pack_rows(paragraphs, chunk_tokens):
+                    chunks.append(_table_chunk(loaded.source, line_starts, rows, title, page, doc_hash, chunk_tokens))
+                continue
             sentences = [span for para in paragraphs for span in _sentences_of(text, para, chunk_tokens, layout)]
             for group in _pack(text, sentences, chunk_tokens):
-                chunks.append(_make_chunk(loaded.source, text, line_starts, group, title, kind, page, doc_hash, chunk_tokens))
+                chunk = _make_chunk(loaded.source, text, line_starts, group, title, kind, page, doc_hash, chunk_tokens)
+                # a run is one page, so its paragraphs share their page's OCR confidence
+                chunks.append(replace(chunk, ocr_confidence=paragraphs[0].ocr_confidence) if paragraphs[0].ocr_confidence is not None else chunk)
     return chunks
 
 
@@ -124,11 +132,14 @@ def _title_from_path(source: str) -> str:
     return stem[:1].upper() + stem[1:] if stem else source
 
 
-def _runs(paragraphs: list[Paragraph]) -> list[tuple[tuple[str, int | None], list[Paragraph]]]:
-    """Consecutive paragraphs of one kind on one page; a code block is a run of its own."""
-    runs: list[tuple[tuple[str, int | None], list[Paragraph]]] = []
+_RunKey = tuple[str, int | None, int | None]
+
+
+def _runs(paragraphs: list[Paragraph]) -> list[tuple[_RunKey, list[Paragraph]]]:
+    """Consecutive paragraphs of one kind on one page (and rows of one table); a code block is a run of its own."""
+    runs: list[tuple[_RunKey, list[Paragraph]]] = []
     for paragraph in paragraphs:
-        key = (paragraph.kind, paragraph.page)
+        key = (paragraph.kind, paragraph.page, paragraph.row.table if paragraph.row else None)
         if runs and runs[-1][0] == key and paragraph.kind != "code":
             runs[-1][1].append(paragraph)
         else:
@@ -201,3 +212,90 @@ def _make_chunk(
         doc_hash=doc_hash,
         sentences=tuple((left - start, right - start) for left, right, _ in group),
     )
+
+
+# ---- tables: whole rows, each with its headers -----------------------------------------------------
+
+
+def _pack_rows(rows: list[Paragraph], chunk_tokens: int) -> list[list[tuple[Paragraph, str]]]:
+    """Greedy over whole rows (never a part of one): add rows until the next would pass the budget.
+
+    A row longer than the budget is a chunk of its own, whole: a row's cells only mean something together.
+    """
+    groups: list[list[tuple[Paragraph, str]]] = []
+    for paragraph in rows:
+        assert paragraph.row is not None
+        line = row_text(paragraph.row.columns, paragraph.row.cells)
+        if groups and count_tokens("\n".join([*(text for _, text in groups[-1]), line])) <= chunk_tokens:
+            groups[-1].append((paragraph, line))
+        else:
+            groups.append([(paragraph, line)])
+    return groups
+
+
+def _table_chunk(
+    source: str,
+    line_starts: list[int],
+    rows: list[tuple[Paragraph, str]],
+    title: str,
+    page: int | None,
+    doc_hash: str,
+    chunk_tokens: int,
+) -> Chunk:
+    """A passage of whole rows, one per line; each row is a sentence (a row over the budget: pieces of whole cells)."""
+    text = "\n".join(line for _, line in rows)
+    sentences: list[tuple[int, int]] = []
+    offset = 0
+    for _, line in rows:
+        sentences.extend((offset + a, offset + b) for a, b in _cell_pieces(line, chunk_tokens))
+        offset += len(line) + 1
+    first, last = rows[0][0], rows[-1][0]
+    assert first.row is not None and last.row is not None
+    start, end = first.start, last.end
+    key = f"{source}\x00{doc_hash}\x00{chunk_tokens}\x00{start}:{end}\x00table"
+    table = TableRows(
+        name=first.row.name or title,
+        first_row=first.row.number,
+        last_row=last.row.number,
+        columns=first.row.columns,
+        cells=tuple(paragraph.row.cells for paragraph, _ in rows if paragraph.row is not None),
+    )
+    return Chunk(
+        id=hashlib.sha256(key.encode("utf-8")).hexdigest()[:32],
+        text=text,
+        source=source,
+        title=title,
+        kind="table",
+        page=page,
+        start_line=bisect.bisect_right(line_starts, start),
+        end_line=bisect.bisect_right(line_starts, end - 1),
+        start_char=start,
+        end_char=end,
+        doc_hash=doc_hash,
+        sentences=tuple(sentences),
+        table=table,
+        ocr_confidence=first.ocr_confidence,
+    )
+
+
+# Cell separators of `row_text`: a long row's sentences end after one of them.
+_CELL_END = re.compile(r"(?:; | \| )")
+
+
+def _cell_pieces(line: str, chunk_tokens: int) -> list[tuple[int, int]]:
+    """(start, end) spans covering a row: the whole row, or runs of whole cells of at most the budget each.
+
+    The embedding model reads a sentence only so far, so a wide row is embedded in pieces; the chunk keeps it whole.
+    """
+    if count_tokens(line) <= chunk_tokens:
+        return [(0, len(line))]
+    separators = list(_CELL_END.finditer(line))
+    starts = [0, *(match.end() for match in separators)]
+    ends = [*(match.start() for match in separators), len(line)]
+    pieces: list[tuple[int, int]] = []
+    for start, end in zip(starts, ends):
+        if pieces and count_tokens(line[pieces[-1][0] : end]) <= chunk_tokens:
+            pieces[-1] = (pieces[-1][0], end)
+        else:
+            pieces.append((start, end))
+    return pieces

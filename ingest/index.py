@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 #: Bump when chunking changes, so that re-ingest rebuilds every document.
-CHUNKER_VERSION = "6"
+#: 7: tables in HTML, Markdown, DOCX and ruled PDF tables are chunks of whole rows under their headers (#26).
+CHUNKER_VERSION = "7"
 #: Bump when the way documents are named changes (2: folders outside the corpus folder are labelled
 #: `<folder>/...`), so that re-ingest replaces every document stored under its old name.
 NAMES_VERSION = "2"
@@ -41,7 +42,12 @@ def signature_of(settings: Settings) -> str:
     precision = f"|int8-{EXPORT_VERSION}" if settings.embedding_precision == "int8" else ""
     names = f"names-{NAMES_VERSION}"
     layout = "" if settings.text_layout == "auto" else f"|layout-{settings.text_layout}"
-    return f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}{layout}|{ANNOTATION_VERSION}"
+    # OCR settings other than the defaults change what a scan's pages hold
+    ocr = "" if (settings.ocr, settings.ocr_langs) == ("auto", "eng") else f"|ocr-{settings.ocr}-{settings.ocr_langs}"
+    return (
+        f"{settings.embedding_model}|{settings.chunk_tokens}|chunker-{CHUNKER_VERSION}|{names}{precision}{layout}{ocr}"
+        f"|{ANNOTATION_VERSION}"
+    )
 
 
 def ingest_paths(
@@ -105,7 +111,9 @@ def ingest_paths(
         store = open_store(settings, create=True)
         versions = store.versions()
         committed = committed_manifest(settings, store, versions)
-        plan = plan_ingest(settings, signature_of(settings), versions, committed, files, scopes, report, **options)
+        plan = plan_ingest(
+            settings, signature_of(settings), versions, committed, files, scopes, report, **options, progress=progress
+        )
         _apply(settings, store, plan, report, embedder, progress, keep_unreadable)
         with timed(report, "commit"):
             commit(settings, store, plan, signature_of(settings), report)

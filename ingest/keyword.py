@@ -28,8 +28,10 @@ def _node_ids(path: Path) -> list[str]:
         return [str(json.loads(line)["node_id"]) for line in lines if line.strip()]
 
 
-def bm25_text(title: str, text: str) -> str:
-    """What BM25 indexes for a chunk: its headline and its text."""
+def bm25_text(title: str, text: str, table: str = "") -> str:
+    """What BM25 indexes for a chunk: its headline (and its table's caption) and its text."""
+    if table and table != title:
+        return f"{title}\n{table}\n{text}"
     return f"{title}\n{text}"
 
 

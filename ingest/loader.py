@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpusqa.errors import SourceNotFoundError
 from corpusqa.types import Skipped
 from ingest.formats import Section, UnreadableFile
 from ingest.formats.decode import decode_text
+from ingest.formats.image import IMAGE_SUFFIXES
+from ingest.formats.ocr import OcrOptions, PageReport
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadedFile", "Scope", "SourceFile", "UnreadableFile", "discover", "file_hash", "read_file", "structure"]
+__all__ = [
+    "SUPPORTED_SUFFIXES", "LoadedFile", "OcrOptions", "PageReport", "Scope", "SourceFile", "UnreadableFile", "discover",
+    "file_hash", "read_file", "structure",
+]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", *IMAGE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,12 @@ class LoadedFile:
 
     source: str
     text: str
-    format: str  # "text" | "markdown" | "html" | "pdf" | "docx"
+    format: str  # "text" | "markdown" | "html" | "pdf" | "docx" | "image"
     title: str  # a document-level title (HTML <title>, PDF or DOCX metadata), "" when none
     # empty: the chunker finds them in `text` (Markdown or plain text)
     sections: tuple[Section, ...] = ()
     layout: str = ""  # plain text only: "news" (articles with reader comments) or "plain"
+    pages: PageReport = field(default_factory=PageReport)  # PDF and images: pages read by OCR, and pages that needed it but were not read
 
 
 @dataclass(frozen=True)
@@ -101,8 +107,14 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_file(data: bytes, path: Path, source: str, max_bytes: int, text_layout: str = "auto") -> LoadedFile:
-    """Turn a file's bytes into text and sections; raises UnreadableFile with a human reason."""
+def read_file(
+    data: bytes, path: Path, source: str, max_bytes: int, text_layout: str = "auto", ocr: OcrOptions | None = None
+) -> LoadedFile:
+    """Turn a file's bytes into text and sections; raises UnreadableFile with a human reason.
+
+    Pages without text (scans, image files) are read by OCR only when `ocr` is given: views of a document
+    and upload checks never run it, and get those pages listed in `pages.unread`.
+    """
     if len(data) > max_bytes:
         raise UnreadableFile(f"file is larger than {max_bytes // (1024 * 1024)} MB (CORPUSQA_MAX_FILE_MB)")
     if not data.strip():
@@ -111,8 +123,13 @@ def read_file(data: bytes, path: Path, source: str, max_bytes: int, text_layout:
     if suffix == ".pdf":
         from ingest.formats.pdf import pdf_sections
 
-        text, sections, title = pdf_sections(path)
-        return LoadedFile(source, text, "pdf", title, tuple(sections))
+        text, sections, title, pages = pdf_sections(path, ocr)
+        return LoadedFile(source, text, "pdf", title, tuple(sections), pages=pages)
+    if suffix in IMAGE_SUFFIXES:
+        from ingest.formats.image import image_sections
+
+        text, sections, title, pages = image_sections(path, ocr)
+        return LoadedFile(source, text, "image", title, tuple(sections), pages=pages)
     if suffix == ".docx":
         from ingest.formats.docx import docx_sections
 

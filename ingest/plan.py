@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk, IngestReport, Skipped
+from corpusqa.types import Chunk, IngestReport, Skipped, SkippedPages
 from ingest.chunker import chunk_file
-from ingest.loader import Scope, SourceFile, UnreadableFile, file_hash, read_file
+from ingest.loader import OcrOptions, Scope, SourceFile, UnreadableFile, file_hash, read_file
 from ingest.state import Manifest, ManifestEntry
 from ingest.store import StoredDocument
 from ingest.text import annotate_chunks
@@ -55,6 +55,7 @@ class IngestPlan:
     files: list[PlannedFile] = field(default_factory=list)
     kept: Manifest = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    ocr: OcrOptions | None = None  # how `load_chunks` reads pages without text
 
 
 def label_sources(
@@ -95,9 +96,13 @@ def plan_ingest(
     *,
     delete: bool,
     keep_unreadable: bool,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestPlan:
-    """Read and hash every file and decide its fate; new and changed files are chunked later (`load_chunks`)."""
-    plan = IngestPlan()
+    """Read and hash every file and decide its fate; new and changed files are chunked later (`load_chunks`).
+
+    `progress("OCR pages", done, total)` is called as OCR reads each page (total grows file by file).
+    """
+    plan = IngestPlan(ocr=_ocr_options(settings, report, progress))
     seen: set[str] = set()
     # A document's first folder belongs to one root: two folders named projB may not mix their files
     # under projB/ (the indexed one keeps it; in one run, the first given).
@@ -167,11 +172,16 @@ def load_chunks(
         with timed(report, "read"):
             data = _read_bytes(planned.file, settings)
             planned.hash = file_hash(data)  # the bytes chunked now (the file may have changed since planning)
-            loaded = read_file(data, planned.file.path, planned.file.source, _max_bytes(settings), settings.text_layout)
+            loaded = read_file(
+                data, planned.file.path, planned.file.source, _max_bytes(settings), settings.text_layout, plan.ocr
+            )
+        report.ocr_pages += loaded.pages.ocr_pages
         with timed(report, "chunk"):
             chunks = chunk_file(loaded, planned.hash, settings.chunk_tokens)
         if not chunks:
-            raise UnreadableFile("no text to index")
+            raise UnreadableFile(loaded.pages.reason or "no text to index")
+        if loaded.pages.unread:
+            report.pages_skipped.append(SkippedPages(planned.file.source, loaded.pages.unread, loaded.pages.reason))
     except UnreadableFile as exc:
         planned.dropped = True
         getattr(report, planned.action).remove(planned.file.source)
@@ -193,6 +203,22 @@ def timed(report: IngestReport, stage: str) -> Iterator[None]:
         yield
     finally:
         report.stages[stage] = report.stages.get(stage, 0.0) + time.perf_counter() - mark
+
+
+def _ocr_options(
+    settings: Settings, report: IngestReport, progress: Callable[[str, int, int], None] | None
+) -> OcrOptions:
+    """OCR as the settings say, reporting each page read to `progress` as one running count over the files."""
+    counts = {"done": 0, "total": 0}
+
+    def on_page(done: int, total: int) -> None:
+        if done == 1:
+            counts["total"] += total
+        counts["done"] += 1
+        if progress is not None:
+            progress("OCR pages", counts["done"], counts["total"])
+
+    return OcrOptions(settings.ocr, settings.ocr_langs, settings.tesseract_cmd, on_page)
 
 
 def _read_bytes(item: SourceFile, settings: Settings) -> bytes:

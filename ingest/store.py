@@ -24,7 +24,7 @@ import numpy as np
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk
+from corpusqa.types import Chunk, TableRows
 
 __all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 
@@ -247,7 +247,8 @@ class ChunkStore:
         for page in _pages(self.chunks, ["metadatas", "documents"]):
             for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
                 if chunk_id in ids:
-                    yield chunk_id, bm25_text(str(meta["title"]), text or "")
+                    table = json.loads(str(meta["table"]))["name"] if meta.get("table") else ""
+                    yield chunk_id, bm25_text(str(meta["title"]), text or "", table)
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (for building the keyword index)."""
@@ -511,7 +512,14 @@ def _best_per_chunk(hits: Iterable[tuple[str, float]], limit: int) -> list[tuple
 
 
 def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> dict[str, Any]:
+    # Chroma metadata holds no None: the table and OCR keys are left out of passages that have none
+    extra: dict[str, Any] = {}
+    if chunk.table is not None:
+        extra["table"] = json.dumps(chunk.table.to_json())
+    if chunk.ocr_confidence is not None:
+        extra["ocr_confidence"] = float(chunk.ocr_confidence)
     return {
+        **extra,
         "root": root,
         "source": chunk.source,
         "title": chunk.title,
@@ -544,6 +552,8 @@ def _to_chunk(chunk_id: str, text: str | None, meta: Any) -> Chunk:
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))),
         entities=tuple((int(a), int(b), str(label)) for a, b, label in json.loads(str(meta.get("entities") or "[]"))),
         page=int(meta.get("page") or 0) or None,
+        table=TableRows.from_json(json.loads(str(meta["table"]))) if meta.get("table") else None,
+        ocr_confidence=float(meta["ocr_confidence"]) if meta.get("ocr_confidence") is not None else None,
     )
 
 

@@ -23,9 +23,11 @@ def indexed_text(stored: StoredDocument | None, max_bytes: int) -> str | None:
         data = path.read_bytes()
         if file_hash(data) != stored.hash:
             return None
-        return read_file(data, path, stored.source, max_bytes).text
+        loaded = read_file(data, path, stored.source, max_bytes)
     except (OSError, UnreadableFile):
         return None
+    # pages ingest read by OCR are not read again here: the lines come from the chunks instead
+    return None if loaded.pages.unread else loaded.text
 
 
 def document_lines(

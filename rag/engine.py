@@ -32,6 +32,7 @@ from corpusqa.types import (
     Timings,
 )
 from ingest.embedder import Embedder, resolve_model_path
+from ingest.generation import committed_manifest
 from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
 from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
@@ -50,6 +51,7 @@ from rag.reader.sentences import Candidate, candidates
 from rag.reader.trained import TrainedReader, with_reread
 from rag.reply_check import ReplyContext, shape_reply
 from rag.retriever import FusionWeights, HybridRetriever
+from rag.sources import SourceFile, SourceView, citation_url, open_source, source_view
 
 __all__ = ["Engine"]
 
@@ -265,6 +267,21 @@ class Engine:
         shown = [chunk for chunk in chunks if chunk.id in snapshot.ids]
         text = indexed_text(stored, int(self.settings.max_file_mb * 1024 * 1024))
         return document_lines(shown, source, start, end, text)
+
+    def source_file(self, source: str) -> SourceFile:
+        """The indexed file `source` as it is on disk: committed documents only, from their recorded folder."""
+        return open_source(committed_manifest(self.settings, self._current().store, None), source)
+
+    def source_view(self, source: str, chunk_id: str = "", mark: int | None = None) -> SourceView:
+        """The document's indexed text with the cited chunk and its supporting sentence located in it."""
+        snapshot = self._current()
+        found = open_source(committed_manifest(self.settings, snapshot.store, None), source)
+        return source_view(found, snapshot.chunks, chunk_id, mark, int(self.settings.max_file_mb * 1024 * 1024))
+
+    def last_changed(self) -> str | None:
+        """When the index last changed (ISO time of the last ingest that changed it), None without an index."""
+        state = read_state(self.settings.index_dir)
+        return state.last_ingest if state else None
 
     def warm_up(self) -> None:
         """Load the embedding model and the index now rather than on the first question."""
@@ -492,4 +509,7 @@ def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
         chunk_id=chunk.id,
         highlight=highlight,
         page=chunk.page,
+        url=citation_url(chunk, highlight),
+        table=chunk.table,
+        ocr_confidence=chunk.ocr_confidence,
     )

@@ -31,7 +31,9 @@ __all__ = [
     "SearchRequest",
     "SearchResponse",
     "SkippedModel",
+    "SkippedPagesModel",
     "StatusResponse",
+    "TableModel",
 ]
 
 
@@ -58,6 +60,15 @@ EmbeddingModelName = Annotated[str, Field(description="The embedding model the i
 LastIngest = Annotated[str | None, Field(description="When the last ingest finished (ISO 8601), or null.")]
 
 
+class TableModel(BaseModel):
+    """The rows of one table that a passage holds."""
+
+    name: str = Field(description="The table's caption, or the heading it sits under.")
+    rows: list[int] = Field(description="[first, last] body row of the passage, 1-based (the header row is not counted).")
+    columns: list[str] = Field(description="The column headers; empty for a table without a header row.")
+    cells: list[list[str]] = Field(description="The cell texts of each row, first to last.")
+
+
 class CitationModel(BaseModel):
     """A passage the answer cites, numbered as in its [n] markers (as in `corpusqa ask --json`)."""
 
@@ -71,7 +82,17 @@ class CitationModel(BaseModel):
     score: float = Field(
         description="Retrieval score of the passage (reciprocal-rank fusion; higher is better)."
     )
-    page: int | None = Field(None, description="1-based page of a PDF passage; null for other formats.")
+    url: str = Field(
+        "",
+        description="Link to the source on this server (same key, host and origin rules): a PDF at the cited page "
+        "(`#page=N`), any other document as a rendered view scrolled to the passage, the supporting sentence marked.",
+    )
+    page: int | None = Field(None, description="1-based page of a PDF passage (or frame of a multi-page TIFF); null for other formats.")
+    ocr: bool = Field(False, description="True when the passage's text was read from a page image by OCR (Tesseract).")
+    ocr_confidence: float | None = Field(
+        None, description="Tesseract's mean word confidence (0-100) on the passage's page; null unless `ocr`."
+    )
+    table: TableModel | None = Field(None, description="For a passage of table rows: the table, its row range, headers and cells.")
 
 
 class ClaimModel(BaseModel):
@@ -245,6 +266,14 @@ class SkippedModel(BaseModel):
     )
 
 
+class SkippedPagesModel(BaseModel):
+    """Pages of an indexed file that ingest left out."""
+
+    path: str = Field(description="The file's path.")
+    pages: list[int] = Field(description="The 1-based pages left out.")
+    reason: str = Field(description="Why (Tesseract not installed, OCR off ...).")
+
+
 class IngestResponse(BaseModel):
     """The ingest summary, exactly as `corpusqa ingest --json` prints it (counts are files, but `chunks`)."""
 
@@ -256,6 +285,10 @@ class IngestResponse(BaseModel):
     documents: int = Field(description="Documents in the index after the ingest.")
     chunks: int = Field(description="Chunks in the index after the ingest.")
     seconds: float = Field(description="Time the ingest took, in seconds.")
+    ocr_pages: int = Field(0, description="Pages (and image files' frames) read by OCR in this ingest.")
+    pages_skipped: list[SkippedPagesModel] = Field(
+        default_factory=list, description="Pages of indexed files left out (scanned pages OCR could not read), with the reason."
+    )
 
 
 class DocumentModel(BaseModel):

@@ -17,6 +17,7 @@ from ui.cli_common import build_settings, handle_errors, index_dir_option
 from ui.cli_eval import eval_command
 from ui.cli_search import mcp, search
 from ui.cli_ui import ui
+from ui.cli_watch import watch_folders
 
 if TYPE_CHECKING:
     from rag import Engine
@@ -58,6 +59,7 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @click.option("--chunk-tokens", type=int, default=None, help="Target chunk size in tokens (CORPUSQA_CHUNK_TOKENS).")
+@click.option("--watch", is_flag=True, help="Keep watching; re-ingest a few seconds after files change (Ctrl+C stops).")
 @handle_errors
 def ingest(
     paths: tuple[Path, ...],
@@ -68,6 +70,7 @@ def ingest(
     repair: bool,
     as_json: bool,
     chunk_tokens: int | None,
+    watch: bool,
 ) -> None:
     """Ingest files and folders (default: data/corpus) into the index, incrementally.
 
@@ -78,12 +81,18 @@ def ingest(
     Example:
         corpusqa ingest data/corpus
         corpusqa ingest --dry-run notes/ report.pdf
+        corpusqa ingest --watch notes/
     """
     from rag import Engine
     from ui.progress import ingest_progress
 
     settings = build_settings(index_dir=index_dir, chunk_tokens=chunk_tokens)
     engine = Engine.from_settings(settings)
+    if watch:
+        if dry_run:
+            raise click.BadParameter("--watch changes the index; drop --dry-run (or --watch).")
+        watch_folders(engine, list(paths), as_json=as_json, delete=not no_delete, keep_unreadable=keep_unreadable)
+        return
     with ingest_progress(enabled=not as_json and sys.stderr.isatty()) as progress:
         report = engine.ingest(
             list(paths),

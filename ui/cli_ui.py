@@ -10,6 +10,7 @@ import click
 
 from corpusqa.errors import CorpusQAError
 from ui.cli_common import build_settings, handle_errors, index_dir_option
+from ui.cli_watch import start_watcher
 
 if TYPE_CHECKING:
     from rag import Engine
@@ -21,8 +22,9 @@ __all__ = ["ui"]
 @index_dir_option
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; CORPUSQA_UI_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 7860; CORPUSQA_UI_PORT).")
+@click.option("--watch", is_flag=True, help="Re-ingest the corpus folder a few seconds after its files change.")
 @handle_errors
-def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
+def ui(index_dir: Path | None, host: str | None, port: int | None, watch: bool) -> None:
     """Start the chat page over the index (never a public share link).
 
     \b
@@ -33,6 +35,7 @@ def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
     Example:
         corpusqa ui --port 7860
         CORPUSQA_UI_AUTH=me:secret corpusqa ui
+        corpusqa ui --watch
     """
     from rag import Engine
     from ui.server import bind, serve
@@ -65,7 +68,12 @@ def ui(index_dir: Path | None, host: str | None, port: int | None) -> None:
             )
     auth = " (password required)" if settings.ui_auth else ""
     click.echo(f"Chat page on http://{_url_host(settings.ui_host)}:{settings.ui_port}/{auth}; Ctrl+C stops it.", err=True)
-    serve(engine, settings, sock)  # returns once stopped (Ctrl+C, SIGTERM)
+    watcher = start_watcher(engine) if watch else None
+    try:
+        serve(engine, settings, sock)  # returns once stopped (Ctrl+C, SIGTERM)
+    finally:
+        if watcher is not None:
+            watcher.stop()
     click.echo("Stopped.", err=True)
     sys.stderr.flush()
 

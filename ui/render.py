@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import textwrap
 
-from corpusqa.types import Answer, Citation, Claim, IndexStatus, ScoredChunk, kind_label
+from corpusqa.types import Answer, Citation, Claim, IndexStatus, ScoredChunk, TableRows, kind_label
 
-__all__ = ["claim_source", "mark_sentence", "render_answer", "render_claims", "render_status"]
+__all__ = ["claim_source", "mark_sentence", "render_answer", "render_claims", "render_status", "table_rows_label"]
+
+
+def table_rows_label(table: TableRows) -> str:
+    """Where a passage of table rows sits: 'table "Limits", rows 3-7'."""
+    rows = f"row {table.first_row}" if table.first_row == table.last_row else f"rows {table.first_row}-{table.last_row}"
+    return f'table "{table.name}", {rows}'
 
 
 def mark_sentence(text: str, sentence: str, left: str = "»", right: str = "«") -> str:
@@ -20,14 +26,19 @@ def _passage_lines(citation: Citation | ScoredChunk, number: int) -> list[str]:
     if isinstance(citation, Citation):
         source, title, kind = citation.source, citation.title, citation.kind
         start, end, text, highlight = citation.start_line, citation.end_line, citation.text, citation.highlight
-        page = citation.page
+        page, table, ocr = citation.page, citation.table, citation.ocr_confidence
     else:
         chunk = citation.chunk
         source, title, kind = chunk.source, chunk.title, chunk.kind
         start, end, text, highlight = chunk.start_line, chunk.end_line, chunk.text, ""
-        page = chunk.page
+        page, table, ocr = chunk.page, chunk.table, chunk.ocr_confidence
+    label = kind_label(kind)
     where = f"page {page}, lines {start}-{end}" if page else f"lines {start}-{end}"
-    head = f"[{number}] {source}, {where} ({kind_label(kind)}): {title}"
+    if table is not None:
+        where += f", {table_rows_label(table)}"
+    if ocr is not None:
+        label += f", OCR {ocr:.0f}% confidence"
+    head = f"[{number}] {source}, {where} ({label}): {title}"
     body = " ".join(mark_sentence(text, highlight).split())
     return [head, *textwrap.wrap(body, width=100, initial_indent="    ", subsequent_indent="    ")]
 

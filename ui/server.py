@@ -15,13 +15,15 @@ __all__ = ["bind", "build_app", "serve"]
 
 
 def build_app(engine: Engine, settings: Settings) -> Any:
-    """The FastAPI app of ui/api.py, MCP at /mcp (ui/mcp_server.py), the Gradio page mounted at "/"."""
+    """The FastAPI app of ui/api.py, MCP at /mcp (ui/mcp_server.py), sources (ui/sources.py), the page at "/"."""
     from ui.api import create_api_app
     from ui.mcp_server import mount_http
+    from ui.sources import source_router
     from ui.web import mount_page
 
     app = create_api_app(engine, settings)
     mount_http(app, engine, settings)
+    app.include_router(source_router(engine))  # before the page at "/", which catches every other path
     return mount_page(app, engine, settings)
 
 

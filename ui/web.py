@@ -13,10 +13,12 @@ from typing import Any
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Answer, Citation, ScoredChunk, kind_label
+from corpusqa.types import Answer, Citation, ScoredChunk, TableRows, kind_label
 from rag.conversation import Turn
 from rag.engine import Engine
+from rag.sources import citation_url
 from ui.claims_html import CLAIMS_CSS, claims_html, mark_unsupported_html
+from ui.render import table_rows_label
 
 enforce_offline()  # before gradio is imported: it reads GRADIO_ANALYTICS_ENABLED at import
 
@@ -39,6 +41,7 @@ __all__ = [
     "render_answer",
     "render_error",
     "render_partial",
+    "table_html",
     "turns_from_chat",
 ]
 
@@ -50,6 +53,7 @@ EXAMPLE_QUESTIONS = [
     "Who painted the Mona Lisa?",
 ]
 _CLOSEST = 3  # passages shown when the answer abstains
+_CHANGED_EVERY_S = 5  # how often the page looks at when the index last changed
 _LOG = logging.getLogger(__name__)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
@@ -66,8 +70,12 @@ CSS = """
 #chat .cqa-closest .cqa-passage { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3; overflow: hidden; }
 #chat .cqa-closest .cqa-source:hover .cqa-passage { -webkit-line-clamp: unset; }
 #chat .cqa-passage mark { background: #fde68a; color: #111; padding: 0 .1em; }
+#chat table.cqa-table { border-collapse: collapse; font-size: .88em; }
+#chat table.cqa-table th, #chat table.cqa-table td { border: 1px solid var(--border-color-primary); padding: .15em .4em; text-align: left; vertical-align: top; }
+#chat table.cqa-table tr.cqa-row-mark td { background: #fde68a; color: #111; }
 #chat .cqa-abstain { padding: .5em .75em; border-left: 4px solid #d97706; background: rgba(217, 119, 6, .08); }
 .cqa-error { padding: .5em .75em; border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08); }
+.cqa-changed { font-size: .85em; opacity: .8; }
 #chat .cqa-timings { margin-top: .5em; font-size: .8em; opacity: .75; }
 #chat .cqa-searched { margin-top: .4em; font-size: .85em; opacity: .8; font-style: italic; }
 """
@@ -106,20 +114,53 @@ def _source_html(anchor: str, number: int, item: Citation | ScoredChunk) -> str:
         source, title, kind, start, end, text, mark = (
             item.source, item.title, item.kind, item.start_line, item.end_line, item.text, item.highlight
         )
-        page = item.page
+        page, table, ocr, url = item.page, item.table, item.ocr_confidence, item.url
     else:
         chunk = item.chunk
         source, title, kind, start, end, text, mark = (
             chunk.source, chunk.title, chunk.kind, chunk.start_line, chunk.end_line, chunk.text, ""
         )
-        page = chunk.page
+        page, table, ocr, url = chunk.page, chunk.table, chunk.ocr_confidence, citation_url(chunk, "")
+    label = kind_label(kind)
     where = f"page {page} · {_lines(start, end)}" if page else _lines(start, end)
+    if table is not None:
+        where += f" · {_esc(table_rows_label(table))}"
+    if ocr is not None:
+        label += f" · OCR, {ocr:.0f}% confidence"
+    # the server's read-only copy of the source, opened at the page or at the passage (ui/sources.py)
+    opener = (
+        f' · <a class="cqa-open" href="{_esc(url)}" target="_blank" rel="noopener noreferrer">open the source</a>'
+        if url else ""
+    )
+    body = (
+        table_html(table, text, mark)
+        if table is not None
+        else f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote>'
+    )
     return (
         f'<div class="cqa-source" id="{anchor}-{number}">'
         f'<div class="cqa-source-head">[{number}] {_esc(title or source)}</div>'
-        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(kind_label(kind))}</div>'
-        f'<blockquote class="cqa-passage">{highlight_passage(text, mark)}</blockquote></div>'
+        f'<div class="cqa-meta"><code>{_esc(source)}</code> · {where} · {_esc(label)}{opener}</div>'
+        f"{body}</div>"
     )
+
+
+def table_html(table: TableRows, text: str, sentence: str) -> str:
+    """A passage of table rows as an HTML table under its headers; the row holding `sentence` is marked."""
+    lines = text.split("\n")
+    marked = next((index for index, line in enumerate(lines) if sentence and sentence.strip() in line), None)
+    width = max([len(table.columns), *(len(row) for row in table.cells)])
+    head = (
+        "<thead><tr>" + "".join(f"<th>{_esc(cell)}</th>" for cell in table.columns) + "</tr></thead>"
+        if table.columns
+        else ""
+    )
+    rows = []
+    for index, cells in enumerate(table.cells):
+        padded = list(cells) + [""] * (width - len(cells))
+        mark = ' class="cqa-row-mark"' if index == marked else ""
+        rows.append(f"<tr{mark}>" + "".join(f"<td>{_esc(cell)}</td>" for cell in padded) + "</tr>")
+    return f'<table class="cqa-passage cqa-table">{head}<tbody>{"".join(rows)}</tbody></table>'
 
 
 def _sources_html(
@@ -256,6 +297,14 @@ class ChatPage(DocumentsTab):
             hidden = f"Unexpected error ({exc.__class__.__name__}); see the server log for details."
             yield render_error(RuntimeError(hidden)), {"error": hidden}
 
+    def index_changed(self) -> str:
+        """When the index last changed (a watched folder changes it without anyone pressing a button)."""
+        when = self.engine.last_changed()
+        if when is None:
+            return '<p class="cqa-changed">No index yet.</p>'
+        shown = when.replace("T", " ").replace("+00:00", " UTC")
+        return f'<p class="cqa-changed">Index last changed <time datetime="{_esc(when)}">{_esc(shown)}</time></p>'
+
     def ask_api(self, message: str | None, backend: str, top_k: float) -> tuple[str, dict[str, Any]]:
         """Answer a question: returns the chat message (HTML) and the answer as JSON."""
         # The page's `/ask` endpoint. ChatInterface's own one appends the message to a history itself and
@@ -290,6 +339,7 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
                     )
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top-k)", elem_id="top-k")
                     details = gr.JSON(visible=False, label="Answer")
+                    changed = gr.HTML(elem_id="index-changed")
                 with gr.Column(scale=4):
                     chat = gr.ChatInterface(
                         page.ask,
@@ -318,6 +368,9 @@ def build_blocks(engine: Engine, settings: Settings) -> gr.Blocks:
             search_tab(engine, settings)  # ui/web_search.py (issue #15)
             documents = page.build(settings)
         page.connect(blocks, documents)
+        # a watched folder (`corpusqa ui --watch`) changes the index behind the page: look every few seconds
+        gr.on([blocks.load, gr.Timer(_CHANGED_EVERY_S).tick], page.index_changed, None, changed,
+              api_name="index_changed", api_visibility="private", queue=False)
         gr.api(page.ask_api, api_name="ask")  # type: ignore[attr-defined]
     return blocks
 

@@ -199,7 +199,7 @@ def _check_readable(path: Path, max_mb: float) -> None:
         loaded = read_file(path.read_bytes(), path, path.name, int(max_mb * 1024 * 1024) + 1)
     except UnreadableFile as exc:
         raise UploadRejected(f"it cannot be ingested: {exc}") from exc
-    if not loaded.text.strip():
+    if not loaded.text.strip() and not loaded.pages.unread:  # pages left for OCR are read at ingest
         raise UploadRejected("it cannot be ingested: no text to index")
 
 

@@ -62,7 +62,8 @@ def _hit(hit: Citation) -> str:
     return (
         f'<div class="cqa-hit" id="search-hit-{hit.id}">'
         f'<div class="cqa-hit-head">[{hit.id}] {_esc(hit.title or hit.source)}</div>'
-        f'<div class="cqa-meta"><code>{_esc(hit.source)}</code> · {lines} · {_esc(kind)} · score {hit.score:.4f}</div>'
+        f'<div class="cqa-meta"><code>{_esc(hit.source)}</code> · {lines} · {_esc(kind)} · score {hit.score:.4f}'
+        f' · <a class="cqa-open" href="{_esc(hit.url)}" target="_blank" rel="noopener noreferrer">open the source</a></div>'
         f"{highlight}"
         f'<details class="cqa-passage"><summary>Whole passage</summary>{_marked(hit.text, hit.highlight)}</details>'
         "</div>"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["PATH_SEPARATOR", "Paragraph", "Section", "StructureBuilder", "UnreadableFile", "fold_single_top_heading"]
+from ingest.formats.tables import TableRow, row_text
+
+__all__ = ["PATH_SEPARATOR", "Paragraph", "Section", "StructureBuilder", "TableRow", "UnreadableFile", "fold_single_top_heading"]
 
 #: Joins a section path into a citation title: "Installation › System Requirements".
 PATH_SEPARATOR = " › "
@@ -16,12 +18,14 @@ class UnreadableFile(Exception):
 
 @dataclass
 class Paragraph:
-    """A block of text as character offsets into the document text; `kind` is article, comment or code."""
+    """A block of text as character offsets into the document text; `kind` is article, comment, code or table."""
 
     start: int
     end: int
     kind: str = "article"
     page: int | None = None
+    row: TableRow | None = None  # kind "table": the row this paragraph is (its text is `row_text` of it)
+    ocr_confidence: float | None = None  # read by OCR: Tesseract's mean word confidence on its page (0-100)
 
 
 @dataclass
@@ -62,13 +66,24 @@ class StructureBuilder:
         self._append(title)
         self.sections.append(Section(tuple(name for _, name in self._open)))
 
-    def paragraph(self, text: str, kind: str = "article", page: int | None = None) -> None:
+    def paragraph(self, text: str, kind: str = "article", page: int | None = None, ocr_confidence: float | None = None) -> None:
         """A block of body text (or code, kept as is) under the current heading."""
         text = text.strip("\n") if kind == "code" else text.strip()
         if not text.strip():
             return
         start = self._append(text)
-        self.sections[-1].paragraphs.append(Paragraph(start, start + len(text), kind, page))
+        self.sections[-1].paragraphs.append(Paragraph(start, start + len(text), kind, page, ocr_confidence=ocr_confidence))
+
+    def table(self, rows: list[TableRow], page: int | None = None) -> None:
+        """A table under the current heading: one block, one line and one `table` paragraph per body row."""
+        lines = [row_text(row.columns, row.cells) for row in rows]
+        kept = [(row, line) for row, line in zip(rows, lines) if line]
+        if not kept:
+            return
+        start = self._append("\n".join(line for _, line in kept))
+        for row, line in kept:
+            self.sections[-1].paragraphs.append(Paragraph(start, start + len(line), "table", page, row))
+            start += len(line) + 1
 
     def text(self) -> str:
         """The document text built so far."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.formats import Section, StructureBuilder, UnreadableFile
+from ingest.formats.tables import table_rows
 
 __all__ = ["MAX_UNPACKED_BYTES", "docx_sections"]
 
@@ -28,11 +29,17 @@ def docx_sections(path: Path) -> tuple[str, list[Section], str]:
         document = docx.Document(str(path))
         title = " ".join((document.core_properties.title or "").split())
         builder = StructureBuilder()
+        caption = ""  # a "Caption"-styled paragraph right before a table names it
+        tables = 0
         for block in document.iter_inner_content():
             if isinstance(block, DocxParagraph):
+                is_caption = block.style is not None and block.style.name == "Caption"
                 _paragraph(builder, block)
+                caption = block.text if is_caption else ""
             elif isinstance(block, Table):
-                _table(builder, block)
+                _table(builder, block, tables, caption)
+                tables += 1
+                caption = ""
     except Exception as exc:  # python-docx raises zip, XML and key errors on a broken file; all mean "unreadable"
         # the exception's text names temporary paths and zip internals: say what the user can do instead
         raise UnreadableFile("not a valid Word (.docx) file; save it again from the word processor") from exc
@@ -67,8 +74,25 @@ def _paragraph(builder: StructureBuilder, paragraph: Any) -> None:
         builder.paragraph(paragraph.text)
 
 
-def _table(builder: StructureBuilder, table: Any) -> None:
+def _table(builder: StructureBuilder, table: Any, number: int, caption: str) -> None:
+    """Rows under the header row: the first row when Word repeats it on each page (w:tblHeader) or it is all bold."""
+    rows = []
     for row in table.rows:
         cells = [" ".join(cell.text.split()) for cell in row.cells]
-        unique = [cell for index, cell in enumerate(cells) if cell and cell not in cells[:index]]  # merged cells repeat
-        builder.paragraph(" | ".join(unique))
+        # a merged cell repeats in each column it spans: keep it once, in its first
+        rows.append([cell if index == 0 or cell != cells[index - 1] else "" for index, cell in enumerate(cells)])
+    if not rows:
+        return
+    header = _is_header(table.rows[0])
+    columns, body = (rows[0], rows[1:]) if header and len(rows) > 1 else ([], rows)
+    builder.table(table_rows(number, caption, columns, body))
+
+
+def _is_header(row: Any) -> bool:
+    from docx.oxml.ns import qn
+
+    properties = row._tr.trPr
+    if properties is not None and properties.find(qn("w:tblHeader")) is not None:
+        return True
+    runs = [run for cell in row.cells for paragraph in cell.paragraphs for run in paragraph.runs if run.text.strip()]
+    return bool(runs) and all(run.bold for run in runs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.formats import Section, StructureBuilder, UnreadableFile
+from ingest.formats.tables import clean_cell, table_rows
 
 __all__ = ["html_sections"]
 
@@ -27,6 +28,9 @@ _BLOCKS = {
     "table", "tbody", "td", "tfoot", "th", "thead", "ul",
 }
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+# A <table> is read as a table of rows under headers unless it lays a page out: a cell that holds another
+# table, a heading or a form, or a table of one column.
+_LAYOUT_CONTENT = ["table", "h1", "h2", "h3", "h4", "h5", "h6", "form", "nav"]
 
 
 def html_sections(html: str) -> tuple[str, list[Section], str]:
@@ -58,6 +62,7 @@ class _Walker:
     def __init__(self, builder: StructureBuilder) -> None:
         self.builder = builder
         self.inline: list[str] = []
+        self.tables = 0
 
     def walk(self, node: Any) -> None:
         from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
@@ -78,6 +83,8 @@ class _Walker:
         elif name == "pre":
             self.flush()
             self.builder.paragraph(tag.get_text(), "code")
+        elif name == "table" and self._table(tag):
+            pass
         elif name == "tr":
             self.flush()
             cells = [" ".join(cell.get_text(" ").split()) for cell in tag.find_all(["td", "th"], recursive=False)]
@@ -90,6 +97,23 @@ class _Walker:
             self.flush()
         else:
             self.walk(tag)
+
+    def _table(self, table: Any) -> bool:
+        """Read a data table as rows under its header row; False (walk it as blocks) for a layout table."""
+        rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+        grid = [[cell for cell in row.find_all(["td", "th"], recursive=False)] for row in rows]
+        if not grid or max(len(cells) for cells in grid) < 2 or table.find(_LAYOUT_CONTENT) is not None:
+            return False
+        self.flush()
+        first = rows[0]
+        # the header: a row in <thead>, or a first row of <th> cells only
+        has_header = first.find_parent("thead") is not None or all(cell.name == "th" for cell in grid[0])
+        texts = [[cell.get_text(" ") for cell in cells] for cells in grid]
+        columns, body = (texts[0], texts[1:]) if has_header else ([], texts)
+        caption = clean_cell(table.caption.get_text(" ")) if table.caption else ""
+        self.builder.table(table_rows(self.tables, caption, columns, body))
+        self.tables += 1
+        return True
 
     def flush(self) -> None:
         """Close the running block of inline text as a paragraph."""

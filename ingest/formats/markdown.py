@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ingest.formats import Paragraph, Section, fold_single_top_heading
+from ingest.formats.tables import table_rows
 
 __all__ = ["markdown_sections"]
 
@@ -13,7 +14,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def markdown_sections(text: str) -> list[Section]:
-    """Sections under the file's headings; paragraphs, list items and tables are `article`, code blocks `code`.
+    """Sections under the file's headings; paragraphs and list items are `article`, code blocks `code`, table rows `table`.
 
     Offsets point into the file's own text, so citations keep the file's line numbers.
     """
@@ -25,6 +26,7 @@ def markdown_sections(text: str) -> list[Section]:
     sections: list[Section] = [Section(())]
     open_headings: list[tuple[int, str]] = []
     in_table = False
+    tables = 0
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
             title = _inline_text(tokens[index + 1])
@@ -43,12 +45,47 @@ def markdown_sections(text: str) -> list[Section]:
             _add(sections, text, line_starts, first, last, "code")
         elif token.type == "table_open" and token.map:
             in_table = True
-            _add(sections, text, line_starts, token.map[0], token.map[1] - 1, "article")
+            _add_table(sections, text, line_starts, tokens, index, tables)
+            tables += 1
         elif token.type == "table_close":
             in_table = False
         elif token.type == "paragraph_open" and token.map and not in_table:
             _add(sections, text, line_starts, token.map[0], token.map[1] - 1, "article", tokens[index + 1].content)
     return fold_single_top_heading(sections)
+
+
+def _add_table(sections: list[Section], text: str, line_starts: list[int], tokens: list[Any], first: int, number: int) -> None:
+    """One `table` paragraph per body row, over that row's line, with the header row's cells as its headers."""
+    header: list[str] = []
+    body: list[tuple[int, list[str]]] = []  # (line, cells)
+    row: list[str] = []
+    in_head = False
+    for token in tokens[first:]:
+        if token.type == "table_close":
+            break
+        if token.type == "thead_open":
+            in_head = True
+        elif token.type == "thead_close":
+            in_head = False
+        elif token.type == "tr_open":
+            row = []
+            line = token.map[0] if token.map else 0
+        elif token.type == "inline":
+            row.append(_inline_text(token))
+        elif token.type == "tr_close":
+            if in_head:
+                header = row
+            else:
+                body.append((line, row))
+    rows = table_rows(number, "", header, [cells for _, cells in body])
+    by_cells = iter(rows)
+    for line, cells in body:
+        if not any(cell.strip() for cell in cells):
+            continue  # table_rows dropped it too
+        start, end = line_starts[line], line_starts[line + 1] - 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        sections[-1].paragraphs.append(Paragraph(start, end, "table", row=next(by_cells)))
 
 
 def _inline_text(token: Any) -> str:

@@ -192,11 +192,13 @@ def test_formats_docx_heading_styles_give_section_paths(tmp_path: Path) -> None:
     loaded, chunks = _load(make_docx(tmp_path / "garden.docx"))
 
     assert loaded.format == "docx"
-    assert [c.title for c in chunks] == ["Spring", "Spring › Watering", "Summer › Watering"]
+    # the table (no header row: its cells joined by a bar) is a passage of its own rows, under the heading above it
+    assert [c.title for c in chunks] == ["Spring", "Spring › Watering", "Summer › Watering", "Summer › Watering"]
     assert _sentences(chunks)[-3:] == [
         "In summer, water your plot every evening after six o'clock.", "Hoses | the blue shed", "Rakes | the gate rack",
     ]
-    assert {c.kind for c in chunks} == {"article"} and {c.page for c in chunks} == {None}
+    assert [c.kind for c in chunks] == ["article", "article", "article", "table"] and {c.page for c in chunks} == {None}
+    assert chunks[-1].table is not None and (chunks[-1].table.first_row, chunks[-1].table.last_row) == (1, 2)
 
 
 def test_formats_docx_that_unpacks_too_large_is_refused_before_parsing(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def test_discover_lists_supported_files_relative_to_the_folder(tmp_path: Path) -
     (root / ".hidden").mkdir()
     for name in ["a.txt", "b.MD", "sub/c.html", "sub/deeper/d.pdf", "sub/e.htm", "f.markdown", ".secret.txt", ".hidden/g.txt"]:
         (root / name).write_text("x", encoding="utf-8")
-    (root / "image.png").write_bytes(b"\x89PNG")
+    (root / "image.gif").write_bytes(b"GIF89a")  # .png, .jpg and .tiff are read by OCR; .gif is not
     (root / "README").write_text("x", encoding="utf-8")
 
     files, scopes, skipped = discover([root])
@@ -35,7 +35,7 @@ def test_discover_lists_supported_files_relative_to_the_folder(tmp_path: Path) -
     assert [(scope.root, scope.prefix) for scope in scopes] == [(root.resolve(), "")]
     assert all(f.root == root.resolve() and f.path == root.resolve() / f.source for f in files)
     assert {(s.path, s.reason) for s in skipped} == {
-        ("image.png", "unsupported file type .png"),
+        ("image.gif", "unsupported file type .gif"),
         ("README", "unsupported file type (none)"),
     }
 

@@ -41,7 +41,7 @@ def test_engine_answer_json_matches_contract(engine: Engine) -> None:
     assert set(data) >= {"question", "answer", "abstained", "backend", "seconds", "citations"}
     assert data["claims"] == [] and data["unsupported"] is False and data["model_answer"] is None
     assert data["backend"] == "extractive" and isinstance(data["seconds"], float)
-    assert set(data["citations"][0]) == {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page"}
+    assert set(data["citations"][0]) == {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table"}
     assert data["citations"][0]["page"] is None  # a page only for PDFs
 
 

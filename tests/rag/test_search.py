@@ -16,7 +16,7 @@ from rag import Engine
 from rag.documents import document_lines
 
 SOURCE = "afghan_prisoner_release_2020.txt"
-CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page"}
+CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table"}
 
 
 def test_search_returns_the_fused_top_k_with_citation_fields_and_best_sentences(engine: Engine) -> None:

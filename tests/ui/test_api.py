@@ -31,7 +31,7 @@ from ui.api import MAX_BODY_BYTES, create_api_app
 
 EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
 EXAMPLE_ANSWER = "13,000 to 14,000"
-CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page"}
+CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table"}
 ERROR_KEYS = {"message", "type", "param", "code"}
 KEY = "s3cret-key"
 

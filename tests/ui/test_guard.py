@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from support.documents import EXAMPLE_ANSWER
 from support.servers import serve_asgi
 
-from corpusqa.settings import Settings
+from corpusqa.settings import Settings, load_settings
 from rag import Engine
 from ui.guard import PUBLIC_PATHS
 from ui.server import build_app
@@ -91,6 +92,7 @@ def test_every_route_needs_the_key_or_a_login(keyed: tuple[str, Any]) -> None:
     routes = sorted(set(_routes(app)))
     paths = {path for _, path in routes}
     assert {"/v1/ask", "/gradio_api/upload", "/gradio_api/queue/join", "/gradio_api/call/x", "/config"} <= paths
+    assert {"/source/file", "/source/view"} <= paths  # issue #26: a citation's link to its source
     checked = 0
     for method, path in routes:
         response = httpx.request(method, url + path, json={}, timeout=30)
@@ -449,3 +451,96 @@ def test_page_calls_have_a_body_cap_too(open_server: tuple[str, Any]) -> None:
            413, "body_too_large")
     # an ordinary page call still goes through
     assert httpx.get(url + "/config", timeout=30).status_code == 200
+
+
+# ---- issue 26: the route a citation links to serves indexed files only, behind the same rules ----------------
+
+SOURCE = f"{DOCUMENT}.txt"
+
+
+def _source_url(engine_url: str, **query: str) -> str:
+    return str(httpx.URL(engine_url + "/source/view", params=query))
+
+
+def test_source_route_serves_the_indexed_document_with_the_key(keyed: tuple[str, Any]) -> None:
+    url, _ = keyed
+    bearer = {"Authorization": f"Bearer {KEY}"}
+    answer = httpx.post(url + "/v1/ask", json={"question": EXAMPLE_QUESTION}, headers=bearer, timeout=60).json()
+    link = answer["citations"][0]["url"]
+    assert link.startswith("/source/view?doc=") and link.endswith("#cqa-mark")
+    view = httpx.get(url + link.split("#")[0], headers=bearer, timeout=30)
+    assert view.status_code == 200 and EXAMPLE_ANSWER in view.text
+    assert "script-src" not in view.headers["content-security-policy"] and "default-src 'none'" in view.headers["content-security-policy"]
+    marked = re.search(r'<mark id="cqa-mark">(.*?)</mark>', view.text, re.DOTALL)
+    assert marked is not None and EXAMPLE_ANSWER in marked.group(1)
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {KEY}"])
+@pytest.mark.parametrize("route", ["/source/view", "/source/file"])
+def test_source_route_refuses_without_the_key(keyed: tuple[str, Any], route: str, authorization: str | None) -> None:
+    url, _ = keyed
+    headers = {"Authorization": authorization} if authorization else {}
+    response = httpx.get(url + route, params={"doc": SOURCE}, headers=headers, timeout=30)
+    _error(response, 401, "invalid_api_key")
+    assert EXAMPLE_ANSWER not in response.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"Host": "evil.example"}, 400, "host_not_allowed"),
+        ({"Host": "evil.example:80", "Origin": "http://evil.example"}, 400, "host_not_allowed"),
+        ({"Origin": "http://evil.example"}, 403, "origin_not_allowed"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/source/view", "/source/file"])
+def test_source_route_refuses_forged_hosts_and_foreign_origins(
+    open_server: tuple[str, Any], route: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    url, _ = open_server
+    response = httpx.get(url + route, params={"doc": SOURCE}, headers=headers, timeout=30)
+    _error(response, status, code)
+    assert EXAMPLE_ANSWER not in response.text
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "/etc/passwd",
+        "../../../../etc/passwd",
+        "../index/state.json",
+        "state.json",
+        "afghan_prisoner_release_2020.txt/../../index/state.json",
+        "not_indexed.md",
+        "",
+    ],
+)
+@pytest.mark.parametrize("route", ["/source/view", "/source/file"])
+def test_source_route_serves_no_path_that_is_not_indexed(
+    keyed: tuple[str, Any], bundled_index: Settings, route: str, doc: str
+) -> None:
+    url, _ = keyed
+    (bundled_index.corpus_dir / "not_indexed.md").write_text("# Secret\n\nNot indexed yet.\n", encoding="utf-8")
+    try:
+        bearer = {"Authorization": f"Bearer {KEY}"}
+        response = httpx.get(url + route, params={"doc": doc, "chunk": "x"}, headers=bearer, timeout=30)
+        assert response.status_code in (404, 422), response.text[:300]
+        assert "root:" not in response.text and "generation" not in response.text and "Not indexed yet" not in response.text
+    finally:
+        (bundled_index.corpus_dir / "not_indexed.md").unlink()
+
+
+def test_source_route_refuses_a_file_changed_since_it_was_indexed(tmp_path: Path, embedder: Any) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.md").write_text("# Note\n\nThe kettle boils in four minutes.\n", encoding="utf-8")
+    settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus)
+    Engine(settings, embedder).ingest([corpus])
+    with _server(settings, embedder) as (url, _):
+        assert httpx.get(url + "/source/view", params={"doc": "note.md"}, timeout=30).status_code == 200
+        (corpus / "note.md").write_text("# Note\n\nSomething else entirely.\n", encoding="utf-8")
+        changed = httpx.get(url + "/source/view", params={"doc": "note.md"}, timeout=30)
+        assert "changed or moved since it was indexed" in _error(changed, 404, "source_not_found")
+        (corpus / "note.md").unlink()
+        (corpus / "note.md").symlink_to("/etc/hostname")  # a link leading out of the corpus folder
+        _error(httpx.get(url + "/source/view", params={"doc": "note.md"}, timeout=30), 404, "source_not_found")

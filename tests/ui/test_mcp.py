@@ -29,7 +29,7 @@ from ui.server import build_app
 ROOT = Path(__file__).resolve().parents[2]
 CORPUSQA = Path(sys.executable).parent / "corpusqa"
 SOURCE = "afghan_prisoner_release_2020.txt"
-PASSAGE_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "highlight", "uri"}
+PASSAGE_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table", "highlight", "uri"}
 KEY = "mcp-s3cret"
 
 

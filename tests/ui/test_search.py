@@ -22,7 +22,7 @@ from ui.cli import cli
 from ui.server import build_app
 from ui.web_search import SearchPanel, render_hits
 
-CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page"}
+CITATION_KEYS = {"id", "source", "title", "kind", "start_line", "end_line", "text", "score", "page", "url", "ocr", "ocr_confidence", "table"}
 HIT_KEYS = CITATION_KEYS | {"highlight"}
 KEY = "s3arch-key"
 
@@ -168,7 +168,7 @@ def test_api_search_obeys_the_key_and_is_in_openapi(bundled_index: Settings, emb
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
     assert accepted.status_code == 200 and accepted.json()["results"]
     operation = spec["paths"]["/v1/search"]["post"]
-    assert operation["security"] == [{"bearer": []}]
+    assert operation["security"] == [{"bearer": []}, {"basic": []}]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/SearchResponse"
     }
