@@ -7,14 +7,11 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from corpusqa.errors import (
-    CorpusQAError,
-    EmptyCorpusError,
     EmptyQuestionError,
     IndexNotFoundError,
     InvalidSettingError,
@@ -22,8 +19,6 @@ from corpusqa.errors import (
 from corpusqa.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from corpusqa.types import (
     Answer,
-    Chunk,
-    Citation,
     DocumentLines,
     IndexStatus,
     IngestReport,
@@ -34,14 +29,14 @@ from corpusqa.types import (
 from ingest.embedder import Embedder, resolve_model_path
 from ingest.generation import committed_manifest
 from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
-from ingest.keyword import KeywordIndex
 from ingest.state import read_state, state_mtime
-from ingest.store import ChunkStore, open_store
+from ingest.store import open_store
 from ingest.text import preload_nlp
+from rag.answer_shape import citation, extractive_answer
 from rag.condense import standalone_question
 from rag.conversation import Turn
 from rag.documents import document_lines, indexed_text
-from rag.extractive import ABSTAIN_TEXT, answer_extractively
+from rag.extractive import answer_extractively
 from rag.jitter import Jitter
 from rag.llm import LLMClient
 from rag.reader.fitted import Bands, Fitted, load_fitted
@@ -51,49 +46,12 @@ from rag.reader.sentences import Candidate, candidates
 from rag.reader.trained import TrainedReader, with_reread
 from rag.reply_check import ReplyContext, shape_reply
 from rag.retriever import FusionWeights, HybridRetriever
-from rag.sources import SourceFile, SourceView, citation_url, open_source, source_view
+from rag.snapshot import Snapshot, load_snapshot, sentence_context
+from rag.sources import SourceFile, SourceView, open_source, source_view
 
 __all__ = ["Engine"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass
-class _Snapshot:
-    """One generation of the index, swapped whole when a re-ingest finishes."""
-
-    generation: int
-    mtime: float
-    store: ChunkStore
-    keyword: KeywordIndex | None
-    # The ids of the chunks this generation shows (the keyword index's rows); their texts stay in the store
-    # and only a question's hits are read (#28): memory no longer grows with every chunk's text.
-    ids: frozenset[str]
-
-    @property
-    def chunks(self) -> Mapping[str, Chunk]:
-        """This generation's chunks by id, each read from the store when asked for (nothing is held)."""
-        return _StoredChunks(self.store, self.ids)
-
-
-class _StoredChunks(Mapping[str, Chunk]):
-    """A read-only view of a generation's chunks: ids in memory, texts and metadata read from the store."""
-
-    def __init__(self, store: ChunkStore, ids: frozenset[str]) -> None:
-        self._store = store
-        self._ids = ids
-
-    def __getitem__(self, chunk_id: str) -> Chunk:
-        found = self._store.get_chunks([chunk_id]) if chunk_id in self._ids else {}
-        if chunk_id not in found:
-            raise KeyError(chunk_id)
-        return found[chunk_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._ids))
-
-    def __len__(self) -> int:
-        return len(self._ids)
 
 
 class Engine:
@@ -113,7 +71,7 @@ class Engine:
         self._fitted = fitted
         # The eval's jitter check (rag.jitter): None answers as the numbers come; a Jitter perturbs them.
         self.jitter = jitter
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._reload_lock = threading.Lock()
         self._trained: TrainedReader | None = None
 
@@ -256,7 +214,7 @@ class Engine:
         _, found = candidates(query, vector, retrieved, sentence_vectors, idf)
         for candidate in rank(found, self.fitted) if found else []:
             best.setdefault(candidate.chunk_index, candidate.answer_text)
-        results = [_citation(number, scored, best.get(number - 1, "")) for number, scored in enumerate(retrieved, 1)]
+        results = [citation(number, scored, best.get(number - 1, "")) for number, scored in enumerate(retrieved, 1)]
         timings.answering = time.perf_counter() - mark
         return SearchResult(query, results, time.perf_counter() - started, timings)
 
@@ -310,7 +268,7 @@ class Engine:
     def _weights(self) -> FusionWeights:
         return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
 
-    def _retrieved(self, snapshot: _Snapshot, question: str, k: int, timings: Timings) -> tuple[Any, list[ScoredChunk]]:
+    def _retrieved(self, snapshot: Snapshot, question: str, k: int, timings: Timings) -> tuple[Any, list[ScoredChunk]]:
         """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""
         mark = time.perf_counter()
         vector = self.embedder.embed_query(question)
@@ -338,7 +296,7 @@ class Engine:
             )
         return cleaned
 
-    def _current(self) -> _Snapshot:
+    def _current(self) -> Snapshot:
         """The latest finished generation of the index, reloaded when an ingest (any process) bumped it."""
         if self.settings.chroma_host:
             return self._current_from_server()
@@ -358,10 +316,10 @@ class Engine:
             elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
             store = open_store(self.settings, create=False, fresh=elsewhere)
             store.dense_cache = dense_cache_path(self.settings, state.generation)
-            self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, mtime)
+            self._snapshot = load_snapshot(self.settings, store, state.generation, state.bm25_dir, mtime)
             return self._snapshot
 
-    def _current_from_server(self) -> _Snapshot:
+    def _current_from_server(self) -> Snapshot:
         """Server mode: the shared generation lives in Chroma; rebuild the local BM25 when it moved."""
         snapshot = self._snapshot
         store = snapshot.store if snapshot is not None else open_store(self.settings, create=False)
@@ -378,30 +336,10 @@ class Engine:
             if self._snapshot is not None and self._snapshot.generation == generation:
                 return self._snapshot
             state = sync_keyword_index(self.settings, store)
-            self._snapshot = self._load_snapshot(store, state.generation, state.bm25_dir, 0.0)
+            self._snapshot = load_snapshot(self.settings, store, state.generation, state.bm25_dir, 0.0)
             return self._snapshot
 
-    def _load_snapshot(self, store: ChunkStore, generation: int, bm25_dir: str, mtime: float) -> _Snapshot:
-        keyword = self._load_keyword(bm25_dir)
-        ids = frozenset(keyword.ids) if keyword is not None else frozenset()
-        if not ids:
-            raise EmptyCorpusError(
-                f"The index in {self.settings.index_dir} is empty; run `corpusqa ingest DIR` with some documents."
-            )
-        return _Snapshot(generation, mtime, store, keyword, ids)
-
-    def _load_keyword(self, folder: str) -> KeywordIndex | None:
-        if not folder:
-            return None
-        try:
-            return KeywordIndex.load(self.settings.index_dir / folder)
-        except (OSError, ValueError, KeyError) as exc:
-            raise CorpusQAError(
-                f"The keyword index in {self.settings.index_dir / folder} is missing or damaged; "
-                "run `corpusqa ingest` to rebuild it."
-            ) from exc
-
-    def _extractive(self, question: str, vector: object, retrieved: list[ScoredChunk], snapshot: _Snapshot) -> Answer:
+    def _extractive(self, question: str, vector: object, retrieved: list[ScoredChunk], snapshot: Snapshot) -> Answer:
         import numpy as np
 
         assert isinstance(vector, np.ndarray)
@@ -410,29 +348,7 @@ class Engine:
         if self.settings.reader == "trained" and result.ranked:
             reread = self._trained_reader().reread(question, result.ranked, self._bands())
             result = with_reread(result, reread) if reread else result
-        if result.best is None or result.abstained:
-            return Answer(
-                question, ABSTAIN_TEXT, True, "extractive", 0.0, [], retrieved=retrieved,
-                confidence=result.confidence, band="abstain",
-            )
-        scored = retrieved[result.best.chunk_index]
-        citation = _citation(1, scored, result.best.answer_text)
-        sentence = " ".join(result.best.answer_text.split())  # a wrapped line's break is not part of the answer
-        text = f"{result.short_answer} — {_quoted(sentence)} [1]" if result.short_answer else f"{sentence} [1]"
-        if result.band == "possibly":
-            text = f"Possibly: {text}"
-        return Answer(
-            question,
-            text,
-            False,
-            "extractive",
-            0.0,
-            [citation],
-            retrieved=retrieved,
-            confidence=result.confidence,
-            short_answer=result.short_answer,
-            band=result.band,
-        )
+        return extractive_answer(question, result, retrieved)
 
     def _trained_reader(self) -> TrainedReader:
         """The ONNX reader of settings.reader_path, loaded on first use."""
@@ -441,8 +357,8 @@ class Engine:
             self._trained = TrainedReader(self.settings.reader_path, model_dir / "tokenizer.json")
         return self._trained
 
-    def _sentence_context(self, snapshot: _Snapshot, retrieved: list[ScoredChunk]) -> tuple[dict[str, Any], Callable[[str], float]]:
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+    def _sentence_context(self, snapshot: Snapshot, retrieved: list[ScoredChunk]) -> tuple[dict[str, Any], Callable[[str], float]]:
+        sentence_vectors, idf = sentence_context(snapshot, retrieved)
         if self.jitter is not None:
             sentence_vectors = self.jitter.matrices(sentence_vectors)
         return sentence_vectors, idf
@@ -455,7 +371,7 @@ class Engine:
         return Bands(answer=max(answer, possibly), possibly=possibly)
 
     def _generative(
-        self, question: str, retrieved: list[ScoredChunk], snapshot: _Snapshot, vector: Any = None
+        self, question: str, retrieved: list[ScoredChunk], snapshot: Snapshot, vector: Any = None
     ) -> Iterator[str | Answer]:
         pieces: list[str] = []
         for delta in self.llm.stream(question, retrieved):
@@ -472,44 +388,11 @@ class Engine:
         return self._checked(self._clean_question(question), reply, retrieved, self._current())[0]
 
     def _checked(
-        self, question: str, reply: str, retrieved: list[ScoredChunk], snapshot: _Snapshot, vector: Any = None
+        self, question: str, reply: str, retrieved: list[ScoredChunk], snapshot: Snapshot, vector: Any = None
     ) -> tuple[Answer, str]:
         """(the answer, the verdict note to show after the streamed reply, "" when none)."""
-        sentence_vectors, idf = _sentence_context(snapshot, retrieved)
+        sentence_vectors, idf = sentence_context(snapshot, retrieved)
         context = ReplyContext(
             retrieved, self.embedder.embed_query, sentence_vectors, idf, self.fitted, self._bands(), vector
         )
-        return shape_reply(question, reply, context, lambda number: _citation(number, retrieved[number - 1], ""))
-
-
-def _quoted(sentence: str) -> str:
-    """The sentence in quotation marks, without doubling the marks it already opens or closes with."""
-    inner = sentence.strip().strip('“”"')
-    return f"“{inner}”"
-
-
-def _sentence_context(snapshot: _Snapshot, retrieved: list[ScoredChunk]) -> tuple[dict[str, Any], Callable[[str], float]]:
-    """What the answerer reads besides the passages: their sentence vectors and the corpus's idf."""
-    sentence_vectors = snapshot.store.sentence_vectors([scored.chunk for scored in retrieved])
-    idf = snapshot.keyword.idf if snapshot.keyword else (lambda term: 1.0)
-    return sentence_vectors, idf
-
-
-def _citation(number: int, scored: ScoredChunk, highlight: str) -> Citation:
-    chunk = scored.chunk
-    return Citation(
-        id=number,
-        source=chunk.source,
-        title=chunk.title,
-        kind=chunk.kind,
-        start_line=chunk.start_line,
-        end_line=chunk.end_line,
-        text=chunk.text,
-        score=scored.score,
-        chunk_id=chunk.id,
-        highlight=highlight,
-        page=chunk.page,
-        url=citation_url(chunk, highlight),
-        table=chunk.table,
-        ocr_confidence=chunk.ocr_confidence,
-    )
+        return shape_reply(question, reply, context, lambda number: citation(number, retrieved[number - 1], ""))
