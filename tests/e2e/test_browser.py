@@ -55,7 +55,7 @@ def test_page_answers_the_example_question_with_its_source(page: Any, live_page:
     assert EXAMPLE_ANSWER in source.locator("mark").inner_text()
     meta = source.locator(".cqa-meta").inner_text()
     assert "afghan_prisoner_release_2020.txt" in meta and re.search(r"lines? \d+", meta)
-    assert re.search(r"(article|reader comment)$", meta)
+    assert re.search(r"· (article|reader comment)( · open the source)?$", meta)
     assert source.locator(".cqa-source-head").inner_text().startswith("[1] ")
     timings = reply.locator(".cqa-timings").inner_text()
     assert all(stage in timings for stage in ("embedding", "retrieval", "answering")), timings
@@ -287,17 +287,6 @@ def test_page_over_an_empty_index_says_so_in_the_chat(page: Any, tmp_path: Path,
     assert page.offsite == []
 
 
-def test_cli_ui_stops_cleanly_on_ctrl_c(page: Any, live_page: Any) -> None:
-    """Last in the module: it stops the shared page. An open tab keeps a stream that shutdown must cut."""
-    _open(page, live_page)
-    _ask(page, UNANSWERABLE)
-    live_page.process.send_signal(signal.SIGINT)
-    assert live_page.process.wait(timeout=30) == 0
-    log = live_page.log.read_text()
-    assert "Stopped." in log and "Traceback" not in log and "ERROR" not in log, log
-    assert log.splitlines()[-2].startswith("Chat page on http://127.0.0.1:") and log.splitlines()[-1] == "Stopped."
-
-
 def test_page_holds_a_three_turn_conversation(page: Any, live_page: Any, artifacts: Path) -> None:
     """Follow-ups lean on the chat's earlier turns; each answer cites its own passage; New conversation forgets."""
     _open(page, live_page)
@@ -318,3 +307,14 @@ def test_page_holds_a_three_turn_conversation(page: Any, live_page: Any, artifac
     page.wait_for_function("() => document.querySelectorAll('#chat .message.bot').length === 0")
     fresh = _ask(page, "Where was he captured?")
     assert fresh.locator(".cqa-searched").count() == 0  # nothing to lean on any more
+
+
+def test_cli_ui_stops_cleanly_on_ctrl_c(page: Any, live_page: Any) -> None:
+    """Last in the module: it stops the shared page. An open tab keeps a stream that shutdown must cut."""
+    _open(page, live_page)
+    _ask(page, UNANSWERABLE)
+    live_page.process.send_signal(signal.SIGINT)
+    assert live_page.process.wait(timeout=30) == 0
+    log = live_page.log.read_text()
+    assert "Stopped." in log and "Traceback" not in log and "ERROR" not in log, log
+    assert log.splitlines()[-2].startswith("Chat page on http://127.0.0.1:") and log.splitlines()[-1] == "Stopped."
