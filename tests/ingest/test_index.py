@@ -119,8 +119,8 @@ def test_ingest_reports_added_and_skipped_files_with_reasons(mixed: tuple[Settin
     assert reasons["empty.txt"] == "empty file"
     assert reasons["binary.txt"] == "binary file (contains NUL bytes)"
     assert reasons["broken.pdf"].startswith("PDF could not be parsed")
-    assert reasons["scan.pdf"] == "PDF has no extractable text (scanned image?)"
-    assert reasons["photo.png"] == "unsupported file type .png"
+    assert reasons["scan.pdf"] == "PDF has no extractable text"  # blank pages: no text and no image to OCR
+    assert reasons["photo.png"] == "not a readable image (PNG, JPEG or TIFF)"  # images are documents now (OCR)
     assert reasons["pipe.txt"] == "not a regular file"
     assert {item.outcome for item in report.skipped} == {"not indexed"}
     assert report.documents == 4 and report.chunks == report.embedded_chunks > 0
@@ -337,7 +337,9 @@ def test_ingest_dry_run_reports_changes_without_touching_the_index(
     paths = notes(corpus, 4)
     settings = _settings(tmp_path / "index")
     Engine(settings, embedder).ingest([corpus])
-    files, ids, status = _files(settings.index_dir), _ids(settings), _status_rows(settings, embedder)
+    # status first: it reads the sentence matrix once, which caches it in the index (not the dry run's doing)
+    status = _status_rows(settings, embedder)
+    files, ids = _files(settings.index_dir), _ids(settings)
 
     paths[1].write_text("Changed text. Entirely new.\n", encoding="utf-8")
     paths[2].unlink()
