@@ -71,18 +71,7 @@ class _NoisyModel(LinearModel):
         noise = _rng(self.jitter.seed, key).normal(0.0, self.jitter.feature_sd, len(self.features))
         return {**values, **{name: values.get(name, 0.0) + float(n) for name, n in zip(self.features, noise)}}
 
-    # Every way LinearModel scores rows is perturbed once: `decision` and `probabilities` here; the reader
-    # room's next version routes all of them through `decisions`, which is then the one to perturb.
-    def decision(self, values: dict[str, float]) -> float:
-        """The log-odds of the perturbed row."""
-        return super().decision(self._noisy(values))  # type: ignore[misc,attr-defined,unused-ignore]
-
+    # Every way LinearModel scores rows (probabilities, probability) goes through `decisions`: perturbed once.
     def decisions(self, rows: list[dict[str, float]]) -> np.ndarray:
-        """The log-odds of many perturbed rows (LinearModel versions that have this method)."""
-        return super().decisions([self._noisy(row) for row in rows])  # type: ignore[misc,attr-defined,unused-ignore]
-
-    def probabilities(self, rows: list[dict[str, float]]) -> np.ndarray:
-        """sigmoid(decision) of many perturbed rows."""
-        if hasattr(LinearModel, "decisions"):  # perturbed in `decisions` already
-            return super().probabilities(rows)
-        return super().probabilities([self._noisy(row) for row in rows])
+        """The log-odds of many perturbed rows."""
+        return super().decisions([self._noisy(row) for row in rows])

@@ -35,8 +35,8 @@ def test_jitter_fitted_moves_decisions_a_little_and_keeps_the_bands() -> None:
     row = {name: 0.5 for name in fitted.confidence.features}
     still = Jitter(1, 0.0, 0.0).fitted(fitted)
     shaken = Jitter(1, 0.0, 1e-3).fitted(fitted)
-    assert still.confidence.decision(row) == fitted.confidence.decision(row)
-    assert 0 < abs(shaken.confidence.decision(row) - fitted.confidence.decision(row)) < 0.5
+    assert still.confidence.decisions([row])[0] == fitted.confidence.decisions([row])[0]
+    assert 0 < abs(shaken.confidence.decisions([row])[0] - fitted.confidence.decisions([row])[0]) < 0.5
     assert shaken.bands == fitted.bands
     assert np.allclose(shaken.ranker.probabilities([row]), [shaken.ranker.probability(row)])
 
