@@ -545,6 +545,8 @@ def test_api_ingest_while_answering(tmp_path: Path, corpus_copy: Path, embedder:
         "documents",
         "chunks",
         "seconds",
+        "ocr_pages",
+        "pages_skipped",
     }
     assert report["added"] == 2 and report["unchanged"] == 1 and report["documents"] == 3
     assert status["document_count"] == 3

@@ -22,7 +22,10 @@ from ui.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS_FILE = ROOT / "data" / "corpus" / "afghan_prisoner_release_2020.txt"
 CORPUSQA = Path(sys.executable).parent / "corpusqa"
-INGEST_KEYS = {"added", "updated", "unchanged", "deleted", "skipped", "documents", "chunks", "seconds"}
+# the contract of issue #13, plus the OCR counts of issue #26 (fields are only ever added)
+INGEST_KEYS = {
+    "added", "updated", "unchanged", "deleted", "skipped", "documents", "chunks", "seconds", "ocr_pages", "pages_skipped",
+}
 SUMMARY = r"{} added, {} updated, {} unchanged, {} deleted, {} skipped \((were|would be) processed\); index: {} documents, \d+ chunks; [\d.]+ s"
 
 

@@ -4,6 +4,7 @@ index, and the streamable-HTTP transport at /mcp of the real one-port server (wi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -301,10 +302,12 @@ def test_mcp_results_carry_the_api_fields_typed_alike(engine: Engine, bundled_in
 
     def fields(schema: dict[str, Any], names: set[str] | None = None) -> dict[str, Any]:
         properties = schema["properties"]
-        return {
-            name: {key: value for key, value in properties[name].items() if key != "description"}
-            for name in (names if names is not None else properties)
-        }
+        # a nested model is referenced where each schema keeps its models: OpenAPI's components, MCP's $defs
+        same_refs = json.loads(
+            json.dumps({name: properties[name] for name in (names if names is not None else properties)})
+            .replace("#/components/schemas/", "#/$defs/")
+        )
+        return {name: {key: value for key, value in field.items() if key != "description"} for name, field in same_refs.items()}
 
     citation = fields(api["CitationModel"])
     passage = fields(tools["ask"]["$defs"]["CitedPassage"])
