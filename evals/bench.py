@@ -32,6 +32,7 @@ from evals.bench_types import (
     PipelineFigures,
     Retrieval,
     ScaleFigures,
+    SyntheticFigures,
 )
 from evals.metrics import evidence_rank, hit_at, mrr
 from evals.questions import BUNDLED_QUESTIONS, Question, load_questions
@@ -39,7 +40,7 @@ from ingest.embedder import Embedder
 from ingest.index import signature_of
 from rag.engine import Engine
 
-__all__ = ["BenchOptions", "machine_info", "run_bench"]
+__all__ = ["BenchOptions", "machine_info", "run_bench", "synthetic_figures"]
 
 Say = Callable[[str], None]
 
@@ -60,6 +61,7 @@ class BenchOptions:
     scale_questions: Path = SCALE_QUESTIONS
     install_docs: bool = True
     pages: int = 0  # full variant only: cap the scale corpus at this many evenly spaced pages (0 = all)
+    copies: int = 10  # full variant only: also ingest this many copies of the scale pages, varied (0 = skip)
     cold_runs: int = 3
     scale_repeats: int = 3  # each scale question is asked this many times for its latency figures
     keep: bool = False  # keep the work folder (indexes built by the bench)
@@ -68,7 +70,8 @@ class BenchOptions:
     def run_name(self) -> str:
         """`bench-quick` or `bench-full` (with the page cap, and `-noscale` when the scale part is skipped)."""
         pages = f"-{self.pages}pages" if self.pages and not self.quick else ""
-        return f"bench-{'quick' if self.quick else 'full'}{pages}{'' if self.scale else '-noscale'}"
+        copies = f"-x{self.copies}" if self.copies and self.scale and not self.quick else ""
+        return f"bench-{'quick' if self.quick else 'full'}{pages}{copies}{'' if self.scale else '-noscale'}"
 
 
 def machine_info() -> Machine:
@@ -303,6 +306,9 @@ def _scale(settings: Settings, engine: Engine, work: Path, options: BenchOptions
                  "Cold `corpusqa ask` at scale", say, settings)
     say(f"Warm answers and retrieval over {len(questions)} scale questions x{options.scale_repeats}...")
     warm, retrieval = _warm_ours(engine.with_settings(index_dir=large_index), questions, options.scale_repeats)
+    synthetic = None
+    if options.copies and not options.quick:
+        synthetic = synthetic_figures(settings, engine, root, large_pages, work, options, say)
     floor_cpu_rate = floor.sentences / floor.cpu_seconds if floor.cpu_seconds else 0.0
     ingest_cpu_rate = large.sentences / large.ingest_cpu_s if large.ingest_cpu_s else 0.0
     size_ratio = large.chunks / small.chunks if small.chunks else 0.0
@@ -327,4 +333,30 @@ def _scale(settings: Settings, engine: Engine, work: Path, options: BenchOptions
         marginal_mib_per_1k_chunks=round(
             (large.peak_rss_mib - small.peak_rss_mib) / ((large.chunks - small.chunks) / 1000), 2
         ) if large.chunks > small.chunks else 0.0,
+        synthetic=synthetic,
+    )
+
+
+def synthetic_figures(
+    settings: Settings, engine: Engine, root: Path, pages: list[str], work: Path, options: BenchOptions, say: Say
+) -> SyntheticFigures:
+    """The scale pages copied `options.copies` times (evals/bench_synthetic.py): ingest, re-ingest, asks."""
+    from evals.bench_synthetic import synthetic_corpus
+
+    folder = work / "synthetic" / "python-docs-copies"
+    mib = synthetic_corpus(root, pages, options.copies, folder)
+    count = len(pages) * options.copies
+    say(f"Synthetic corpus: {options.copies} copies of {len(pages)} pages = {count} pages ({mib:.1f} MB of HTML).")
+    index = work / "synthetic-index"
+    ingest = _ingest(settings, index, folder, True, f"Ingest {count} synthetic pages from empty", say)
+    reingest = _ingest(settings, index, folder, False, f"No-change re-ingest of {count} synthetic pages", say)
+    questions = load_questions(options.scale_questions, "all")
+    cold = _cold(_cli("ask", "--index-dir", str(index), questions[0].question), 1,
+                 "Cold `corpusqa ask` on the synthetic index", say, settings)
+    say(f"Warm answers over {len(questions)} scale questions x{options.scale_repeats} (synthetic index)...")
+    warm, retrieval = _warm_ours(engine.with_settings(index_dir=index), questions, options.scale_repeats)
+    return SyntheticFigures(
+        copies=options.copies, pages=count, mib=round(mib, 3), ingest=ingest, reingest=reingest, cold_ask=cold,
+        warm=warm, retrieval=retrieval,
+        reingest_vs_full=round(reingest.wall_s / ingest.wall_s, 4) if ingest.wall_s else 0.0,
     )

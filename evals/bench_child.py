@@ -99,13 +99,17 @@ def python_child(code: str, args: list[str]) -> list[str]:
     return [sys.executable, "-c", _PRELUDE + code, *args]
 
 
-def ingest_args(settings: Settings, index_dir: Path, paths: list[Path], preload: bool) -> list[str]:
-    """argv of a child that ingests `paths` into `index_dir` with the bench's settings."""
+def ingest_args(
+    settings: Settings, index_dir: Path, paths: list[Path], preload: bool, chroma: tuple[str, int] | None = None
+) -> list[str]:
+    """argv of a child that ingests `paths` into `index_dir` with the bench's settings (`chroma`: a server's
+    host and port to write to instead of the embedded Chroma in index_dir)."""
     payload = {
         "settings": {key: getattr(settings, key) for key in _INGEST_FIELDS},
         "index_dir": str(index_dir),
         "paths": [str(path) for path in paths],
         "preload": preload,
+        "chroma": list(chroma) if chroma else None,
     }
     code = "from evals.bench_child import _main\nsys.exit(_main(sys.argv[1:]))\n"
     return python_child(code, ["ingest", json.dumps(payload)])
@@ -129,7 +133,10 @@ def _ingest(payload: dict[str, Any]) -> dict[str, Any]:
     from rag.engine import Engine
 
     settings = load_settings(index_dir=Path(payload["index_dir"]), **payload["settings"])
-    settings = settings.model_copy(update={"chroma_host": None})  # always the embedded index in index_dir
+    server = payload.get("chroma")  # a Chroma server when given, else always the embedded index in index_dir
+    settings = settings.model_copy(
+        update={"chroma_host": server[0], "chroma_port": int(server[1])} if server else {"chroma_host": None}
+    )
     engine = Engine.from_settings(settings)
     load_s = 0.0
     if payload["preload"]:

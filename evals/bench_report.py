@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.bench_types import BenchReport, PipelineFigures, ScaleFigures, Target
+from evals.bench_types import BenchReport, PipelineFigures, ScaleFigures, SyntheticFigures, Target
 
 __all__ = ["BEFORE_ONNX", "STAGES", "evaluate_targets", "ratios", "render_markdown", "render_table", "save_bench", "stages_line"]
 
@@ -60,6 +60,13 @@ def evaluate_targets(ours: PipelineFigures, theirs: PipelineFigures, scale: Scal
             Target(f"ingest peak memory, {label}", scale.large.peak_rss_mib, "< 2048", scale.large.peak_rss_mib < 2048, "MiB"),
             Target(f"memory growth vs size, {label}", scale.memory_growth, "<= 1 (at most linear)", scale.memory_growth <= 1.0),
         ]
+        if scale.synthetic is not None:  # issue #28's targets for the 10x corpus
+            y = scale.synthetic
+            name = f"synthetic {y.copies}x ({y.pages} pages)"
+            targets += [
+                Target(f"ingest peak memory, {name}", y.ingest.peak_rss_mib, "<= 2560", y.ingest.peak_rss_mib <= 2560, "MiB"),
+                Target(f"warm answer median, {name}", y.warm.total.median_ms, "<= 60", y.warm.total.median_ms <= 60, "ms"),
+            ]
     return targets
 
 
@@ -143,11 +150,31 @@ def render_table(report: BenchReport) -> str:
             (f"  {'retrieval':22} hit@1 {s.retrieval.hit_at_1:.2f}, hit@5 {s.retrieval.hit_at_5:.2f}, "
             f"MRR {s.retrieval.mrr:.3f} ({s.retrieval.questions} questions)"),
         ]
+        if s.synthetic is not None:
+            lines += _synthetic_rows(s.synthetic)
     lines += ["", "Targets (reported, not gated):"]
     for t in report.targets:
         lines.append(f"  {'met ' if t.met else 'MISS'} {t.name}: {t.value:g}{(' ' + t.unit) if t.unit else ''} (target {t.target})")
     lines += ["", *[f"note: {note}" for note in report.notes]]
     return "\n".join(lines)
+
+
+def _synthetic_rows(y: SyntheticFigures) -> list[str]:
+    i = y.ingest
+    return [
+        "",
+        f"Synthetic: {y.copies} copies of the scale pages (numbers and names varied), {y.pages} pages ({y.mib:.1f} MB HTML)",
+        (f"  {'ingest from empty':22} {i.wall_s:.1f} s process ({i.ingest_s:.1f} s ingest), {i.chunks} chunks, "
+         f"{i.sentences} sentences, {i.sentences_per_s:.0f} sentences/s, peak {i.peak_rss_mib:.0f} MiB, index {i.index_mib:.1f} MiB"),
+        *([f"  {'  stages':22} {stages_line(i.stages)}"] if i.stages else []),
+        (f"  {'re-ingest, no change':22} {y.reingest.wall_s:.1f} s process = {y.reingest_vs_full:.1%} of the full ingest; "
+         f"{y.reingest.embedded_chunks} chunks re-embedded"),
+        f"  {'cold ask (process)':22} {y.cold_ask.median_s:.2f} s, peak {y.cold_ask.peak_rss_mib:.0f} MiB",
+        (f"  {'warm answer':22} median {y.warm.total.median_ms:.1f} ms, p95 {y.warm.total.p95_ms:.1f} ms "
+         f"(retrieval {y.warm.retrieval.median_ms:.1f} ms median; {y.warm.questions} asks)"),
+        (f"  {'retrieval':22} hit@1 {y.retrieval.hit_at_1:.2f}, hit@5 {y.retrieval.hit_at_5:.2f}, "
+         f"MRR {y.retrieval.mrr:.3f} ({y.retrieval.questions} questions; evidence in copy 0 of {y.copies})"),
+    ]
 
 
 def render_markdown(report: BenchReport) -> str:
@@ -184,6 +211,15 @@ def render_markdown(report: BenchReport) -> str:
             f"{s.large.index_mib:.0f} MiB; no-change re-ingest {s.reingest.wall_s:.1f} s ({s.reingest_vs_full:.1%}); "
             f"warm answer median {s.warm.total.median_ms:.0f} ms; hit@5 {s.retrieval.hit_at_5:.2f}."),
         ]
+        if s.synthetic is not None:
+            y = s.synthetic
+            lines += [
+                "",
+                (f"Synthetic {y.copies}x corpus, {y.pages} pages ({y.mib:.0f} MB HTML): ingest {y.ingest.wall_s:.0f} s, "
+                f"peak {y.ingest.peak_rss_mib:.0f} MiB, index {y.ingest.index_mib:.0f} MiB; no-change re-ingest "
+                f"{y.reingest.wall_s:.1f} s ({y.reingest_vs_full:.1%}); cold ask {y.cold_ask.median_s:.2f} s; warm answer "
+                f"median {y.warm.total.median_ms:.0f} ms, p95 {y.warm.total.p95_ms:.0f} ms; hit@5 {y.retrieval.hit_at_5:.2f}."),
+            ]
     return "\n".join(lines)
 
 
@@ -221,6 +257,16 @@ def save_bench(report: BenchReport, folder: Path) -> Path:
             "peak_rss_mib": report.scale.large.peak_rss_mib,
             "hit_at_5": report.scale.retrieval.hit_at_5,
         }
+        if report.scale.synthetic is not None:
+            y = report.scale.synthetic
+            summary["synthetic"] = {
+                "copies": y.copies,
+                "pages": y.pages,
+                "ingest_wall_s": y.ingest.wall_s,
+                "peak_rss_mib": y.ingest.peak_rss_mib,
+                "warm_median_ms": y.warm.total.median_ms,
+                "reingest_vs_full": y.reingest_vs_full,
+            }
     with (folder / "history.jsonl").open("a", encoding="utf-8") as history:
         history.write(json.dumps(summary) + "\n")
     return path

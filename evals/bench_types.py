@@ -18,6 +18,7 @@ __all__ = [
     "Retrieval",
     "ScaleFigures",
     "Stage",
+    "SyntheticFigures",
     "Target",
 ]
 
@@ -159,6 +160,22 @@ class PipelineFigures:
 
 
 @dataclass
+class SyntheticFigures:
+    """Our pipeline on N copies of the scale pages, numbers and names varied in all but the first
+    (evals/bench_synthetic.py)."""
+
+    copies: int
+    pages: int
+    mib: float  # HTML megabytes ingested
+    ingest: IngestRun
+    reingest: IngestRun
+    cold_ask: ColdAsk
+    warm: Latency
+    retrieval: Retrieval  # the scale questions: their evidence is in copy 0, beside varied near-duplicates
+    reingest_vs_full: float
+
+
+@dataclass
 class ScaleFigures:
     """Our pipeline on the Python 3.11 documentation (HTML) at two sizes."""
 
@@ -180,6 +197,7 @@ class ScaleFigures:
     reingest_vs_full: float
     memory_growth: float  # (peak large / peak small) / (chunks large / chunks small); <= 1 is at most linear
     marginal_mib_per_1k_chunks: float
+    synthetic: SyntheticFigures | None = None  # full variant with --copies (the 10x corpus by default)
 
 
 @dataclass

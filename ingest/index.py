@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +158,79 @@ def _outside_index(
 # Small files are pooled so the model runs on full batches (one file at a time, 40 small files took
 # 6.5 s against 2.7 s pooled); writes still happen file by file. Pool size: this many batches.
 _POOL_BATCHES = 8
+# Pools read and annotated ahead of the one being embedded: memory holds at most this many plus two.
+_POOLS_AHEAD = 1
+
+#: One pool: files in plan order, each with its chunks ([] for a file with nothing to embed).
+_Pool = list[tuple[PlannedFile, list[Chunk]]]
+
+
+class _Reader:
+    """Reads, chunks and annotates the plan's files a pool at a time in a thread, ahead of the embedder.
+
+    spaCy (annotate) and ONNX Runtime (embed) both spend most of their time in native code that lets go
+    of the GIL, so the next pool is annotated on one core while the model embeds this one (#28).
+    Only this thread calls load_chunks; the caller embeds and writes.
+    """
+
+    def __init__(self, settings: Settings, plan: IngestPlan, report: IngestReport, keep_unreadable: bool) -> None:
+        self._args = (settings, plan, report, keep_unreadable)
+        self._pools: queue.Queue[_Pool | BaseException | None] = queue.Queue(maxsize=_POOLS_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="corpusqa-ingest-reader", daemon=True)
+
+    def __enter__(self) -> Iterator[_Pool]:
+        self._thread.start()
+        return self._take()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # the caller failed or was interrupted: the reader stops at its next file
+        while self._thread.is_alive():
+            try:  # unblock a reader waiting to hand over a pool nobody will take
+                self._pools.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+    def _take(self) -> Iterator[_Pool]:
+        while True:
+            item = self._pools.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _put(self, item: _Pool | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._pools.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        settings, plan, report, keep_unreadable = self._args
+        pool: _Pool = []
+        pooled = 0  # sentences in the pool
+        try:
+            for item in plan.files:
+                if self._stop.is_set():
+                    return
+                chunks = [] if item.reuse is not None else load_chunks(
+                    settings, item, plan, report, keep_unreadable=keep_unreadable
+                )
+                pool.append((item, chunks))
+                pooled += sum(len(chunk.sentences) for chunk in chunks)
+                if pooled >= settings.embed_batch_size * _POOL_BATCHES:
+                    if not self._put(pool):
+                        return
+                    pool, pooled = [], 0
+            if pool and not self._put(pool):
+                return
+            self._put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            self._put(exc)
 
 
 def _apply(
@@ -169,14 +244,13 @@ def _apply(
 ) -> None:
     """Write every planned version beside the committed one; nothing a question reads changes until commit().
 
-    Files stream through read, chunk, annotate, embed and write a pool at a time: the pool's chunks are
-    let go once written, so memory holds one pool, not the generation (the manifest is all commit needs).
+    Files stream through read, chunk, annotate (a reader thread, a pool ahead), embed and write a pool at a
+    time: a pool's chunks are let go once written, so memory holds a few pools, not the generation (the
+    manifest is all commit needs). Stage times overlap, so they add up to more than the wall time.
     """
     signature = signature_of(settings)
     total = len(plan.files)
     done = 0
-    pool: list[tuple[PlannedFile, list[Chunk]]] = []
-    pooled = 0  # sentences waiting in the pool
     if progress and total:
         progress("documents", 0, total)  # shown at once: the first pool may take a while to embed
 
@@ -187,35 +261,25 @@ def _apply(
             progress("documents", done, total)
             progress("chunks", report.embedded_chunks, report.embedded_chunks)
 
-    def flush() -> None:
-        if not pool:
-            return
-        if embedder is None:
-            raise IndexNotFoundError("An embedder is required to ingest; build the engine with Engine.from_settings().")
-        with timed(report, "embed"):
-            vectors = _embed_sentences(embedder, [chunk for _, chunks in pool for chunk in chunks])
-        for item, chunks in pool:
-            mine, vectors = vectors[: len(chunks)], vectors[len(chunks) :]
-            with timed(report, "write"):
-                store.write_document(chunks, mine, signature, str(item.file.root))
-            report.embedded_chunks += len(chunks)
-            tick()
-        pool.clear()
-
-    for item in plan.files:
-        if item.reuse is not None:
-            tick()
-            continue
-        chunks = load_chunks(settings, item, plan, report, keep_unreadable=keep_unreadable)
-        if not chunks:
-            tick()
-            continue
-        pool.append((item, chunks))
-        pooled += sum(len(chunk.sentences) for chunk in chunks)
-        if pooled >= settings.embed_batch_size * _POOL_BATCHES:
-            flush()
-            pooled = 0
-    flush()
+    with _Reader(settings, plan, report, keep_unreadable) as pools:
+        for pool in pools:
+            embedded = [chunk for _, chunks in pool for chunk in chunks]
+            if embedded and embedder is None:
+                raise IndexNotFoundError(
+                    "An embedder is required to ingest; build the engine with Engine.from_settings()."
+                )
+            vectors: list[np.ndarray] = []
+            if embedded:
+                assert embedder is not None
+                with timed(report, "embed"):
+                    vectors = _embed_sentences(embedder, embedded)
+            for item, chunks in pool:
+                if chunks:
+                    mine, vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+                    with timed(report, "write"):
+                        store.write_document(chunks, mine, signature, str(item.file.root))
+                    report.embedded_chunks += len(chunks)
+                tick()
     plan.files = [item for item in plan.files if not item.dropped]
 
 

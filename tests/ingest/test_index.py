@@ -131,7 +131,33 @@ def test_ingest_times_each_stage(mixed: tuple[Settings, Path, IngestReport]) -> 
 
     assert set(report.stages) == {"read", "chunk", "annotate", "embed", "write", "commit"}
     assert all(seconds > 0 for seconds in report.stages.values())
-    assert sum(report.stages.values()) <= report.seconds
+    # reading and annotating run in a thread beside embedding (#28): stages overlap, each within the run
+    assert all(seconds <= report.seconds for seconds in report.stages.values())
+
+
+def test_ingest_reads_ahead_in_a_thread_that_stops_when_embedding_fails(
+    tmp_path: Path, embedder: Embedder, no_model: Embedder, notes: Callable[..., list[Path]]
+) -> None:
+    import threading
+
+    from corpusqa.errors import ModelLoadError
+
+    corpus = tmp_path / "corpus"
+    notes(corpus, 30)
+    settings = _settings(tmp_path / "index", embed_batch_size=2)  # many pools: the reader is ahead when it fails
+    with pytest.raises(ModelLoadError):
+        Engine(settings, no_model).ingest([corpus])
+    assert not [t for t in threading.enumerate() if t.name == "corpusqa-ingest-reader"], "the reader thread outlived the ingest"
+    assert read_state(settings.index_dir) is None  # nothing committed
+
+    seen: list[tuple[str, int, str]] = []
+    report = Engine(settings, embedder).ingest(
+        [corpus], progress=lambda stage, done, _: seen.append((stage, done, threading.current_thread().name))
+    )
+    documents = [(done, thread) for stage, done, thread in seen if stage == "documents"]
+    # every file ticked once, in order, from the caller's thread
+    assert documents == [(done, threading.current_thread().name) for done in range(31)]
+    assert len(report.added) == 30 and report.chunks == report.embedded_chunks == len(_chunks(settings))
 
 
 def test_ingest_stores_titles_from_headings_html_and_pdf_metadata(mixed: tuple[Settings, Path, IngestReport]) -> None:
