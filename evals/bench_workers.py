@@ -47,6 +47,7 @@ class WorkerRun:
     wall_s: float  # first start to last exit
     cpu_s: float  # all workers together (the server's CPU is not in it)
     peak_rss_mib: list[float]  # per worker process
+    ingest_s: list[float]  # per worker: Engine.ingest alone (its process start and model load left out)
     server_peak_rss_mib: float  # the `chroma run` process
     documents: int  # what the server's committed generation shows at the end
     chunks: int
@@ -172,6 +173,7 @@ def _run_layout(
         wall_s=round(wall, 2),
         cpu_s=round(sum(r.cpu_s for r in runs), 2),
         peak_rss_mib=[round(r.peak_rss_mib, 1) for r in runs],
+        ingest_s=[round(float(r.output.get("ingest_s", 0.0)), 2) for r in runs],
         server_peak_rss_mib=round(_peak_mib(server_pid), 1),
         documents=documents,
         chunks=chunks,
@@ -295,7 +297,8 @@ def render_workers(report: WorkersReport) -> str:
     ]
     for run in (report.one, report.many):
         lines.append(
-            f"  {run.workers} worker{'s' if run.workers > 1 else ' '}  {run.wall_s:.1f} s wall, {run.cpu_s:.0f} CPU s, "
+            f"  {run.workers} worker{'s' if run.workers > 1 else ' '}  {run.wall_s:.1f} s wall (ingest "
+            f"{', '.join(f'{s:.1f}' for s in run.ingest_s)} s), {run.cpu_s:.0f} CPU s, "
             f"{run.pages_per_s:.2f} pages/s; worker peak {max(run.peak_rss_mib):.0f} MiB "
             f"({', '.join(f'{p:.0f}' for p in run.peak_rss_mib)}), server peak {run.server_peak_rss_mib:.0f} MiB; "
             f"{run.documents} documents, {run.chunks} chunks"

@@ -60,9 +60,10 @@ def test_run_workers_two_processes_into_one_server_answer_like_one(tmp_path: Pat
 
     assert report.pages == 4 and report.questions == 3
     for run, workers in ((report.one, 1), (report.many, 2)):
-        assert run.workers == workers and len(run.peak_rss_mib) == workers
+        assert run.workers == workers and len(run.peak_rss_mib) == len(run.ingest_s) == workers
         assert run.documents == 4 and run.chunks >= 4 and run.sentences >= run.chunks  # both halves on the server
         assert run.wall_s > 0 and run.cpu_s > 0 and all(20 < peak < 8192 for peak in run.peak_rss_mib)
+        assert all(0 < seconds < run.wall_s for seconds in run.ingest_s)
         assert run.server_peak_rss_mib > 20
     assert report.one.chunks == report.many.chunks and report.one.sentences == report.many.sentences
     assert report.same_answers == 3 and report.differences == [] and report.speedup > 0
