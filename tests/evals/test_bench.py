@@ -14,7 +14,14 @@ from click.testing import CliRunner
 from corpusqa.offline import OFFLINE_ENV
 from corpusqa.settings import load_settings
 from evals.bench import BenchOptions, run_bench
-from evals.bench_report import STAGES, render_markdown, render_table, save_bench, stages_line
+from evals.bench_report import (
+    STAGES,
+    evaluate_targets,
+    render_markdown,
+    render_table,
+    save_bench,
+    stages_line,
+)
 from evals.bench_scale import doc_pages, select_pages
 from evals.bench_types import BenchReport, IngestRun, PipelineFigures
 from evals.questions import BUNDLED_QUESTIONS, load_questions
@@ -177,6 +184,19 @@ def test_bench_targets_name_every_goal(bench_run: tuple[BenchReport, Path]) -> N
                  "ingest throughput / floor (fp32 torch)", "no-change re-ingest / full", "warm answer median, scale", "ingest peak memory", "memory growth"):
         assert goal in names
     assert all(isinstance(target.met, bool) and math.isfinite(target.value) for target in targets)
+
+
+def test_bench_full_variant_reports_the_whole_docs_targets(bench_run: tuple[BenchReport, Path]) -> None:
+    from dataclasses import replace
+
+    report = bench_run[0]
+    assert report.scale is not None
+    quick = {target.name for target in report.targets}
+    full = {target.name for target in evaluate_targets(report.ours, report.reference, replace(report.scale, variant="full"))}
+
+    added = {name.split(",")[0] for name in full - quick}
+    assert added == {"ingest time (process)", "ingest peak memory <= 1.5 GiB", "no-change re-ingest <= 1% of full",
+                     "cold `corpusqa ask`", "cold ask peak memory"}
 
 
 def test_bench_renders_table_markdown_and_saves_history(bench_run: tuple[BenchReport, Path], tmp_path: Path) -> None:
