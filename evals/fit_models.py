@@ -16,18 +16,29 @@ many wordings it has: no corpus's question count sets the trade-off (issue #22).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from evals.metrics import accepts, supports
+from evals.questions import Question
 from rag.reader.confidence import CONFIDENCE_FEATURES, band_of, confidence_row
 from rag.reader.fitted import Bands, Fitted, LinearModel
+from rag.reader.question import QuestionAnalysis
 from rag.reader.ranking import RANKER_FEATURES, best_features, rank, ranker_row
 from rag.reader.sentences import Candidate
 
-if TYPE_CHECKING:
-    from evals.fit import Asked
+
+class Asked(Protocol):
+    """What the fit reads of one asked wording (evals.fit.Asked; a protocol here, so that this module does
+    not import evals.fit, which imports it)."""
+
+    corpus: str
+    item: Question
+    analysis: QuestionAnalysis
+    found: list[Candidate]
+    passages: list[str]
+    wording: int
 
 __all__ = [
     "ANSWER_PRECISION",
