@@ -12,10 +12,12 @@ to answer types.
 from __future__ import annotations
 
 import importlib.abc
+import itertools
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +38,7 @@ __all__ = [
     "import_spacy",
     "nlp",
     "preload_nlp",
+    "refused",
     "stem",
     "terms",
     "words",
@@ -60,12 +63,18 @@ Span = tuple[int, int, str]
 def _stopwords() -> frozenset[str]:
     # NLTK's English list as shipped inside llama-index-core, read as a file: importing nltk (1.4 s)
     # or llama_index.core (1.9 s) would dominate a cold `corpusqa ask`.
+    # Found through the `llama_index` namespace package's folders: find_spec("llama_index.core") would
+    # import the namespace package, and a question imports nothing of llama-index (a test checks).
     import importlib.util
 
-    spec = importlib.util.find_spec("llama_index.core")
-    assert spec is not None and spec.origin is not None
-    path = Path(spec.origin).parent / "_static/nltk_cache/corpora/stopwords/english"
-    return frozenset(path.read_text(encoding="utf-8").split()) | _EXTRA_STOPWORDS
+    spec = importlib.util.find_spec("llama_index")
+    assert spec is not None and spec.submodule_search_locations is not None
+    found = [
+        path
+        for folder in spec.submodule_search_locations
+        if (path := Path(folder) / "core/_static/nltk_cache/corpora/stopwords/english").is_file()
+    ]
+    return frozenset(found[0].read_text(encoding="utf-8").split()) | _EXTRA_STOPWORDS
 
 
 class _Stop:
@@ -106,34 +115,61 @@ def terms(text: str) -> list[str]:
 # ---- spaCy -----------------------------------------------------------------------------------------
 
 
-class _NoTorchHere(importlib.abc.MetaPathFinder):
-    """Refuses `import torch` in one thread only (the one importing spaCy); other threads import it as usual."""
+class _Refused(importlib.abc.MetaPathFinder):
+    """Refuses some top-level packages to one thread only; other threads import them as usual."""
 
-    def __init__(self, thread: int) -> None:
+    def __init__(self, thread: int, names: frozenset[str]) -> None:
         self.thread = thread
+        self.names = names
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if threading.get_ident() == self.thread and fullname.partition(".")[0] == "torch":
-            raise ModuleNotFoundError(f"No module named {fullname!r} (skipped while spaCy loads)", name=fullname)
+        if threading.get_ident() == self.thread and fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (refused during this import)", name=fullname)
         return None
+
+
+@contextmanager
+def refused(*names: str) -> Iterator[None]:
+    """Within the block, this thread cannot import the packages `names` (for a library that probes for an
+    optional package it would not use here); setting sys.modules[name] = None would break, for the whole
+    process, an import that another thread (the ONNX export, the bench) makes meanwhile."""
+    blocker = _Refused(threading.get_ident(), frozenset(names))
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
 
 
 def import_spacy() -> Any:
     """`import spacy` without letting thinc import torch (about 2 s of a cold `ask`; our CPU pipeline never uses it).
 
-    thinc probes for torch at import (thinc/compat.py). A finder that refuses torch to this thread alone
-    makes the probe fail fast; setting sys.modules["torch"] = None would break, for the whole process, a
-    torch import that another thread (the ONNX export, the bench) makes meanwhile.
+    thinc probes for torch at import (thinc/compat.py); refused to this thread, the probe fails fast.
     """
+    _index_entry_points()
     if "torch" in sys.modules or "spacy" in sys.modules:
         return _import_without_cli()
-    blocker = _NoTorchHere(threading.get_ident())
-    sys.meta_path.insert(0, blocker)
-    try:
-        spacy = _import_without_cli()
-    finally:
-        sys.meta_path.remove(blocker)
-    return spacy
+    with refused("torch"):
+        return _import_without_cli()
+
+
+def _index_entry_points() -> None:
+    """Let catalogue (spaCy's registries) find entry points by group in a dict (#28).
+
+    catalogue looks them up with EntryPoints.select, a scan of every installed package's entry points per
+    lookup; `spacy.load` makes about 240 lookups, 0.2 s of CPU here. catalogue also accepts the dict form
+    (group -> entry points, in the same order), which it keeps for Pythons without `select`.
+    """
+    import catalogue
+
+    points = catalogue.AVAILABLE_ENTRY_POINTS
+    if not hasattr(points, "select"):
+        return  # already the dict form
+    grouped: dict[str, list[Any]] = {}
+    # Python 3.11's entry_points() is a mapping of groups (SelectableGroups); 3.12's a flat EntryPoints
+    for point in itertools.chain.from_iterable(points.values()) if isinstance(points, Mapping) else points:
+        grouped.setdefault(point.group, []).append(point)
+    catalogue.AVAILABLE_ENTRY_POINTS = grouped
 
 
 def _import_without_cli() -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from corpusqa.errors import (
+    CorpusQAError,
     EmptyQuestionError,
     IndexNotFoundError,
     InvalidSettingError,
@@ -30,7 +31,7 @@ from ingest.embedder import Embedder, resolve_model_path
 from ingest.generation import committed_manifest
 from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
 from ingest.state import read_state, state_mtime
-from ingest.store import open_store
+from ingest.store import ChunkStore, open_store
 from ingest.text import preload_nlp
 from rag.answer_shape import citation, extractive_answer
 from rag.condense import standalone_question
@@ -120,8 +121,9 @@ class Engine:
         """What is indexed (and whether the questions of this process fell back to approximate search)."""
         status = index_status(self.settings)
         snapshot = self._snapshot
-        if status.search_fallback is None and snapshot is not None and snapshot.store.fallback is not None:
-            status.search_fallback = snapshot.store.fallback
+        store = snapshot.opened_store if snapshot is not None else None
+        if status.search_fallback is None and store is not None and store.fallback is not None:
+            status.search_fallback = store.fallback
         return status
 
     # ---- answering -------------------------------------------------------------------------------
@@ -276,7 +278,7 @@ class Engine:
             vector = self.jitter.vector(vector, f"question:{question}")
         timings.embedding = time.perf_counter() - mark
         mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.ids)
+        retriever = HybridRetriever(snapshot.reader, snapshot.keyword, self._weights(), snapshot.ids)
         retrieved = retriever.retrieve(question, vector, k)
         timings.retrieval = time.perf_counter() - mark
         return vector, retrieved
@@ -307,17 +309,31 @@ class Engine:
         with self._reload_lock:
             if self._snapshot is not None and self._snapshot.mtime == mtime:
                 return self._snapshot
-            state = read_state(self.settings.index_dir)
-            if state is None:
-                raise IndexNotFoundError(
-                    f"No index in {self.settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
-                )
-            # Another process wrote this generation: reopen Chroma, whose cache would not show it.
-            elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
-            store = open_store(self.settings, create=False, fresh=elsewhere)
-            store.dense_cache = dense_cache_path(self.settings, state.generation)
-            self._snapshot = load_snapshot(self.settings, store, state.generation, state.bm25_dir, mtime)
+            try:
+                self._snapshot = self._load(mtime)
+            except CorpusQAError:
+                # A commit replaced the generation between reading state.json and opening its folder (which
+                # it then removed): the new one is whole, so read that instead.
+                if state_mtime(self.settings.index_dir) == mtime:
+                    raise
+                self._snapshot = self._load(state_mtime(self.settings.index_dir))
             return self._snapshot
+
+    def _load(self, mtime: float) -> Snapshot:
+        """The committed generation that state.json names (its mtime: `mtime`)."""
+        settings = self.settings
+        state = read_state(settings.index_dir)
+        if state is None:
+            raise IndexNotFoundError(f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir).")
+        # Another process wrote this generation: reopen Chroma, whose cache would not show it.
+        elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
+
+        def open_chroma() -> ChunkStore:
+            store = open_store(settings, create=False, fresh=elsewhere)
+            store.dense_cache = dense_cache_path(settings, state.generation)
+            return store
+
+        return load_snapshot(settings, open_chroma, state.generation, state.bm25_dir, mtime)
 
     def _current_from_server(self) -> Snapshot:
         """Server mode: the shared generation lives in Chroma; rebuild the local BM25 when it moved."""
@@ -336,7 +352,7 @@ class Engine:
             if self._snapshot is not None and self._snapshot.generation == generation:
                 return self._snapshot
             state = sync_keyword_index(self.settings, store)
-            self._snapshot = load_snapshot(self.settings, store, state.generation, state.bm25_dir, 0.0)
+            self._snapshot = load_snapshot(self.settings, lambda: store, state.generation, state.bm25_dir, 0.0)
             return self._snapshot
 
     def _extractive(self, question: str, vector: object, retrieved: list[ScoredChunk], snapshot: Snapshot) -> Answer:
