@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from corpusqa.errors import CorpusQAError
 from corpusqa.settings import Settings
 from corpusqa.types import IngestReport
 from ingest.keyword import KeywordIndex, keyword_text
 from ingest.plan import IngestPlan
-from ingest.reading import ChunkWriter, has_generation_files, write_sentence_matrix
+from ingest.reading import ChunkWriter, GenerationFiles, write_sentence_matrix
 from ingest.state import (
     IndexState,
     Manifest,
@@ -112,6 +113,14 @@ def _write_generation(folder: Path, store: ChunkStore, shown: set[str]) -> Keywo
     return keyword
 
 
+def _readable(folder: Path) -> bool:
+    """Whether a generation's folder holds sound files for questions (an older index has none)."""
+    try:
+        return GenerationFiles.open(folder, json.loads((folder / "ids.json").read_text(encoding="utf-8"))) is not None
+    except (OSError, ValueError, CorpusQAError):
+        return False
+
+
 def _tee(records: Iterator[tuple[str, str, dict[str, Any]]], writer: ChunkWriter) -> Iterator[tuple[str, str]]:
     """(chunk id, BM25 text) of each record, each record written to `writer` on the way (the same order)."""
     for chunk_id, text, meta in records:
@@ -148,7 +157,7 @@ def sync_keyword_index(
     state = read_state(settings.index_dir) or IndexState()
     remote = store.read_generation() if settings.chroma_host else None
     folder = settings.index_dir / state.bm25_dir
-    bm25_current = bool(state.bm25_dir) and (folder / "terms.json").is_file() and has_generation_files(folder)
+    bm25_current = bool(state.bm25_dir) and (folder / "terms.json").is_file() and _readable(folder)
     local_ok = (
         bm25_current
         and state.bm25_dir.endswith(fingerprint[:16])

@@ -126,7 +126,8 @@ class KeywordIndex:
         if not any(token and token in known for token in tokens.vocab):
             return []  # no query word is in the index: the one expected way to find nothing
         try:
-            indexes, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+            # n_threads=0 scores in this thread (the same top-k function); 1 started a thread pool for every query
+            indexes, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=0)
         except ValueError as exc:  # anything else bm25s refuses is a broken index, not "no hits"
             raise CorpusQAError(
                 f"The keyword index could not be searched ({str(exc)[:120]}); run `corpusqa ingest` to rebuild it."

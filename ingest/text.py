@@ -98,18 +98,42 @@ def stem(word: str) -> str:
     return str(stemmer().stemWord(word))
 
 
+# An answer splits the same few hundred sentences into words and terms many times over (the reader's
+# features, spans and confidence each do), a third of a warm answer's CPU (#28): sentence-sized texts are
+# remembered. Chunk texts (ingest, idf) are longer, seen once each, and never kept.
+_CACHED_CHARS = 400
+_CACHE_SIZE = 2048
+_POSSESSIVE = ("'s", "’s")
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words and numbers of `text` in order (numbers without thousands commas, no 's)."""
-    out = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0)
-        out.append(word.replace(",", "") if word[0].isdigit() else re.sub(r"['’]s$", "", word))
-    return out
+    return list(_cached_words(text) if len(text) <= _CACHED_CHARS else _words(text))
 
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed content words of `text` (stopwords dropped; numbers kept without commas)."""
-    return list(stemmer().stemWords([word for word in words(text) if word not in STOPWORDS]))
+    return list(_cached_terms(text) if len(text) <= _CACHED_CHARS else _terms(text))
+
+
+def _words(text: str) -> tuple[str, ...]:
+    out = []
+    for match in _WORD.finditer(text.lower()):
+        word = match.group(0)
+        if word[0].isdigit():
+            word = word.replace(",", "")
+        elif word.endswith(_POSSESSIVE):  # a word holds no newline, so this is the pattern ['’]s$
+            word = word[:-2]
+        out.append(word)
+    return tuple(out)
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(stemmer().stemWords([word for word in _words(text) if word not in STOPWORDS]))
+
+
+_cached_words = lru_cache(maxsize=_CACHE_SIZE)(_words)
+_cached_terms = lru_cache(maxsize=_CACHE_SIZE)(_terms)
 
 
 # ---- spaCy -----------------------------------------------------------------------------------------
