@@ -196,4 +196,6 @@ def sync_keyword_index(
     write_state(settings.index_dir, new_state)
     if old_dir and old_dir != new_dir:
         remove_path(settings.index_dir / old_dir)
+    if keyword is not None:  # questions read the new folder's matrix: the one kept for older indexes goes
+        remove_path(settings.index_dir / "dense")
     return new_state

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpusqa.errors import CorpusQAError, EmptyCorpusError
+from corpusqa.errors import CorpusQAError, EmptyCorpusError, IndexNotFoundError
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk, ScoredChunk
 from ingest.keyword import KeywordIndex
 from ingest.reading import ChunkReader, GenerationFiles
-from ingest.store import ChunkStore
+from ingest.state import read_state
+from ingest.store import ChunkStore, open_store
 
-__all__ = ["Snapshot", "load_snapshot", "sentence_context"]
+__all__ = ["Snapshot", "load_committed", "load_from_server", "load_snapshot", "sentence_context"]
 
 
 @dataclass
@@ -89,6 +91,36 @@ def load_snapshot(
         return Snapshot(generation, mtime, files, keyword, ids, open_store)
     store = open_store()
     return Snapshot(generation, mtime, store, keyword, ids, open_store, store)
+
+
+def load_committed(settings: Settings, mtime: float, reopen: bool) -> Snapshot:
+    """The committed generation of an embedded index, as state.json (modified at `mtime`) names it.
+
+    `reopen`: this process read an earlier generation, so a Chroma opened later must be opened afresh when
+    another process wrote this one (chromadb caches what it read; chroma-core/chroma#3792).
+    """
+    from ingest.index import dense_cache_path
+
+    state = read_state(settings.index_dir)
+    if state is None:
+        raise IndexNotFoundError(f"No index in {settings.index_dir}; run `corpusqa ingest` first (or set --index-dir).")
+    fresh = reopen and state.writer_pid != os.getpid()
+    generation = state.generation
+
+    def open_chroma() -> ChunkStore:
+        store = open_store(settings, create=False, fresh=fresh)
+        store.dense_cache = dense_cache_path(settings, generation)
+        return store
+
+    return load_snapshot(settings, open_chroma, generation, state.bm25_dir, mtime)
+
+
+def load_from_server(settings: Settings, store: ChunkStore) -> Snapshot:
+    """Server mode: the generation the server records, with this machine's BM25 (and files) brought up to it."""
+    from ingest.generation import sync_keyword_index
+
+    state = sync_keyword_index(settings, store)
+    return load_snapshot(settings, lambda: store, state.generation, state.bm25_dir, 0.0)
 
 
 def _load_keyword(settings: Settings, folder: str) -> KeywordIndex | None:
