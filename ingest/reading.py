@@ -10,7 +10,9 @@ Files (all in the keyword-index folder, rows in the order of its ids.json):
 - chunks.jsonl and chunks.offsets.npy: one JSON record [id, text, Chroma metadata] a chunk, and where each
   starts (one more offset for the end);
 - sentences.npy (float32, one row a sentence, rows sorted by sentence id as Chroma's `<chunk id>:<n>`),
-  sentence_chunks.npy (int32: the chunk row of each sentence) and sentence_numbers.npy (int32: its n).
+  sentence_chunks.npy (int32: the chunk row of each sentence) and sentence_numbers.npy (int32: its n);
+- chunk_sentences.npy (int64, one more than the chunks) and sentence_rows.npy (int32): chunk row c's
+  sentences, in order, are the matrix rows sentence_rows[chunk_sentences[c]:chunk_sentences[c + 1]].
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ OFFSETS = "chunks.offsets.npy"
 VECTORS = "sentences.npy"
 SENTENCE_CHUNKS = "sentence_chunks.npy"
 SENTENCE_NUMBERS = "sentence_numbers.npy"
-_FILES = (CHUNKS, OFFSETS, VECTORS, SENTENCE_CHUNKS, SENTENCE_NUMBERS)
+CHUNK_SENTENCES = "chunk_sentences.npy"
+SENTENCE_ROWS = "sentence_rows.npy"
+_FILES = (CHUNKS, OFFSETS, VECTORS, SENTENCE_CHUNKS, SENTENCE_NUMBERS, CHUNK_SENTENCES, SENTENCE_ROWS)
 # rows permuted into sentence-id order this many at a time (memory: one block, not the matrix)
 _BLOCK = 5000
 
@@ -154,8 +158,13 @@ def write_sentence_matrix(folder: Path, pages: Iterable[tuple[list[str], list[st
             del source
         target.flush()
         del target
-    _save(folder / SENTENCE_CHUNKS, np.asarray(chunk_rows, dtype=np.int32)[order])
-    _save(folder / SENTENCE_NUMBERS, np.asarray(numbers, dtype=np.int32)[order])
+    by_row = np.asarray(chunk_rows, dtype=np.int32)[order]
+    number = np.asarray(numbers, dtype=np.int32)[order]
+    _save(folder / SENTENCE_CHUNKS, by_row)
+    _save(folder / SENTENCE_NUMBERS, number)
+    grouped = np.lexsort((number, by_row))  # by chunk row, then sentence number
+    _save(folder / SENTENCE_ROWS, grouped.astype(np.int32))
+    _save(folder / CHUNK_SENTENCES, np.searchsorted(by_row[grouped], np.arange(len(ids) + 1)).astype(np.int64))
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -172,6 +181,8 @@ class _Mapped:
     vectors: np.ndarray
     sentence_chunks: np.ndarray
     sentence_numbers: np.ndarray
+    chunk_sentences: np.ndarray
+    sentence_rows: np.ndarray
 
 
 class GenerationFiles:
@@ -206,6 +217,8 @@ class GenerationFiles:
                 np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False),
                 np.load(folder / SENTENCE_CHUNKS, mmap_mode="r", allow_pickle=False),
                 np.load(folder / SENTENCE_NUMBERS, mmap_mode="r", allow_pickle=False),
+                np.load(folder / CHUNK_SENTENCES, mmap_mode="r", allow_pickle=False),
+                np.load(folder / SENTENCE_ROWS, mmap_mode="r", allow_pickle=False),
             )
         except (OSError, ValueError, EOFError) as exc:
             raise _damaged(folder) from exc
@@ -214,7 +227,9 @@ class GenerationFiles:
             len(mapped.offsets) == len(ids) + 1
             and int(mapped.offsets[-1]) == len(mapped.records)
             and mapped.vectors.ndim == 2
-            and len(mapped.vectors) == rows == len(mapped.sentence_numbers)
+            and len(mapped.vectors) == rows == len(mapped.sentence_numbers) == len(mapped.sentence_rows)
+            and len(mapped.chunk_sentences) == len(ids) + 1
+            and int(mapped.chunk_sentences[-1]) == rows
             and (rows == 0 or 0 <= int(mapped.sentence_chunks.max()) < len(ids))
         )
         if not fits:
@@ -244,15 +259,17 @@ class GenerationFiles:
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
         """For each chunk id, a (sentences x dim) matrix in sentence order (chunks missing a sentence left out)."""
         mapped = self._mapped
-        out = {}
+        out: dict[str, np.ndarray] = {}
+        if not any(chunk.sentences for chunk in chunks):
+            return out  # as ChunkStore.sentence_vectors, which then has no sentence to look up
         for chunk in chunks:
             row = self._row.get(chunk.id)
-            if row is None or not chunk.sentences:
+            if row is None:
                 continue
-            rows = np.flatnonzero(mapped.sentence_chunks == row)
-            rows = rows[np.argsort(mapped.sentence_numbers[rows], kind="stable")]
+            rows = mapped.sentence_rows[int(mapped.chunk_sentences[row]) : int(mapped.chunk_sentences[row + 1])]
             if len(rows) == len(chunk.sentences) and np.array_equal(mapped.sentence_numbers[rows], np.arange(len(rows))):
-                out[chunk.id] = np.array(mapped.vectors[rows], dtype=np.float32)
+                # a chunk without sentences gets an empty (0,) array, as from ChunkStore
+                out[chunk.id] = np.array(mapped.vectors[rows], dtype=np.float32) if len(rows) else np.zeros(0, np.float32)
         return out
 
 
