@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corpusqa.errors import (
-    CorpusQAError,
     EmptyQuestionError,
     IndexNotFoundError,
     InvalidSettingError,
@@ -318,16 +317,7 @@ class Engine:
         with self._reload_lock:
             if self._snapshot is not None and self._snapshot.mtime == mtime:
                 return self._snapshot
-            # Another process wrote this generation: reopen Chroma, whose cache would not show it.
-            reopen = self._snapshot is not None
-            try:
-                self._snapshot = load_committed(self.settings, mtime, reopen)
-            except CorpusQAError:
-                # A commit replaced the generation between reading state.json and opening its folder (which
-                # it then removed): the new one is whole, so read that instead.
-                if state_mtime(self.settings.index_dir) == mtime:
-                    raise
-                self._snapshot = load_committed(self.settings, state_mtime(self.settings.index_dir), reopen)
+            self._snapshot = load_committed(self.settings, mtime, reopen=self._snapshot is not None)
             return self._snapshot
 
     def _current_from_server(self) -> Snapshot:

@@ -13,7 +13,7 @@ from corpusqa.settings import Settings
 from corpusqa.types import Chunk, ScoredChunk
 from ingest.keyword import KeywordIndex
 from ingest.reading import ChunkReader, GenerationFiles
-from ingest.state import read_state
+from ingest.state import read_state, state_mtime
 from ingest.store import ChunkStore, open_store
 
 __all__ = ["Snapshot", "load_committed", "load_from_server", "load_snapshot", "sentence_context"]
@@ -99,6 +99,18 @@ def load_committed(settings: Settings, mtime: float, reopen: bool) -> Snapshot:
     `reopen`: this process read an earlier generation, so a Chroma opened later must be opened afresh when
     another process wrote this one (chromadb caches what it read; chroma-core/chroma#3792).
     """
+    try:
+        return _load_committed(settings, mtime, reopen)
+    except CorpusQAError:
+        # A commit replaced the generation between reading state.json and opening its folder (which it
+        # then removed): the new one is whole, so read that instead.
+        now = state_mtime(settings.index_dir)
+        if now == mtime:
+            raise
+        return _load_committed(settings, now, reopen)
+
+
+def _load_committed(settings: Settings, mtime: float, reopen: bool) -> Snapshot:
     from ingest.index import dense_cache_path
 
     state = read_state(settings.index_dir)
