@@ -192,6 +192,12 @@ class Engine:
         question = self._clean_question(question)
         return self._retrieved(self._current(), question, top_k or self.settings.top_k, Timings())[1]
 
+    def retriever(self, snapshot: Snapshot | None = None) -> HybridRetriever:
+        """The hybrid retriever over `snapshot` (default: the current one); evals/fit_fusion.py fits its weights."""
+        snapshot = snapshot or self._current()
+        weights = FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
+        return HybridRetriever(snapshot.reader, snapshot.keyword, weights, snapshot.ids)
+
     def candidates(
         self, question: str, top_k: int | None = None, history: Sequence[Turn] | None = None
     ) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
@@ -275,9 +281,6 @@ class Engine:
         preload_nlp()
         self.embedder.preload()
 
-    def _weights(self) -> FusionWeights:
-        return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
-
     def _retrieved(self, snapshot: Snapshot, question: str, k: int, timings: Timings) -> tuple[Any, list[ScoredChunk]]:
         """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""
         mark = time.perf_counter()
@@ -286,8 +289,7 @@ class Engine:
             vector = self.jitter.vector(vector, f"question:{question}")
         timings.embedding = time.perf_counter() - mark
         mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.reader, snapshot.keyword, self._weights(), snapshot.ids)
-        retrieved = retriever.retrieve(question, vector, k)
+        retrieved = self.retriever(snapshot).retrieve(question, vector, k)
         timings.retrieval = time.perf_counter() - mark
         return vector, retrieved
 
