@@ -9,7 +9,7 @@ import numpy as np
 
 from corpusqa.types import ScoredChunk
 from ingest.keyword import KeywordIndex
-from ingest.store import ChunkStore
+from ingest.reading import ChunkReader
 
 __all__ = ["FusionWeights", "HybridRetriever", "choose", "fuse"]
 
@@ -43,7 +43,7 @@ class HybridRetriever:
     """Top-k chunks for a question from one index snapshot."""
 
     def __init__(
-        self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights, ids: Collection[str]
+        self, store: ChunkReader, keyword: KeywordIndex | None, weights: FusionWeights, ids: Collection[str]
     ) -> None:
         self.store = store
         self.keyword = keyword
