@@ -32,7 +32,8 @@ import click
 import numpy as np
 
 from corpusqa.settings import Settings
-from evals.fit import Asked, fit_models, linear_model, load_features, standardised
+from evals.fit import Asked, load_features
+from evals.fit_models import fit_models, linear_model, standardised
 from evals.metrics import accepts, squad_f1
 from rag.reader.confidence import band_of, confidence_row
 from rag.reader.fitted import Fitted, LinearModel, load_fitted

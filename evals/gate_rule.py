@@ -101,6 +101,16 @@ def bounds(corpus: dict[str, Any], gate: dict[str, dict[str, float]]) -> dict[st
     return out
 
 
+def tightened(derived: dict[str, dict[str, dict[str, float]]], gate: dict[str, dict[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """`derived` with each bound kept at the gate's current one where that is stricter (min: higher, max: lower)."""
+    out: dict[str, dict[str, dict[str, float]]] = {"min": {}, "max": {}}
+    for kind, pick in (("min", max), ("max", min)):
+        for name, part in derived[kind].items():
+            old = gate[kind].get(name)
+            out[kind][name] = part if old is None else {**part, "bound": pick(part["bound"], float(old))}
+    return out
+
+
 def _rewrite(path: Path, derived: dict[str, dict[str, dict[str, float]]], note: str) -> None:
     """Set each `name = value` line of gate.toml's [min] and [max] tables; add missing keys; append a note."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -132,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="A results file of `corpusqa eval --jitter N` (run-*.json).")
     parser.add_argument("--write", action="store_true", help="Rewrite evals/corpora/<name>/gate.toml.")
+    parser.add_argument(
+        "--tighten-only", action="store_true",
+        help="Move a bound only where the rule makes it stricter (gates rise as the engine improves, never fall).",
+    )
     parser.add_argument("--root", type=Path, default=CORPORA_DIR)
     args = parser.parse_args(argv)
     report = json.loads(args.results.read_text(encoding="utf-8"))
@@ -140,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         path = args.root / name / "gate.toml"
         gate = load_thresholds(path)
         derived = bounds(corpus, gate)
+        if args.tighten_only:
+            derived = tightened(derived, gate)
         jitter = corpus["jitter"]
         print(f"== {name}: {jitter['flipped']} of {jitter['decisions']} decisions flipped in {jitter['runs']} reruns")
         for kind in ("min", "max"):
@@ -155,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             note = (
                 f"# Set {day} by evals/gate_rule.py from a {report.get('split', 'all')}-split run with "
                 f"--jitter {jitter['runs']} ({report.get('jitter_size', 'precision')} size): {jitter['flipped']} of "
-                f"{jitter['decisions']} decisions flipped, flip share {flip:.3f}; bounds = spread -/+ binomial margin."
+                f"{jitter['decisions']} decisions flipped, flip share {flip:.3f}; bounds = spread -/+ binomial margin"
+                + (", kept where the old bound was stricter." if args.tighten_only else ".")
             )
             _rewrite(path, derived, note)
     return 0

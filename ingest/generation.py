@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+from corpusqa.errors import CorpusQAError
 from corpusqa.settings import Settings
 from corpusqa.types import IngestReport
-from ingest.keyword import KeywordIndex
+from ingest.keyword import KeywordIndex, keyword_text
 from ingest.plan import IngestPlan
+from ingest.reading import ChunkWriter, GenerationFiles, write_sentence_matrix
 from ingest.state import (
     IndexState,
     Manifest,
@@ -91,6 +96,38 @@ def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: s
     report.chunks = sum(entry.chunks for entry in manifest.values())
 
 
+def _write_generation(folder: Path, store: ChunkStore, shown: set[str]) -> KeywordIndex | None:
+    """Write a generation's folder before state.json names it: the keyword index, and the chunk records
+    and sentence matrix that questions read (ingest/reading.py); None, and no folder, when it shows nothing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = ChunkWriter(folder)
+    try:
+        keyword = KeywordIndex.build(_tee(store.chunk_records(shown), writer))
+    finally:
+        writer.close()
+    if keyword is None:
+        remove_path(folder)
+        return None
+    keyword.persist(folder)
+    write_sentence_matrix(folder, store.sentence_pages(), keyword.ids)
+    return keyword
+
+
+def _readable(folder: Path) -> bool:
+    """Whether a generation's folder holds sound files for questions (an older index has none)."""
+    try:
+        return GenerationFiles.open(folder, json.loads((folder / "ids.json").read_text(encoding="utf-8"))) is not None
+    except (OSError, ValueError, CorpusQAError):
+        return False
+
+
+def _tee(records: Iterator[tuple[str, str, dict[str, Any]]], writer: ChunkWriter) -> Iterator[tuple[str, str]]:
+    """(chunk id, BM25 text) of each record, each record written to `writer` on the way (the same order)."""
+    for chunk_id, text, meta in records:
+        writer.add(chunk_id, text, meta)
+        yield chunk_id, keyword_text(text, meta)
+
+
 def _shows(version: StoredDocument, entry: ManifestEntry) -> bool:
     return version.complete and version.hash == entry.hash and version.signature == entry.signature
 
@@ -119,7 +156,8 @@ def sync_keyword_index(
     fingerprint = _fingerprint(manifest)
     state = read_state(settings.index_dir) or IndexState()
     remote = store.read_generation() if settings.chroma_host else None
-    bm25_current = bool(state.bm25_dir) and (settings.index_dir / state.bm25_dir / "terms.json").is_file()
+    folder = settings.index_dir / state.bm25_dir
+    bm25_current = bool(state.bm25_dir) and (folder / "terms.json").is_file() and _readable(folder)
     local_ok = (
         bm25_current
         and state.bm25_dir.endswith(fingerprint[:16])
@@ -139,10 +177,8 @@ def sync_keyword_index(
         if _shows(version, entry)
         for chunk_id in version.ids
     }
-    keyword = KeywordIndex.build(store.keyword_texts(shown))
     new_dir = f"bm25-{generation}-{fingerprint[:16]}"
-    if keyword is not None:
-        keyword.persist(settings.index_dir / new_dir)
+    keyword = _write_generation(settings.index_dir / new_dir, store, shown)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     last_ingest = now if (ingesting or remote is None) else str(remote.get("last_ingest") or now)
     rows = manifest_rows(manifest)
@@ -160,4 +196,6 @@ def sync_keyword_index(
     write_state(settings.index_dir, new_state)
     if old_dir and old_dir != new_dir:
         remove_path(settings.index_dir / old_dir)
+    if keyword is not None:  # questions read the new folder's matrix: the one kept for older indexes goes
+        remove_path(settings.index_dir / "dense")
     return new_state

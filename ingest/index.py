@@ -19,6 +19,7 @@ from ingest.generation import commit, committed_manifest, sync_keyword_index
 from ingest.loader import Scope, SourceFile, discover
 from ingest.onnx_model import EXPORT_VERSION
 from ingest.plan import IngestPlan, PlannedFile, label_sources, load_chunks, plan_ingest, timed
+from ingest.reading import has_generation_files
 from ingest.state import read_state, repair_state
 from ingest.store import ChunkStore, open_store, writable
 from ingest.text import ANNOTATION_VERSION
@@ -304,9 +305,9 @@ def index_status(settings: Settings) -> IndexStatus:
     location = (
         f"chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_dir)
     )
-    if not settings.chroma_host and state is not None:
-        # Can questions read the sentence vectors back (or will they fall back to the approximate index)?
-        # The matrix is kept on disk per generation, so this costs one file read once an `ask` has run.
+    if not settings.chroma_host and state is not None and not has_generation_files(settings.index_dir / state.bm25_dir):
+        # An index written before its generations kept the sentence matrix (ingest/reading.py): can questions
+        # read the vectors back from Chroma, or will they fall back to the approximate index?
         store.dense_cache = dense_cache_path(settings, state.generation)
         store.check_vectors()
     return IndexStatus(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from corpusqa.errors import CorpusQAError
-from ingest.text import BM25_TOKEN_PATTERN, stemmer, terms
+from ingest.text import BM25_TOKEN_PATTERN, refused, stemmer, terms
 
-__all__ = ["KeywordIndex"]
+__all__ = ["KeywordIndex", "keyword_text"]
 
 
 _IDS = "ids.json"
@@ -28,11 +29,27 @@ def _node_ids(path: Path) -> list[str]:
         return [str(json.loads(line)["node_id"]) for line in lines if line.strip()]
 
 
+def _import_bm25s() -> Any:
+    """`import bm25s` without scipy (a sixth of a cold `ask`, #28): bm25s imports scipy.sparse only for its
+    optional csc_backend="scipy", and neither we nor llama-index's BM25Retriever choose it."""
+    if "bm25s" in sys.modules:
+        return sys.modules["bm25s"]
+    with refused("scipy"):
+        import bm25s
+    return bm25s
+
+
 def bm25_text(title: str, text: str, table: str = "") -> str:
     """What BM25 indexes for a chunk: its headline (and its table's caption) and its text."""
     if table and table != title:
         return f"{title}\n{table}\n{text}"
     return f"{title}\n{text}"
+
+
+def keyword_text(text: str, meta: dict[str, Any]) -> str:
+    """What BM25 indexes for a chunk stored with Chroma metadata `meta`."""
+    table = json.loads(str(meta["table"]))["name"] if meta.get("table") else ""
+    return bm25_text(str(meta["title"]), text, table)
 
 
 class KeywordIndex:
@@ -86,8 +103,7 @@ class KeywordIndex:
     def load(cls, path: Path) -> KeywordIndex:
         """Read a folder written by `persist` with bm25s alone (see `search`): its score matrix memory-mapped,
         its corpus (the chunk texts, which questions read from the store) never loaded."""
-        import bm25s
-
+        bm25s = _import_bm25s()
         bm25 = bm25s.BM25.load(str(path), load_corpus=False, mmap=True, show_progress=False)
         node_ids = _node_ids(path)
         terms = json.loads((path / "terms.json").read_text(encoding="utf-8"))
@@ -103,15 +119,15 @@ class KeywordIndex:
         retriever's `_retrieve` does (same tokenizer, stemmer and token pattern), without importing
         llama_index.core (1.9 s) on the query path; a test checks both give the same ranking.
         """
-        import bm25s
-
+        bm25s = _import_bm25s()
         k = max(1, min(limit, self.size))
         tokens = bm25s.tokenize(query, stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN, show_progress=False)
         known = self._bm25.vocab_dict
         if not any(token and token in known for token in tokens.vocab):
             return []  # no query word is in the index: the one expected way to find nothing
         try:
-            indexes, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+            # n_threads=0 scores in this thread (the same top-k function); 1 started a thread pool for every query
+            indexes, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=0)
         except ValueError as exc:  # anything else bm25s refuses is a broken index, not "no hits"
             raise CorpusQAError(
                 f"The keyword index could not be searched ({str(exc)[:120]}); run `corpusqa ingest` to rebuild it."

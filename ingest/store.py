@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ import numpy as np
 from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
-from corpusqa.types import Chunk, TableRows
+from corpusqa.types import Chunk
+from ingest.reading import best_per_chunk, exact_search, sentence_depth, to_chunk
 
 __all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 
@@ -213,7 +214,7 @@ class ChunkStore:
         """One source's record and every chunk stored for it (a reader keeps those its generation shows)."""
         page = self.chunks.get(where={"source": source}, include=["metadatas", "documents"])
         metas = page["metadatas"] or []
-        chunks = [_to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], metas)]
+        chunks = [to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], metas)]
         return (_stored(source, list(metas)) if metas else None), chunks
 
     def versions(self) -> dict[str, list[StoredDocument]]:
@@ -240,20 +241,24 @@ class ChunkStore:
             rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
         return rows
 
-    def keyword_texts(self, ids: Container[str]) -> Iterator[tuple[str, str]]:
-        """(chunk id, text BM25 indexes) of the chunks in `ids`, read a page at a time (never a Chunk list)."""
-        from ingest.keyword import bm25_text
-
+    def chunk_records(self, ids: Container[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(chunk id, text, metadata as stored) of the chunks in `ids`, read a page at a time."""
         for page in _pages(self.chunks, ["metadatas", "documents"]):
             for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
                 if chunk_id in ids:
-                    table = json.loads(str(meta["table"]))["name"] if meta.get("table") else ""
-                    yield chunk_id, bm25_text(str(meta["title"]), text or "", table)
+                    yield chunk_id, text or "", dict(meta)
+
+    def sentence_pages(self) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+        """Every stored sentence as pages of (sentence ids, their chunk ids, vectors)."""
+        for page in _pages(self.sentences, ["embeddings", "metadatas"]):
+            ids = list(page["ids"])
+            vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(ids), -1)
+            yield ids, [str(meta["chunk_id"]) for meta in page["metadatas"]], vectors
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (for building the keyword index)."""
         return [
-            _to_chunk(i, d, m)
+            to_chunk(i, d, m)
             for page in _pages(self.chunks, ["metadatas", "documents"])
             for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])
         ]
@@ -263,7 +268,7 @@ class ChunkStore:
         if not ids:
             return {}
         page = self.chunks.get(ids=ids, include=["metadatas", "documents"])
-        return {i: _to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
+        return {i: to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
 
     def query(self, vector: np.ndarray, limit: int, allowed: Container[str] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks to a query vector as (id, cosine similarity).
@@ -285,25 +290,15 @@ class ChunkStore:
                     f"The index's vectors cannot be read ({again.__class__.__name__}: {str(again)[:120]}); "
                     "re-ingest into a fresh --index-dir."
                 ) from again
-        chunk_ids = dense.chunk_ids
-        if not chunk_ids:
-            return []
-        # Exact cosine over every sentence vector, not Chroma's HNSW: its approximate graph is built
-        # differently on each ingest, which moved hit@1 on a 200-page PDF by up to 25 points between two
-        # builds of the same files. A matrix-vector product over ~100k sentences takes milliseconds.
-        scores = dense.vectors @ vector.astype(np.float32)
+        mask = None
         if allowed is not None:  # the committed generation only: never a killed ingest's half-written rows
             if dense.allowed is not allowed:
-                mask = np.fromiter((cid in allowed for cid in chunk_ids), bool, len(chunk_ids))
+                mask = np.fromiter((cid in allowed for cid in dense.chunk_ids), bool, len(dense.chunk_ids))
                 mask.setflags(write=False)
                 dense = dataclasses.replace(dense, allowed=allowed, mask=mask)
                 self._dense = dense
-            assert dense.mask is not None
-            scores = np.where(dense.mask, scores, -np.inf)
-        take = _depth(limit, len(scores))
-        top = np.argpartition(-scores, take - 1)[:take]
-        top = top[np.lexsort((top, -scores[top]))]  # best first; ties in a fixed order
-        return _best_per_chunk(((chunk_ids[row], float(scores[row])) for row in top if np.isfinite(scores[row])), limit)
+            mask = dense.mask
+        return exact_search(dense.vectors, dense.chunk_ids.__getitem__, vector, limit, mask)
 
     def _approximate_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """Chroma's HNSW search: the fallback when the sentence vectors cannot all be read back."""
@@ -311,10 +306,10 @@ class ChunkStore:
         if total == 0:
             return []
         result = self.sentences.query(
-            query_embeddings=[vector.tolist()], n_results=_depth(limit, total), include=["metadatas", "distances"]
+            query_embeddings=[vector.tolist()], n_results=sentence_depth(limit, total), include=["metadatas", "distances"]
         )
         hits = zip(result["metadatas"][0], result["distances"][0])
-        return _best_per_chunk(((str(meta["chunk_id"]), 1.0 - float(distance)) for meta, distance in hits), limit)
+        return best_per_chunk(((str(meta["chunk_id"]), 1.0 - float(distance)) for meta, distance in hits), limit)
 
     def _sentence_matrix(self) -> _Dense:
         """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
@@ -497,20 +492,6 @@ def _pages(collection: Any, include: list[str]) -> Iterator[Any]:
         offset += _BATCH
 
 
-def _depth(limit: int, total: int) -> int:
-    """How many sentences a query takes for `limit` chunks: a chunk's several sentences can fill the top."""
-    return min(limit * 4, total)
-
-
-def _best_per_chunk(hits: Iterable[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
-    """Sentence hits (chunk id, cosine similarity), best first, as the first `limit` chunks, each with
-    its best sentence's score: the one result shape of the exact search and the HNSW fallback."""
-    best: dict[str, float] = {}
-    for chunk_id, score in hits:
-        best.setdefault(chunk_id, score)
-    return list(best.items())[:limit]
-
-
 def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> dict[str, Any]:
     # Chroma metadata holds no None: the table and OCR keys are left out of passages that have none
     extra: dict[str, Any] = {}
@@ -535,26 +516,6 @@ def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> di
         "entities": json.dumps([list(span) for span in chunk.entities]),
         "page": chunk.page or 0,  # Chroma metadata holds no None; 0 = no page
     }
-
-
-def _to_chunk(chunk_id: str, text: str | None, meta: Any) -> Chunk:
-    return Chunk(
-        id=chunk_id,
-        text=text or "",
-        source=str(meta["source"]),
-        title=str(meta["title"]),
-        kind=str(meta["kind"]),
-        start_line=int(meta["start_line"]),
-        end_line=int(meta["end_line"]),
-        start_char=int(meta["start_char"]),
-        end_char=int(meta["end_char"]),
-        doc_hash=str(meta["doc_hash"]),
-        sentences=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("sentences") or "[]"))),
-        entities=tuple((int(a), int(b), str(label)) for a, b, label in json.loads(str(meta.get("entities") or "[]"))),
-        page=int(meta.get("page") or 0) or None,
-        table=TableRows.from_json(json.loads(str(meta["table"]))) if meta.get("table") else None,
-        ocr_confidence=float(meta["ocr_confidence"]) if meta.get("ocr_confidence") is not None else None,
-    )
 
 
 def remove_path(path: Path) -> None:

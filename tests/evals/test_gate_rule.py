@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evals.gate import load_thresholds
-from evals.gate_rule import bounds, flip_share, main, margin
+from evals.gate_rule import bounds, flip_share, main, margin, tightened
 
 
 @pytest.mark.parametrize(("flipped", "trials", "share"), [(0, 100, 0.0), (3, 100, 0.03), (1, 0, 0.0)])
@@ -57,3 +57,12 @@ def test_main_writes_the_bounds_and_keeps_the_comments(tmp_path: Path) -> None:
     assert text.startswith("# a comment that stays") and "evals/gate_rule.py" in text
     gate = load_thresholds(tmp_path / "demo" / "gate.toml")
     assert gate["min"]["correct_and_cited"] < 0.78 and gate["max"]["flip_rate"] > 0.12 and gate["max"]["errors"] == 0
+
+
+def test_tightened_keeps_the_stricter_bound() -> None:
+    derived = {"min": {"f1": {"bound": 0.3}, "mrr": {"bound": 0.9}, "new": {"bound": 0.5}},
+               "max": {"flip_rate": {"bound": 0.6}, "false_abstention": {"bound": 0.1}}}
+    gate = {"min": {"f1": 0.4, "mrr": 0.8}, "max": {"flip_rate": 0.5, "false_abstention": 0.2}}
+    out = tightened(derived, gate)
+    assert {k: v["bound"] for k, v in out["min"].items()} == {"f1": 0.4, "mrr": 0.9, "new": 0.5}
+    assert {k: v["bound"] for k, v in out["max"].items()} == {"flip_rate": 0.5, "false_abstention": 0.1}

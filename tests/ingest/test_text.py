@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
 from ingest.text import annotate, nlp
 
 
@@ -67,8 +69,66 @@ def test_import_spacy_skips_torch_in_its_own_thread() -> None:
         "import_spacy()\n"
         "import thinc.compat\n"
         "assert not thinc.compat.has_torch and 'torch' not in sys.modules\n"
-        "assert not any(type(f).__name__ == '_NoTorchHere' for f in sys.meta_path)\n"
+        "assert not any(type(f).__name__ == '_Refused' for f in sys.meta_path)\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_nlp_leaves_out_only_what_no_analysis_reads() -> None:
+    """The pipeline loaded without the saved tokenizer, the lemmatizer and the (disabled) sentence recogniser
+    tokenizes, tags, parses and finds entities exactly as the whole saved model does."""
+    from ingest.text import SPACY_MODEL, import_spacy, nlp
+
+    whole = import_spacy().load(SPACY_MODEL)
+    ours = nlp()
+    assert ours.pipe_names == [name for name in whole.pipe_names if name != "lemmatizer"]
+    # rules, affixes, URL and token matches, special cases (not the vocab, which grows as texts are parsed)
+    assert ours._pipeline.tokenizer.to_bytes(exclude=["vocab"]) == whole.tokenizer.to_bytes(exclude=["vocab"])
+    texts = [
+        "How many Taliban prisoners were held in total?",
+        "Dr. Smith didn't arrive until 5 p.m. on Jan. 3rd, 2020 -- and the U.S. team's e-mail (ref. 7-1-0) said so.",
+        "Who isn't going to pay $13,000 to 14,000 for the 3.5-inch widgets at https://example.com/x?y=1 :)",
+    ]
+    for text in texts:
+        a, b = ours(text), whole(text)
+        assert [(t.text, t.tag_, t.pos_, t.dep_, t.head.i) for t in a] == [(t.text, t.tag_, t.pos_, t.dep_, t.head.i) for t in b]
+        assert [(e.start_char, e.end_char, e.label_) for e in a.ents] == [(e.start_char, e.end_char, e.label_) for e in b.ents]
+
+
+def test_catalogue_finds_the_same_entry_points_grouped() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import catalogue, importlib.metadata\n"
+        "groups = sorted(importlib.metadata.entry_points().groups)\n"
+        "before = {g: [p.value for p in catalogue.AVAILABLE_ENTRY_POINTS.select(group=g)] for g in groups}\n"
+        "from ingest.text import import_spacy\n"
+        "import_spacy()\n"
+        "after = {g: [p.value for p in catalogue.AVAILABLE_ENTRY_POINTS.get(g, [])] for g in groups}\n"
+        "assert isinstance(catalogue.AVAILABLE_ENTRY_POINTS, dict) and before == after and any(before.values())\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Taliban's 5,000 prisoners", ["the", "taliban", "5000", "prisoners"]),
+        ("Ghani’s decree of 10.5 pages", ["ghani", "decree", "of", "10.5", "pages"]),
+        ("It's the boss's boss’s call", ["it", "the", "boss", "boss", "call"]),
+        ("don't rock'n'roll's", ["don't", "rock'n'roll"]),
+    ],
+)
+def test_words_drop_possessives_and_thousands_commas(text: str, expected: list[str]) -> None:
+    from ingest.text import terms, words
+
+    assert words(text) == expected
+    assert words(text) is not words(text)  # a fresh list each call: callers may change theirs
+    long = " ".join([text] * 100)  # past the cached length: the same words
+    assert words(long) == expected * 100
+    assert terms(long) == terms(text) * 100
