@@ -88,9 +88,9 @@ def collect(corpus: FitCorpus, engine: Engine, cache: Path) -> list[Asked]:
 def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
     """The eval figures of one corpus's questions under `fitted` (as the engine would answer them): every
     figure on the questions as written, and flip rate and worst-wording accuracy over all wordings."""
-    every = data
-    data = [a for a in data if getattr(a, "wording", 0) == 0]
-    return {**_score_written(data, fitted), **_score_wordings(every, fitted)}
+    every = list(zip(data, confidences(data, fitted)))  # each wording ranked and scored once
+    written = [pair for pair in every if getattr(pair[0], "wording", 0) == 0]
+    return {**_score_written(written, fitted), **_score_wordings(every, fitted)}
 
 
 def scored_rows(data: list[Asked], fitted: Fitted) -> list[Scored]:
@@ -118,8 +118,8 @@ def calibration(rows: list[Scored], bands: list[str]) -> dict[str, Any]:
             "right": round(sum(r.right * r.weight for r in inside) / weight, 4) if weight else float("nan"),
         }
     error = 0.0
-    for low in np.arange(0.0, 1.0, 0.1):
-        inside = [r for r in rows if low <= r.confidence < low + 0.1 or (low >= 0.9 and r.confidence == 1.0)]
+    for tenth in range(10):
+        inside = [r for r in rows if min(int(r.confidence * 10), 9) == tenth]
         weight = sum(r.weight for r in inside)
         if weight:
             gap = sum((r.confidence - r.right) * r.weight for r in inside) / weight
@@ -128,10 +128,10 @@ def calibration(rows: list[Scored], bands: list[str]) -> dict[str, Any]:
     return out
 
 
-def _score_wordings(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
+def _score_wordings(scored: list[tuple[Asked, tuple[float, list[Candidate]]]], fitted: Fitted) -> dict[str, Any]:
     """flip rate and worst-wording accuracy (as evals.grader defines them) of the answerable questions."""
     groups: dict[str, list[bool]] = {}
-    for asked, (p, ranked) in zip(data, confidences(data, fitted)):
+    for asked, (p, ranked) in scored:
         if asked.item.answerable:
             right = bool(ranked) and band_of(p, fitted.bands) != "abstain" and sentence_right(asked, ranked[0], shown=True)
             groups.setdefault(asked.item.id, []).append(right)
@@ -143,11 +143,12 @@ def _score_wordings(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
     }
 
 
-def _score_written(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
+def _score_written(scored: list[tuple[Asked, tuple[float, list[Candidate]]]], fitted: Fitted) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
+    data = [asked for asked, _ in scored]
     # judged on what an answer shows, as `corpusqa eval` does
-    rows = [(p, bool(r) and sentence_right(a, r[0], shown=True), r) for a, (p, r) in zip(data, confidences(data, fitted))]
+    rows = [(p, bool(r) and sentence_right(a, r[0], shown=True), r) for a, (p, r) in scored]
     answerable = [(a, r) for a, r in zip(data, rows) if a.item.answerable]
     unanswerable = [(a, r) for a, r in zip(data, rows) if not a.item.answerable]
 
