@@ -69,16 +69,23 @@ def _slot(token: Any) -> tuple[str, Any] | None:
     return relation, head
 
 
+def _asks_for(token: Any) -> bool:
+    """Whether a word is the noun a "which" / "what" determiner asks about."""
+    return any(child.dep_ == "det" and child.lower_ in ("which", "what") for child in token.children)
+
+
 def content_stem(token: Any) -> str:
     """A token's stem, "" for a stopword or punctuation."""
     return "" if token.is_punct or token.lower_ in STOPWORDS else stem(token.lower_)
 
 
 def question_roles(doc: Any) -> tuple[Role, ...]:
-    """The roles of a parsed question's content words (nouns, names, numbers, adjectives)."""
+    """The roles of a parsed question's content words (nouns, names, numbers, adjectives). The noun of a
+    "which X" / "what X" phrase is left out: its slot is the one the answer fills, so the sentence's word
+    there is the answer, not a swap ("Which official signed it?" against "The mayor signed it")."""
     out = []
     for token in doc:
-        if token.pos_ not in _CONTENT or not content_stem(token):
+        if token.pos_ not in _CONTENT or not content_stem(token) or _asks_for(token):
             continue
         slot = _slot(token)
         if slot is None or not content_stem(slot[1]):

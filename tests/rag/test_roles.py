@@ -22,6 +22,12 @@ from rag.reader.syntax import parse_sentence, swaps
         ("What is the default setting for MAX_COLUMN?", "The default setting for MAX_COLUMN is 2000.", 0.0),
         ("Who designed the lighthouse?", "It was designed by the engineer Margaret Osgood.", 0.0),
         ("Which file does zsh read at exit?", "The lighthouse was first lit in 1872.", 0.0),
+        # the noun of "which X" / "what X" is the slot the answer fills: the sentence's word there is the
+        # answer, not a swap (a title for a name, a kind for an instance) ...
+        ("Which official signed the harbour treaty?", "The mayor signed the harbour treaty in June.", 0.0),
+        ("What company built the north bridge?", "Acme Works built the north bridge.", 0.0),
+        # ... while another word of the question in its own slot still swaps
+        ("Which official signed the harbour treaty?", "The mayor signed the airport treaty in June.", 1.0),
     ],
 )
 def test_swaps(question: str, sentence: str, swapped: float) -> None:
