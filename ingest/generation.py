@@ -29,9 +29,10 @@ from ingest.state import (
     manifest_from_rows,
     manifest_rows,
     read_state,
+    remove_path,
     write_state,
 )
-from ingest.store import ChunkStore, StoredDocument, remove_path
+from ingest.store import ChunkStore, StoredDocument
 
 __all__ = ["commit", "committed_manifest", "sync_keyword_index"]
 

@@ -325,7 +325,7 @@ def index_status(settings: Settings) -> IndexStatus:
 
 
 def dense_cache_path(settings: Settings, generation: int) -> Path:
-    """Where the sentence matrix of a generation is kept (ingest/store.py, `_sentence_matrix`)."""
+    """Where the sentence matrix of a generation is kept (ingest/sentence_matrix.py, `SentenceMatrix.load`)."""
     return settings.index_dir / "dense" / f"generation-{generation}"
 
 

@@ -12,7 +12,10 @@ from typing import Any
 
 from corpusqa.errors import DamagedIndexError
 
-__all__ = ["IndexState", "Manifest", "ManifestEntry", "manifest_from_rows", "manifest_rows", "read_state", "repair_state", "write_state"]
+__all__ = [
+    "IndexState", "Manifest", "ManifestEntry", "manifest_from_rows", "manifest_rows", "read_state", "remove_path", "repair_state",
+    "write_state",
+]
 
 STATE_FILE = "state.json"
 
@@ -121,3 +124,13 @@ def state_mtime(index_dir: Path) -> float:
         return (index_dir / STATE_FILE).stat().st_mtime_ns / 1e9
     except OSError:
         return 0.0
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file or folder if it exists (used for derived state)."""
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()

@@ -8,10 +8,8 @@ upsert deletes first: run-llama/llama_index#22639).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
-import logging
 import os
 from collections import defaultdict
 from collections.abc import Container, Iterator
@@ -25,7 +23,8 @@ from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk
-from ingest.reading import best_per_chunk, exact_search, sentence_depth, to_chunk
+from ingest.reading import to_chunk
+from ingest.sentence_matrix import SentenceMatrix
 
 __all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 
@@ -34,7 +33,12 @@ SENTENCES = "corpusqa_sentences"
 META = "corpusqa_meta"  # one record: the shared index generation (used with a Chroma server)
 # Chroma caps one request; 5,000 stays well under its max batch size.
 _BATCH = 5000
-_LOG = logging.getLogger(__name__)
+# Listing every chunk or sentence (versions, documents, a commit's records and vectors) reads this many at
+# a time: a page's parsed rows (a chunk's metadata holds its sentence and entity spans) are what such a
+# listing holds at its peak (#28).
+_LIST_BATCH = 1000
+# The metadata keys a listing keeps (source, hash, signature, chunk count, root).
+_BOOKKEEPING = ("source", "doc_hash", "signature", "doc_chunks", "root")
 
 
 @dataclass(frozen=True)
@@ -146,23 +150,6 @@ def _fresh_path(base: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
-class _Dense:
-    """One sentence matrix as read: (sentence count, vectors, their chunk ids) and the row mask of the last
-    `allowed` set it was filtered with. Never changed; a new one replaces it."""
-
-    total: int
-    vectors: np.ndarray
-    chunk_ids: tuple[str, ...]
-    allowed: Container[str] | None = None
-    mask: np.ndarray | None = None
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
-
-
 class ChunkStore:
     """Two Chroma collections (cosine space): one vector per chunk, one per sentence."""
 
@@ -172,14 +159,8 @@ class ChunkStore:
         self.chunks = client.get_or_create_collection(CHUNKS, metadata=space, embedding_function=None)
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
         self.meta = client.get_or_create_collection(META, embedding_function=None)
-        #: Why questions fell back to Chroma's approximate search (None: they never did); shown by `status`.
-        self.fallback: str | None = None
-        # The sentence matrix, replaced whole (never changed in place): a question reads one _Dense into a
-        # local name, so a reload in another thread can never mix two matrices or two masks in one query.
-        self._dense: _Dense | None = None
-        # Where the sentence matrix of the generation being read is kept on disk (set by the reader for an
-        # embedded index; None: always read from Chroma). See `_sentence_matrix`.
-        self.dense_cache: Path | None = None
+        #: The exact search over every sentence vector (its fallback, its copy on disk).
+        self.matrix = SentenceMatrix(self.sentences, self.sentence_pages)
 
     def read_generation(self) -> dict[str, Any] | None:
         """The generation record written by the last finished ingest (None before the first)."""
@@ -235,22 +216,24 @@ class ChunkStore:
         return dict(out)
 
     def _all_metadatas(self, with_ids: bool = False) -> list[Any]:
+        """Every chunk's bookkeeping keys (not its sentences, entities or table: a few per cent of the metadata,
+        so listing a large index at ingest and commit stays small)."""
         rows: list[Any] = []
-        for page in _pages(self.chunks, ["metadatas"]):
-            metadatas = page["metadatas"] or []
+        for page in _pages(self.chunks, ["metadatas"], limit=_LIST_BATCH):
+            metadatas = [{key: meta[key] for key in _BOOKKEEPING if key in meta} for meta in page["metadatas"] or []]
             rows.extend(zip(page["ids"], metadatas) if with_ids else metadatas)
         return rows
 
     def chunk_records(self, ids: Container[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, text, metadata as stored) of the chunks in `ids`, read a page at a time."""
-        for page in _pages(self.chunks, ["metadatas", "documents"]):
+        for page in _pages(self.chunks, ["metadatas", "documents"], limit=_LIST_BATCH):
             for chunk_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"]):
                 if chunk_id in ids:
                     yield chunk_id, text or "", dict(meta)
 
     def sentence_pages(self) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
         """Every stored sentence as pages of (sentence ids, their chunk ids, vectors)."""
-        for page in _pages(self.sentences, ["embeddings", "metadatas"]):
+        for page in _pages(self.sentences, ["embeddings", "metadatas"], limit=_LIST_BATCH):
             ids = list(page["ids"])
             vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(ids), -1)
             yield ids, [str(meta["chunk_id"]) for meta in page["metadatas"]], vectors
@@ -271,140 +254,27 @@ class ChunkStore:
         return {i: to_chunk(i, d, m) for i, d, m in zip(page["ids"], page["documents"], page["metadatas"])}
 
     def query(self, vector: np.ndarray, limit: int, allowed: Container[str] | None = None) -> list[tuple[str, float]]:
-        """Nearest chunks to a query vector as (id, cosine similarity).
-
-        Searches sentence vectors and ranks each chunk by its best sentence: on the eval dev split
-        this found the evidence far more often than the chunk vectors (a passage's mean dilutes
-        the one sentence that answers).
-        """
-        from chromadb.errors import ChromaError
-
-        try:
-            dense = self._sentence_matrix()
-        except ChromaError as exc:  # InternalError on a segment a SIGKILL left half-written (chroma #7090)
-            self._note_fallback(exc)
-            try:
-                return self._approximate_query(vector, limit)
-            except ChromaError as again:
-                raise CorpusQAError(
-                    f"The index's vectors cannot be read ({again.__class__.__name__}: {str(again)[:120]}); "
-                    "re-ingest into a fresh --index-dir."
-                ) from again
-        mask = None
-        if allowed is not None:  # the committed generation only: never a killed ingest's half-written rows
-            if dense.allowed is not allowed:
-                mask = np.fromiter((cid in allowed for cid in dense.chunk_ids), bool, len(dense.chunk_ids))
-                mask.setflags(write=False)
-                dense = dataclasses.replace(dense, allowed=allowed, mask=mask)
-                self._dense = dense
-            mask = dense.mask
-        return exact_search(dense.vectors, dense.chunk_ids.__getitem__, vector, limit, mask)
-
-    def _approximate_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
-        """Chroma's HNSW search: the fallback when the sentence vectors cannot all be read back."""
-        total = int(self.sentences.count())
-        if total == 0:
-            return []
-        result = self.sentences.query(
-            query_embeddings=[vector.tolist()], n_results=sentence_depth(limit, total), include=["metadatas", "distances"]
-        )
-        hits = zip(result["metadatas"][0], result["distances"][0])
-        return best_per_chunk(((str(meta["chunk_id"]), 1.0 - float(distance)) for meta, distance in hits), limit)
-
-    def _sentence_matrix(self) -> _Dense:
-        """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
-        total = int(self.sentences.count())
-        dense = self._dense
-        if dense is not None and dense.total == total:
-            return dense
-        if total == 0:  # an empty index (nothing to reshape)
-            dense = _Dense(0, _frozen(np.zeros((0, 0), dtype=np.float32)), ())
-            self._dense = dense
-            return dense
-        cached = self._read_dense_cache(total)
-        if cached is not None:
-            dense = _Dense(total, _frozen(cached[0]), tuple(cached[1]))
-            self._dense = dense
-            return dense
-        # Read in pages: one get() of every row held ~17x the matrix's size at its peak (640 MiB for
-        # 25k sentences, a 37 MiB matrix); pages of _BATCH rows keep that transient near one page's.
-        ids: list[str] = []
-        chunk_ids: list[str] = []
-        parts: list[np.ndarray] = []
-        for page in _pages(self.sentences, ["embeddings", "metadatas"]):
-            ids.extend(page["ids"])
-            chunk_ids.extend(str(meta["chunk_id"]) for meta in page["metadatas"])
-            parts.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        vectors = np.concatenate(parts)[order] if parts else np.zeros((0, 0), dtype=np.float32)
-        dense = _Dense(total, _frozen(vectors), tuple(chunk_ids[row] for row in order))
-        self._dense = dense
-        self._write_dense_cache(total, dense.vectors, list(dense.chunk_ids))
-        return dense
+        """Nearest chunks to a query vector as (id, cosine similarity), each chunk ranked by its best sentence
+        (ingest/sentence_matrix.py)."""
+        return self.matrix.query(vector, limit, allowed)
 
     def check_vectors(self) -> None:
         """Read the sentence matrix now, so that `fallback` says whether questions will need the fallback."""
-        from chromadb.errors import ChromaError
+        self.matrix.check()
 
-        try:
-            self._sentence_matrix()
-        except ChromaError as exc:
-            self._note_fallback(exc)
+    @property
+    def fallback(self) -> str | None:
+        """Why questions fell back to Chroma's approximate search (None: they never did); shown by `status`."""
+        return self.matrix.fallback
 
-    def _note_fallback(self, exc: Exception) -> None:
-        """Log the switch to Chroma's approximate search once per store, and keep it for `status`."""
-        if self.fallback is None:
-            self.fallback = f"{exc.__class__.__name__}: {str(exc)[:160]}"
-            _LOG.warning(
-                "Could not read the sentence vectors back from Chroma (%s); searching with Chroma's approximate "
-                "index instead, which can rank differently. Re-ingest into a fresh --index-dir to repair it.",
-                self.fallback,
-            )
+    @property
+    def dense_cache(self) -> Path | None:
+        """Where the sentence matrix of the generation being read is kept on disk (None: read from Chroma)."""
+        return self.matrix.dense_cache
 
-    # The matrix is kept on disk per generation and sentence count: a cold `ask` on a large index would
-    # otherwise read every sentence vector back from Chroma (4.3 s for 25k sentences) on its first
-    # question. A file that is missing, unreadable or of another count is simply rebuilt from Chroma.
-
-    def _dense_path(self, total: int) -> Path | None:
-        if self.dense_cache is None:
-            return None
-        # the collection's id too: a collection made again (a rebuilt index) never reads an old file
-        return self.dense_cache.with_name(f"{self.dense_cache.name}-{str(self.sentences.id)[:8]}-{total}")
-
-    def _read_dense_cache(self, total: int) -> tuple[np.ndarray, list[str]] | None:
-        """The kept matrix, memory-mapped (read-only): the process holds only the pages questions touch."""
-        path = self._dense_path(total)
-        if path is None or not (path / "vectors.npy").is_file():
-            return None
-        try:
-            vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
-            chunk_ids = json.loads((path / "chunk_ids.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, EOFError):
-            return None
-        ok = vectors.dtype == np.float32 and vectors.ndim == 2 and isinstance(chunk_ids, list)
-        return (vectors, [str(cid) for cid in chunk_ids]) if ok and len(chunk_ids) == total == len(vectors) else None
-
-    def _write_dense_cache(self, total: int, vectors: np.ndarray, chunk_ids: list[str]) -> None:
-        path = self._dense_path(total)
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-            try:
-                remove_path(partial)
-                partial.mkdir()
-                np.save(partial / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-                (partial / "chunk_ids.json").write_text(json.dumps(chunk_ids), encoding="utf-8")
-                remove_path(path)  # a torn or unreadable copy (a reader that mapped it keeps its pages)
-                os.replace(partial, path)  # a folder renamed whole: a reader sees both files or neither
-            finally:
-                remove_path(partial)
-            for old in path.parent.iterdir():  # other generations' matrices (and the .npz files of before)
-                if old != path and not old.name.startswith("."):
-                    remove_path(old)
-        except OSError:  # a read-only index still answers, from Chroma
-            return
+    @dense_cache.setter
+    def dense_cache(self, path: Path | None) -> None:
+        self.matrix.dense_cache = path
 
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
         """For each chunk id, a (sentences x dim) matrix in sentence order."""
@@ -426,29 +296,33 @@ class ChunkStore:
         self, chunks: list[Chunk], sentence_vectors: list[np.ndarray], signature: str, root: str
     ) -> None:
         """Upsert a document's chunks (sentences first, so a visible chunk always has its sentences)."""
-        sentence_ids, sentence_rows, sentence_metas = [], [], []
+        sentence_ids, sentence_metas = [], []
         for chunk, vectors in zip(chunks, sentence_vectors):
-            for n, row in enumerate(vectors):
+            for n in range(len(vectors)):
                 sentence_ids.append(f"{chunk.id}:{n}")
-                sentence_rows.append(row.tolist())
                 sentence_metas.append({"source": chunk.source, "chunk_id": chunk.id})
+        # float32 rows go to Chroma as they are (it stores float32): as Python lists of floats, a long page's
+        # 14,000 sentences held 200 MiB at once (#28)
+        rows = [vectors for vectors in sentence_vectors if len(vectors)]
+        matrix = np.concatenate(rows).astype(np.float32, copy=False) if rows else np.zeros((0, 0), np.float32)
         for start in range(0, len(sentence_ids), _BATCH):
             stop = start + _BATCH
             self.sentences.upsert(
-                ids=sentence_ids[start:stop], embeddings=sentence_rows[start:stop], metadatas=sentence_metas[start:stop]
+                ids=sentence_ids[start:stop], embeddings=matrix[start:stop], metadatas=sentence_metas[start:stop]
             )
+        del matrix, rows
         # A chunk's vector is the normalised mean of its sentence vectors: one embedding pass per token
         # instead of two, and close to MiniLM's own mean pooling over the whole passage.
         chunk_rows = []
         for vectors in sentence_vectors:
             mean = vectors.mean(axis=0)
-            chunk_rows.append((mean / (np.linalg.norm(mean) or 1.0)).tolist())
+            chunk_rows.append(mean / (np.linalg.norm(mean) or 1.0))
         metas = [_to_metadata(chunk, len(chunks), signature, root) for chunk in chunks]
         for start in range(0, len(chunks), _BATCH):
             stop = start + _BATCH
             self.chunks.upsert(
                 ids=[chunk.id for chunk in chunks[start:stop]],
-                embeddings=chunk_rows[start:stop],
+                embeddings=np.stack(chunk_rows[start:stop]).astype(np.float32, copy=False),
                 documents=[chunk.text for chunk in chunks[start:stop]],
                 metadatas=metas[start:stop],
             )
@@ -481,15 +355,15 @@ def _stored(source: str, metas: list[Any]) -> StoredDocument:
     )
 
 
-def _pages(collection: Any, include: list[str]) -> Iterator[Any]:
-    """A collection's rows, _BATCH at a time (one get() of every row holds far more memory at its peak)."""
+def _pages(collection: Any, include: list[str], limit: int = _BATCH) -> Iterator[Any]:
+    """A collection's rows, `limit` at a time (one get() of every row holds far more memory at its peak)."""
     offset = 0
     while True:
-        page = collection.get(include=include, limit=_BATCH, offset=offset)
+        page = collection.get(include=include, limit=limit, offset=offset)
         yield page
-        if len(page["ids"]) < _BATCH:
+        if len(page["ids"]) < limit:
             return
-        offset += _BATCH
+        offset += limit
 
 
 def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> dict[str, Any]:
@@ -516,13 +390,3 @@ def _to_metadata(chunk: Chunk, doc_chunks: int, signature: str, root: str) -> di
         "entities": json.dumps([list(span) for span in chunk.entities]),
         "page": chunk.page or 0,  # Chroma metadata holds no None; 0 = no page
     }
-
-
-def remove_path(path: Path) -> None:
-    """Delete a file or folder if it exists (used for derived state)."""
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()

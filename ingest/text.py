@@ -269,6 +269,10 @@ def _quiet_nlp() -> None:
         return
 
 
+# Characters of one spaCy batch at most (256 sentences of 390 characters; one longer text goes alone).
+_BATCH_CHARACTERS = 100_000
+
+
 class SharedPipeline:
     """The spaCy pipeline behind one lock: spaCy does not document a Language as safe to call from
     several threads, and the page answers questions in threads while an upload's ingest annotates."""
@@ -288,14 +292,24 @@ class SharedPipeline:
             return self._pipeline(text, disable=list(disable))
 
     def pipe(self, texts: Iterable[str], batch_size: int = 256, disable: Iterable[str] = ()) -> Iterator[Any]:
-        """Parse many texts, taking the lock one batch at a time so that a question never waits for a whole ingest."""
+        """Parse many texts, taking the lock one batch at a time so that a question never waits for a whole ingest.
+
+        A batch also ends before it passes _BATCH_CHARACTERS: spaCy's activations grow with a batch's tokens,
+        and 59 page-long "sentences" of a generated index page took 850 MiB in one batch (#28). Batches of
+        ordinary sentences stay `batch_size` long.
+        """
         skipped = list(disable)
         batch: list[str] = []
+        characters = 0
         for text in texts:
+            if batch and characters + len(text) > _BATCH_CHARACTERS:
+                yield from self._batch(batch, skipped)
+                batch, characters = [], 0
             batch.append(text)
+            characters += len(text)
             if len(batch) == batch_size:
                 yield from self._batch(batch, skipped)
-                batch = []
+                batch, characters = [], 0
         if batch:
             yield from self._batch(batch, skipped)
 

@@ -10,7 +10,7 @@ Rules, in order:
 3. A fragment with no verb ("And in 2019?", "What about the second batch?") is filled into the previous
    question's frame: it replaces the previous question's span of the same kind (an entity of the same
    label, a noun phrase with the same head, the prepositional phrase with the same preposition), else
-   the previous question's topic.
+   the previous question's topic (rag/ellipsis.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from ingest.text import nlp
 from rag.conversation import Turn
+from rag.ellipsis import DEMONSTRATIVE, NAMED, OPENERS, OPENING_PAIRS, WH, fill_frame, is_fragment
 
 __all__ = ["Rewrite", "clear_caches", "rewrite_question"]
 
@@ -31,21 +32,12 @@ _PERSON = frozenset({"he", "she", "him", "her", "his", "hers"})
 _THING = frozenset({"it", "its"})
 _PLURAL = frozenset({"they", "them", "their", "theirs"})
 _POSSESSIVE = frozenset({"his", "her", "its", "their"})
-_DEMONSTRATIVE = frozenset({"this", "that", "these", "those"})
-_NAMED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
-_NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"})
-_TEMPORAL = frozenset({"DATE", "TIME"})
-# Words that open a fragment without carrying its content: "And ...?", "What about ...?", "Now, ...".
-_LEADS = frozenset({"and", "but", "so", "now", "then", "also", "what", "how", "about", "of", "ok", "okay", "well"})
 _MARKER = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-_OPENING_PAIRS = frozenset({("what", "about"), ("how", "about"), ("what", "of")})
 _EXTRAPOSING = frozenset({
     "take", "takes", "took", "taken", "seem", "seems", "seemed", "appear", "appears", "appeared", "matter",
     "matters", "cost", "costs", "is", "was", "be", "are", "were", "'s",
 })
-_OPENERS = frozenset({"and", "but", "so", "now", "also", "then", "or", "plus", "about"})
-_WH = frozenset({"what", "which", "who", "whom", "whose", "when", "where", "why", "how"})
 
 
 @dataclass(frozen=True)
@@ -75,8 +67,8 @@ def rewrite_question(question: str, history: Sequence[Turn]) -> Rewrite:
     if not history or not _may_lean(question):
         return Rewrite(question, "unchanged")
     doc = _parse(question)
-    if _is_fragment(doc):
-        filled = _fill_frame(doc, history[-1].searched)
+    if is_fragment(doc):
+        filled = fill_frame(doc, _parse(history[-1].searched))
         if filled is not None:
             resolved = _resolve(_parse(filled), history)
             return Rewrite(resolved or filled, "ellipsis")
@@ -98,9 +90,9 @@ def _may_lean(question: str) -> bool:
     words = _WORD.findall(question.lower())
     if not words:
         return False
-    if set(words) & (_PERSON | _THING | _PLURAL | _DEMONSTRATIVE | {"same"}):
+    if set(words) & (_PERSON | _THING | _PLURAL | DEMONSTRATIVE | {"same"}):
         return True
-    return words[0] in _OPENERS or tuple(words[:2]) in _OPENING_PAIRS or len(words) <= 3
+    return words[0] in OPENERS or tuple(words[:2]) in OPENING_PAIRS or len(words) <= 3
 
 
 # ---- pronouns and demonstratives --------------------------------------------------------------------
@@ -126,7 +118,7 @@ def _resolve(doc: Any, history: Sequence[Turn]) -> str | None:
             named.add(mention.text)
             text = _possessive(mention.text) if lower in _POSSESSIVE and token.tag_ == "PRP$" else _as_argument(mention.text, token.i == 0)
             edits.append((token.idx, token.idx + len(token.text), text))
-        elif lower in _DEMONSTRATIVE and token.tag_ == "DT" and not _bound_inside(doc, token, set_off_only=True):
+        elif lower in DEMONSTRATIVE and token.tag_ == "DT" and not _bound_inside(doc, token, set_off_only=True):
             edit = _demonstrative(doc, token, history)
             if edit is not None:
                 edits.append(edit)
@@ -174,13 +166,13 @@ def _bound_inside(doc: Any, pronoun: Any, set_off_only: bool = False) -> bool:
         if chunk.end > pronoun.i:
             break
         root = chunk.root
-        if root.lower_ in _WH or root.tag_ in ("PRP", "PRP$", "WP", "WDT"):
+        if root.lower_ in WH or root.tag_ in ("PRP", "PRP$", "WP", "WDT"):
             continue
         if _inside(pronoun, root) or not _fits(chunk, pronoun.lower_):
             continue
         if any(token.text in (":", ";", ",", "—", "–", "-") for token in doc[chunk.end : pronoun.i]):
             return True
-        asked = any(token.lower_ in _WH for token in chunk)  # "how many days": what is asked, not a referent
+        asked = any(token.lower_ in WH for token in chunk)  # "how many days": what is asked, not a referent
         if not set_off_only and (possessive or (subject and not asked)):
             return True
     return False
@@ -236,7 +228,7 @@ def _antecedent(history: Sequence[Turn], pronoun: str, taken: set[str] | None = 
         for turn in reversed(history):
             if turn.searched.lower().startswith(("who is ", "who was ")):
                 for mention in _question_mentions(turn.searched):
-                    if mention.label in _NAMED:
+                    if mention.label in NAMED:
                         return mention
     return None
 
@@ -281,7 +273,7 @@ def _question_mentions(question: str) -> tuple[_Mention, ...]:
     covered: set[int] = set()
     for ent in doc.ents:
         # a name that only modifies a noun ("the X keyword", "which X version") is read with its phrase
-        if ent.label_ in _NAMED and ent.root.dep_ not in ("compound", "amod", "nmod"):
+        if ent.label_ in NAMED and ent.root.dep_ not in ("compound", "amod", "nmod"):
             rank = 0 if ent.root.dep_ in ("nsubj", "nsubjpass") else 1
             found.append((rank, _Mention(_entity_text(ent), ent.label_, ent.root.tag_ in ("NNS", "NNPS"))))
             covered.update(range(ent.start, ent.end))
@@ -290,7 +282,7 @@ def _question_mentions(question: str) -> tuple[_Mention, ...]:
         if root.i in covered or root.pos_ == "PRON" or root.tag_ in ("WP", "WDT", "PRP", "PRP$"):
             continue
         # "which version", "how many days": the slot the question asks to fill, not something it is about
-        if any(t.lower_ in _WH for t in chunk) or not any(t.pos_ in ("NOUN", "PROPN") for t in chunk):
+        if any(t.lower_ in WH for t in chunk) or not any(t.pos_ in ("NOUN", "PROPN") for t in chunk):
             continue
         rank = 0 if root.dep_ in ("nsubj", "nsubjpass") else 2
         found.append((rank, _Mention(_phrase(root), "NOUN", root.tag_ in ("NNS", "NNPS"))))
@@ -309,7 +301,7 @@ def _phrase(root: Any) -> str:
             end = child.right_edge.i + 1
             break
     doc = root.doc
-    while start < root.i and doc[start].lower_ in _WH | _DEMONSTRATIVE | {"many", "much"}:
+    while start < root.i and doc[start].lower_ in WH | DEMONSTRATIVE | {"many", "much"}:
         start += 1
     while end > root.i + 1 and doc[end - 1].is_punct:
         end -= 1
@@ -321,7 +313,7 @@ def _answer_mentions(short: str) -> tuple[_Mention, ...]:
     if not short:
         return ()
     doc = _parse(short)
-    named = [ent for ent in doc.ents if ent.label_ in _NAMED]
+    named = [ent for ent in doc.ents if ent.label_ in NAMED]
     mentions = [_Mention(_entity_text(ent), ent.label_, False) for ent in named]
     words = [token for token in doc if not token.is_punct]
     labels = {ent.label_ for ent in named}
@@ -338,14 +330,6 @@ def _short_of(answer: str) -> str:
     """The short span an extractive answer shows before its quoted sentence ("Name — “...” [1]")."""
     head, dash, _ = answer.partition(" — ")
     return head.removeprefix("Possibly: ").strip() if dash else ""
-
-
-def _content_start(chunk: Any) -> int:
-    """Where a noun phrase's content begins: after a leading wh-word, quantifier or demonstrative."""
-    start = chunk.start
-    while start < chunk.end - 1 and (chunk.doc[start].lower_ in _WH | _DEMONSTRATIVE | {"many", "much"}):
-        start += 1
-    return start
 
 
 def _entity_text(ent: Any) -> str:
@@ -403,105 +387,3 @@ def _definite(text: str) -> str:
     if first in ("a", "an", "the") or text[:1].isupper():
         return text
     return f"the {text}"
-
-
-# ---- fragments ----------------------------------------------------------------------------------
-
-
-def _is_fragment(doc: Any) -> bool:
-    """A question with no verb of its own that opens like a follow-up ("And in 2019?", "What about the
-    second batch?") or is a few words long ("The second batch?")."""
-    if any(token.tag_ in ("VBD", "VBP", "VBZ", "MD", "VB") or token.dep_ == "ROOT" and token.pos_ == "VERB" for token in doc):
-        return False
-    if not any(token.pos_ in ("NOUN", "PROPN", "NUM") or token.ent_type_ for token in doc):
-        return False
-    words = [token.lower_ for token in doc if not token.is_punct]
-    opening = words[0] in _OPENERS or tuple(words[:2]) in _OPENING_PAIRS
-    return opening or len(words) <= 3
-
-
-def _focus(doc: Any) -> Any:
-    """The fragment's content: its span after the lead words and before the closing punctuation."""
-    start, end = 0, len(doc)
-    while start < end and (doc[start].lower_ in _LEADS or doc[start].is_punct):
-        start += 1
-    while end > start and doc[end - 1].is_punct:
-        end -= 1
-    return doc[start:end]
-
-
-def _fill_frame(doc: Any, previous: str) -> str | None:
-    """The previous question with the fragment's focus put in the place of the span it replaces."""
-    focus = _focus(doc)
-    if not len(focus):
-        return None
-    frame = _parse(previous)
-    replaced = _slot(frame, focus)
-    body = frame.text.rstrip(" ?.!")
-    if replaced is None:
-        return f"{body} {focus.text}?"
-    start, end = replaced
-    return (frame.text[:start] + _focus_text(focus, frame, start) + frame.text[end:]).strip()
-
-
-def _focus_text(focus: Any, frame: Any, start: int) -> str:
-    """The focus as it reads in place (a leading preposition dropped when the frame keeps its own)."""
-    text = focus.text
-    if focus[0].pos_ == "ADP" and start > 0 and frame.text[:start].rstrip().lower().split()[-1:] == [focus[0].lower_]:
-        text = focus[1:].text
-    return text
-
-
-def _slot(frame: Any, focus: Any) -> tuple[int, int] | None:
-    """Character range of the frame's span that the focus replaces (None: append the focus)."""
-    ents = list(focus.ents)
-    if focus[0].pos_ == "ADP":  # "in the second batch": the frame's phrase with the same preposition
-        for token in frame:
-            if token.pos_ == "ADP" and token.lower_ == focus[0].lower_ and token.right_edge.i > token.i:
-                return (frame[token.i + 1].idx, frame[token.right_edge.i].idx + len(frame[token.right_edge.i].text))
-        return _same_kind(frame, ents[0].label_) if ents else None
-    head = focus.root
-    if head.pos_ in ("NOUN", "PROPN") and not head.ent_type_:
-        for chunk in frame.noun_chunks:
-            if chunk.root.lower_ == head.lower_ or (head.lemma_ and chunk.root.lemma_ == head.lemma_):
-                end = chunk.end_char
-                for child in chunk.root.rights:  # "the number of bytes": the "of" phrase goes with it
-                    if child.dep_ == "prep" and child.lower_ in ("of", "for"):
-                        last = frame[child.right_edge.i]
-                        end = last.idx + len(last.text)
-                        break
-                return (chunk.start_char, end)
-    if ents:
-        found = _same_kind(frame, ents[0].label_)
-        if found is not None:
-            return found
-    topic = _topic(frame)
-    return (topic.start_char, topic.end_char) if topic is not None else None
-
-
-def _same_kind(frame: Any, label: str) -> tuple[int, int] | None:
-    """The frame's entity with the same label, else one of the same group (numbers, times, names)."""
-    for group in ((label,), _group(label)):
-        for ent in frame.ents:
-            if ent.label_ in group:
-                return (ent.start_char, ent.end_char)
-    return None
-
-
-def _group(label: str) -> frozenset[str]:
-    for group in (_NUMERIC, _TEMPORAL, _NAMED):
-        if label in group:
-            return group
-    return frozenset({label})
-
-
-def _topic(frame: Any) -> Any:
-    """The previous question's topic: its first named entity, else its subject or object noun phrase."""
-    for ent in frame.ents:
-        if ent.label_ in _NAMED:
-            return ent
-    chunks = [c for c in frame.noun_chunks if c.root.lower_ not in _WH and c.root.pos_ != "PRON"]
-    for chunk in chunks:
-        if chunk.root.dep_ in ("nsubj", "nsubjpass"):
-            return frame[_content_start(chunk) : chunk.end]
-    return frame[_content_start(chunks[-1]) : chunks[-1].end] if chunks else None

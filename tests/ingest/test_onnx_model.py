@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpusqa.errors import ModelLoadError
 from ingest.embedder import Embedder, resolve_model_path
 from ingest.onnx_model import export_path
 
@@ -145,3 +147,82 @@ def test_batches_keep_attention_within_budget(widths: list[int], batch_size: int
     batches = _batches(list(range(len(widths))), widths, batch_size)
     assert [len(batch) for batch in batches] == expected
     assert [row for batch in batches for row in batch] == list(range(len(widths)))
+
+
+# What the ingesting process must never import: the export's stack runs in a child process (#28).
+EXPORT_STACK = ("torch", "transformers", "onnx", "sentence_transformers")
+
+INGEST_AND_LIST_MODULES = f"""
+import json, sys
+from ui.cli import main
+try:
+    main()  # `corpusqa ingest ...`: the arguments after -c
+except SystemExit as exc:
+    if exc.code:
+        raise
+print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({list(EXPORT_STACK)!r}))), file=sys.stderr)
+"""
+
+
+def test_export_in_a_child_process_gives_a_working_model_and_ingest_never_imports_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder
+) -> None:
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.md").write_text("# Bridges\n\nThe committee inspected the old bridge before dawn.\n", encoding="utf-8")
+    cache = tmp_path / "fresh-models"
+    monkeypatch.setenv("CORPUSQA_MODEL_CACHE_DIR", str(cache))  # empty: this ingest must export the model
+
+    result = subprocess.run(
+        [sys.executable, "-c", INGEST_AND_LIST_MODULES, "ingest", "--index-dir", str(tmp_path / "index"), str(corpus)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert json.loads(lines[-1]) == []  # the export ran, but not in this process
+    assert sum("Building the ONNX export" in line for line in lines) == 1  # one message, no exporter noise
+    assert not [line for line in lines if "Warning" in line or "Traceback" in line], lines
+    model_dir = resolve_model_path(MODEL)
+    assert export_path(model_dir, cache, quantized=True).is_file()
+    assert not list(cache.glob("*.part"))
+    question = "Who inspected the bridge?"
+    vector = Embedder(MODEL, 64, cache).embed_query(question)
+    assert np.abs(vector - embedder.embed_query(question)).max() < 1e-6  # the same model as an in-session export
+
+
+def test_a_failed_export_ends_in_one_sentence(tmp_path: Path) -> None:
+    broken = tmp_path / "model"
+    shutil.copytree(resolve_model_path(MODEL), broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a torn download: the child cannot load the weights
+
+    with pytest.raises(ModelLoadError) as caught:
+        Embedder(str(broken), 64, tmp_path / "models").embed_query("anything")
+
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert "export" in message and str(broken) in message
+    assert not list((tmp_path / "models").glob("*.onnx"))
+
+
+def test_a_batch_that_gives_its_arena_back_gets_the_same_outputs(embedder: Embedder) -> None:
+    # Batches run with arena shrinkage (#28: the arena no longer keeps the largest batch's memory): the
+    # outputs must be those of ONNX Runtime's default run, batch after batch.
+    from ingest.onnx_model import _shrinking
+
+    model = embedder._load()
+    encodings = model._tokenizer.encode_batch(SAMPLE)
+    width = max(len(e.ids) for e in encodings)
+    feed = {name: np.zeros((len(SAMPLE), width), dtype=np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
+    for row, encoding in enumerate(encodings):
+        feed["input_ids"][row, : len(encoding.ids)] = encoding.ids
+        feed["attention_mask"][row, : len(encoding.ids)] = 1
+    (default,) = model._session.run(None, feed)
+    for _ in range(2):  # the second run allocates again after the first gave its arena back
+        (shrunk,) = model._session.run(None, feed, _shrinking())
+        assert np.array_equal(default, shrunk)
+    assert np.array_equal(embedder.embed_texts(SAMPLE), model.encode(SAMPLE, embedder.batch_size))

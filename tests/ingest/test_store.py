@@ -29,7 +29,7 @@ def _best_sentence_scores(store: ChunkStore, vector: np.ndarray) -> dict[str, fl
 def test_store_query_exact_and_approximate_share_one_shape(store: ChunkStore, embedder: Embedder, question: str, limit: int) -> None:
     vector = embedder.embed_query(question)
     expected = _best_sentence_scores(store, vector)
-    for found in (store.query(vector, limit), store._approximate_query(vector, limit)):
+    for found in (store.query(vector, limit), store.matrix.approximate_query(vector, limit)):
         ids = [chunk_id for chunk_id, _ in found]
         scores = [score for _, score in found]
         assert 0 < len(found) <= limit and len(set(ids)) == len(ids), "each chunk at most once, at most `limit`"
@@ -58,7 +58,7 @@ def test_store_sentence_matrix_read_in_pages_equals_the_stored_vectors(
 
     monkeypatch.setattr(ingest.store, "_BATCH", 37)
     store = open_store(bundled_index, create=False)
-    dense = store._sentence_matrix()
+    dense = store.matrix.load()
     vectors, chunk_ids = dense.vectors, list(dense.chunk_ids)
     chunks = store.all_chunks()
     by_chunk = store.sentence_vectors(chunks)
@@ -115,7 +115,7 @@ def test_store_sentence_matrix_is_one_immutable_snapshot(store: ChunkStore, embe
     vector = embedder.embed_query(EXAMPLE_QUESTION)
     allowed = {chunk_id for chunk_id, _ in store.query(vector, 10)}
     store.query(vector, 10, allowed)
-    held = store._dense
+    held = store.matrix._dense
     assert held is not None and held.allowed is allowed and held.mask is not None
     with pytest.raises(dataclasses.FrozenInstanceError):
         held.total = 0  # type: ignore[misc]
@@ -125,7 +125,7 @@ def test_store_sentence_matrix_is_one_immutable_snapshot(store: ChunkStore, embe
         held.mask[0] = True
     other = set(list(allowed)[:3])
     store.query(vector, 10, other)
-    assert store._dense is not held and store._dense.allowed is other and held.allowed is allowed
+    assert store.matrix._dense is not held and store.matrix._dense.allowed is other and held.allowed is allowed
 
 
 def test_chromadb_system_cache_is_where_reopening_drops_it(bundled_index: Settings) -> None:
@@ -143,3 +143,39 @@ def test_chromadb_system_cache_is_where_reopening_drops_it(bundled_index: Settin
     assert spelling not in cache
     open_store(bundled_index, create=False, fresh=True)
     assert any(key.startswith(str(bundled_index.chroma_dir)) for key in cache)
+
+
+def test_store_write_document_stores_what_lists_of_floats_stored(tmp_path, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+    """Vectors go to Chroma as float32 arrays (#28), no longer as lists of Python floats: Chroma keeps the same
+    vectors bit for bit, sentences' and chunks' (a chunk's is the normalised mean of its sentences')."""
+    from corpusqa.settings import load_settings
+    from corpusqa.types import Chunk
+
+    store = open_store(load_settings(index_dir=tmp_path / "index"), create=True)
+    texts = ["The first sentence. The second one is longer than the first.", "A lone sentence."]
+    chunks = [
+        Chunk(
+            id=f"doc.md#{i}", text=text, source="doc.md", title="Doc", kind="text", start_line=1, end_line=1,
+            start_char=0, end_char=len(text), doc_hash="h", sentences=spans,
+        )
+        for i, (text, spans) in enumerate(zip(texts, [((0, 19), (20, 61)), ((0, 16),)]))
+    ]
+    vectors = [embedder.embed_texts([c.text[a:b] for a, b in c.sentences]) for c in chunks]
+    store.write_document(chunks, vectors, "sig", str(tmp_path))
+    # the same vectors as the code before wrote them, under other ids
+    store.sentences.upsert(
+        ids=[f"old-{c.id}:{n}" for c, v in zip(chunks, vectors) for n in range(len(v))],
+        embeddings=[row.tolist() for v in vectors for row in v],
+    )
+    means = [v.mean(axis=0) for v in vectors]
+    store.chunks.upsert(ids=[f"old-{c.id}" for c in chunks], embeddings=[(m / np.linalg.norm(m)).tolist() for m in means])
+
+    for collection, ids in (
+        (store.sentences, [f"{c.id}:{n}" for c, v in zip(chunks, vectors) for n in range(len(v))]),
+        (store.chunks, [c.id for c in chunks]),
+    ):
+        new = collection.get(ids=ids, include=["embeddings"])
+        old = collection.get(ids=[f"old-{i}" for i in ids], include=["embeddings"])
+        by_id = dict(zip(old["ids"], old["embeddings"]))
+        for chunk_id, row in zip(new["ids"], new["embeddings"]):
+            assert np.array_equal(np.asarray(row), np.asarray(by_id[f"old-{chunk_id}"]))

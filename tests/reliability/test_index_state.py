@@ -185,7 +185,7 @@ def test_the_approximate_fallback_is_logged_once_and_shown_in_status(
         store = engine._current().store
         with caplog.at_level("WARNING", logger="ingest.store"):
             for _ in range(3):
-                store._note_fallback(InternalError("segment reader failed"))
+                store.matrix.note_fallback(InternalError("segment reader failed"))
         warnings = [r for r in caplog.records if "approximate" in r.getMessage()]
         assert len(warnings) == 1 and "segment reader failed" in warnings[0].getMessage()
         status = engine.status()
