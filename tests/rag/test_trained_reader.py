@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch")
 
 
 def _tiny_reader(target: Path) -> None:
-    from train.reader import _export
+    from train.export import export_onnx as _export
 
     class Tiny(torch.nn.Module):
         def __init__(self) -> None:
