@@ -27,7 +27,7 @@ import numpy as np
 from rag.reader.trained import MAX_TOKENS, context_of
 from train.network import model_dir, network
 
-__all__ = ["TrainSettings", "context_of", "encode", "main", "network", "train"]
+__all__ = ["TrainSettings", "context_of", "encode", "main", "network", "thinned", "train"]
 
 ROOM = Path(__file__).resolve().parent
 
@@ -46,6 +46,18 @@ class TrainSettings:
     threads: int
     device: str = "cpu"
     base_model: str | None = None
+    question_dropout: float = 0.0
+
+
+def thinned(question: str, dropout: float, rng: random.Random) -> str:
+    """`question` with each word after the first (the question word) dropped with probability `dropout`.
+
+    Generated questions copy their sentence's words; people's questions share fewer of them. Thinning the
+    training questions (positives and negatives alike) keeps the reader from learning "answerable means
+    every question word is in the sentence"."""
+    words = question.split()
+    kept = words[:1] + [word for word in words[1:] if rng.random() >= dropout]
+    return " ".join(kept) if len(kept) > 1 else question
 
 
 def _tokenizer(base_model: str | None = None) -> Any:
@@ -83,7 +95,8 @@ def _padded(encodings: list[Any], field: str) -> Any:
     return torch.tensor(rows, dtype=torch.int64)
 
 
-def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.Random | None) -> Any:
+def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.Random | None,
+             dropout: float = 0.0) -> Any:
     import torch
 
     order = list(range(len(rows)))
@@ -93,7 +106,8 @@ def _batches(rows: list[dict[str, Any]], tokenizer: Any, size: int, rng: random.
         chosen = [rows[k] for k in order[at:at + size]]
         encodings, starts, ends = [], [], []
         for row in chosen:
-            encoding, offset = encode(tokenizer, row["question"], row["before"], row["sentence"], row["after"])
+            question = thinned(row["question"], dropout, rng) if rng is not None and dropout > 0 else row["question"]
+            encoding, offset = encode(tokenizer, question, row["before"], row["sentence"], row["after"])
             span = (0, 0) if row["label"] == 0 else _span_tokens(encoding, row["start"] + offset, row["end"] + offset)
             encodings.append(encoding)
             starts.append(span[0])
@@ -174,7 +188,7 @@ def train(settings: TrainSettings, out: Path, state_only: bool = False) -> dict[
     seen = 0
     for _ in range(settings.epochs):
         model.train()
-        for batch in _batches(fit_rows, tokenizer, settings.batch_size, rng):
+        for batch in _batches(fit_rows, tokenizer, settings.batch_size, rng, settings.question_dropout):
             ids, mask, types, labels, starts, ends = (t.to(device) for t in batch)
             logit, start_logits, end_logits = model(ids, mask, types)
             loss = bce(logit, labels) + (ce(start_logits, starts) + ce(end_logits, ends)) / 2
@@ -223,8 +237,10 @@ def train(settings: TrainSettings, out: Path, state_only: bool = False) -> dict[
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto (cuda where torch sees a GPU).")
 @click.option("--base-model", default=None, help="MiniLM folder to start from [default: the packaged one].")
 @click.option("--state-only", is_flag=True, help="Save fp16 weights for `python -m train.export` instead of ONNX.")
+@click.option("--question-dropout", type=float, default=0.0, show_default=True,
+              help="Drop each training question's words (but the first) with this probability.")
 def main(data: str, out: Path, max_pairs: int, epochs: int, batch_size: int, learning_rate: float, seed: int,
-         threads: int, device: str, base_model: str | None, state_only: bool) -> None:
+         threads: int, device: str, base_model: str | None, state_only: bool, question_dropout: float) -> None:
     """Fine-tune MiniLM on the generated pairs and export the reader to ONNX.
 
     \b
@@ -235,7 +251,8 @@ def main(data: str, out: Path, max_pairs: int, epochs: int, batch_size: int, lea
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    settings = TrainSettings(data, max_pairs, epochs, batch_size, learning_rate, seed, 0.05, threads, device, base_model)
+    settings = TrainSettings(data, max_pairs, epochs, batch_size, learning_rate, seed, 0.05, threads, device, base_model,
+                             question_dropout)
     click.echo(json.dumps(train(settings, out, state_only), indent=2))
 
 

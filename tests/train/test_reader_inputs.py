@@ -19,3 +19,16 @@ def test_answer_characters_map_to_their_tokens() -> None:
     first, last = _span_tokens(encoding, start + offset, start + offset + len("the cheapest plan"))
     assert tokenizer.decode(encoding.ids[first:last + 1]) == "the cheapest plan"
     assert encoding.type_ids[first] == 1  # inside the context, not the question
+
+
+def test_thinned_questions_keep_their_question_word_and_are_reproducible() -> None:
+    import random
+
+    from train.reader import thinned
+
+    question = "What does the query planner choose for each query?"
+    first = thinned(question, 0.5, random.Random(4))
+    assert first == thinned(question, 0.5, random.Random(4))
+    assert first.startswith("What ") and len(first.split()) < len(question.split())
+    assert thinned(question, 0.0, random.Random(4)) == question
+    assert thinned("Why?", 0.9, random.Random(4)) == "Why?"
