@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.imports import cli_listing_modules
 
 from corpusqa.errors import ModelLoadError
 from ingest.embedder import Embedder, resolve_model_path
@@ -152,16 +153,7 @@ def test_batches_keep_attention_within_budget(widths: list[int], batch_size: int
 # What the ingesting process must never import: the export's stack runs in a child process (#28).
 EXPORT_STACK = ("torch", "transformers", "onnx", "sentence_transformers")
 
-INGEST_AND_LIST_MODULES = f"""
-import json, sys
-from ui.cli import main
-try:
-    main()  # `corpusqa ingest ...`: the arguments after -c
-except SystemExit as exc:
-    if exc.code:
-        raise
-print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({list(EXPORT_STACK)!r}))), file=sys.stderr)
-"""
+INGEST_AND_LIST_MODULES = cli_listing_modules(EXPORT_STACK)
 
 
 def test_export_in_a_child_process_gives_a_working_model_and_ingest_never_imports_torch(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLE_QUESTION
 from support.documents import EXAMPLE_ANSWER
+from support.imports import cli_listing_modules
 
 from corpusqa.errors import CorpusQAError
 from corpusqa.settings import Settings, load_settings
@@ -26,16 +27,7 @@ from rag import Engine
 # backend) and llama-index (which built the keyword index at ingest).
 HEAVY = ("chromadb", "torch", "gradio", "fastapi", "llama_index", "sklearn", "scipy", "transformers", "sentence_transformers")
 
-ASK_AND_LIST_MODULES = f"""
-import json, sys
-from ui.cli import main
-try:
-    main()  # `corpusqa ask ...`: the arguments after -c
-except SystemExit as exc:
-    if exc.code:
-        raise
-print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set({list(HEAVY)!r}))), file=sys.stderr)
-"""
+ASK_AND_LIST_MODULES = cli_listing_modules(HEAVY)
 
 QUESTIONS = [
     EXAMPLE_QUESTION,
