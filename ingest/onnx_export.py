@@ -131,7 +131,7 @@ def _quantize(source: Path, target: Path) -> None:
     try:
         # MatMul weights only, one scale per output channel, and each layer's feed-forward output
         # projection kept in fp32: on eval retrieval that mix held MRR and hit@5 within 0.01 of fp32,
-        # where quantising every MatMul lost 0.0102 hit@5 on SQuAD and quantising the embedding Gather
+        # where quantising every MatMul lost 0.0102 hit@5 on one eval corpus and quantising the embedding Gather
         # or per-tensor scales moved vectors far more (README, Performance).
         with _quiet():
             quantize_dynamic(
