@@ -110,7 +110,13 @@ def _write_generation(folder: Path, store: ChunkStore, shown: set[str]) -> Keywo
         remove_path(folder)
         return None
     keyword.persist(folder)
-    write_sentence_matrix(folder, store.sentence_pages(), keyword.ids)
+    rows = write_sentence_matrix(folder, store.sentence_pages(), keyword.ids)
+    if rows < writer.sentences:  # a chunk whose vectors are gone would never be found by meaning
+        remove_path(folder)
+        raise CorpusQAError(
+            f"The index holds {writer.sentences:,} sentences of the shown passages but vectors for {rows:,} of them; "
+            "re-ingest into a fresh --index-dir."
+        )
     return keyword
 
 

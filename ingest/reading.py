@@ -110,9 +110,12 @@ class ChunkWriter:
         self.folder = folder
         self._handle: IO[bytes] = (folder / CHUNKS).open("wb")
         self._offsets = [0]
+        #: Sentences of the chunks added (what the sentence matrix must hold for them).
+        self.sentences = 0
 
     def add(self, chunk_id: str, text: str, meta: dict[str, Any]) -> None:
         """Append one chunk's record (its Chroma metadata as stored)."""
+        self.sentences += len(json.loads(meta.get("sentences") or "[]"))
         line = json.dumps([chunk_id, text, meta], ensure_ascii=False).encode("utf-8") + b"\n"
         self._handle.write(line)
         self._offsets.append(self._offsets[-1] + len(line))
@@ -125,9 +128,9 @@ class ChunkWriter:
         _save(self.folder / OFFSETS, np.asarray(self._offsets, dtype=np.int64))
 
 
-def write_sentence_matrix(folder: Path, pages: Iterable[tuple[list[str], list[str], np.ndarray]], ids: Sequence[str]) -> None:
+def write_sentence_matrix(folder: Path, pages: Iterable[tuple[list[str], list[str], np.ndarray]], ids: Sequence[str]) -> int:
     """Write the sentence matrix of the chunks `ids` (the keyword index's rows) from pages of
-    (sentence ids, their chunk ids, vectors); rows of other chunks are left out.
+    (sentence ids, their chunk ids, vectors); rows of other chunks are left out. Returns the rows written.
 
     Vectors go to a scratch file as they come and are then permuted into sentence-id order a block at a
     time, so memory holds one page and one block, never the matrix.
@@ -158,6 +161,7 @@ def write_sentence_matrix(folder: Path, pages: Iterable[tuple[list[str], list[st
     grouped = np.lexsort((number, by_row))  # by chunk row, then sentence number
     _save(folder / SENTENCE_ROWS, grouped.astype(np.int32))
     _save(folder / CHUNK_SENTENCES, np.searchsorted(by_row[grouped], np.arange(len(ids) + 1)).astype(np.int64))
+    return len(order)
 
 
 def _write_permuted(path: Path, scratch: Path, order: np.ndarray, dim: int) -> None:

@@ -52,9 +52,10 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 class SentenceMatrix:
     """Every sentence vector of one Chroma collection, searched exactly."""
 
-    def __init__(self, sentences: Any, pages: Pages) -> None:
+    def __init__(self, sentences: Any, pages: Pages, count: Callable[[], int]) -> None:
         self.sentences = sentences
         self._pages = pages
+        self._count = count
         #: Why questions fell back to Chroma's approximate search (None: they never did); shown by `status`.
         self.fallback: str | None = None
         # The matrix, replaced whole (never changed in place): a question reads one _Dense into a local
@@ -95,7 +96,8 @@ class SentenceMatrix:
         return exact_search(dense.vectors, dense.chunk_ids.__getitem__, vector, limit, mask)
 
     def approximate_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
-        """Chroma's HNSW search: the fallback when the sentence vectors cannot all be read back."""
+        """Chroma's HNSW search: the fallback when the sentence vectors cannot all be read back (only the
+        sentences Chroma holds: an embedded index's newer ones are in files, ingest/vector_files.py)."""
         total = int(self.sentences.count())
         if total == 0:
             return []
@@ -107,7 +109,7 @@ class SentenceMatrix:
 
     def load(self) -> _Dense:
         """Every sentence vector (rows sorted by id) and its chunk id; reloaded when the count changes."""
-        total = int(self.sentences.count())
+        total = int(self._count())
         dense = self._dense
         if dense is not None and dense.total == total:
             return dense

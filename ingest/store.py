@@ -8,9 +8,7 @@ upsert deletes first: run-llama/llama_index#22639).
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 from collections import defaultdict
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
@@ -23,14 +21,18 @@ from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk
+from ingest.chroma_paths import fresh_path, read_only_copy, writable
 from ingest.reading import to_chunk
 from ingest.sentence_matrix import SentenceMatrix
+from ingest.vector_files import VectorFiles
 
 __all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 
 CHUNKS = "corpusqa_chunks"
 SENTENCES = "corpusqa_sentences"
 META = "corpusqa_meta"  # one record: the shared index generation (used with a Chroma server)
+#: An embedded index's sentence-vector files, in its index dir.
+VECTOR_DIR = "vectors"
 # Chroma caps one request; 5,000 stays well under its max batch size.
 _BATCH = 5000
 # Listing every chunk or sentence (versions, documents, a commit's records and vectors) reads this many at
@@ -83,9 +85,9 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
                 )
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             if not create and not writable(settings.chroma_dir):
-                path = _read_only_copy(settings.chroma_dir)
+                path = read_only_copy(settings.chroma_dir)
             else:
-                path = _fresh_path(str(settings.chroma_dir)) if fresh else str(settings.chroma_dir)
+                path = fresh_path(str(settings.chroma_dir)) if fresh else str(settings.chroma_dir)
             client = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except CorpusQAError:
         raise
@@ -99,68 +101,27 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
             f"Could not open the index at {where} ({exc.__class__.__name__}: {str(exc)[:120]}); "
             "check that it is running and reachable, or re-ingest into a fresh --index-dir."
         ) from exc
-    return ChunkStore(client)
-
-
-_reopens = itertools.count(1)
-_SQLITE = "chroma.sqlite3"
-
-
-def writable(folder: Path) -> bool:
-    """Whether this process may write `folder` and the Chroma database in it (False on a read-only mount).
-
-    os.access answers for the real user: root on a read-only file system gets False (EROFS), as does
-    another user on files they may only read.
-    """
-    database = folder / _SQLITE
-    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
-
-
-def _read_only_copy(folder: Path) -> str:
-    """A private, writable view of a read-only Chroma folder: a copy of its SQLite file, its segments linked.
-
-    chromadb 1.5 cannot open a database read-only: opening writes to SQLite ("attempt to write a readonly
-    database"). The vector segments are only read by queries, so they stay where they are; only the SQLite
-    file (chunk texts and metadata) is copied, into the temporary folder, and removed when the process ends.
-    """
-    import atexit
-    import shutil
-    import tempfile
-
-    view = Path(tempfile.mkdtemp(prefix="corpusqa-readonly-"))
-    atexit.register(shutil.rmtree, view, ignore_errors=True)
-    shutil.copyfile(folder / _SQLITE, view / _SQLITE)  # copyfile, not copy2: the copy must not keep 0444
-    for item in folder.iterdir():
-        if item.is_dir():
-            (view / item.name).symlink_to(item.resolve(), target_is_directory=True)
-    return str(view)
-
-
-def _fresh_path(base: str) -> str:
-    """A spelling of `base` whose cached System is at least two reopens old, dropped so it reloads.
-
-    chromadb caches Systems by the path string; the two spellings (`dir`, `dir/.`) alternate, so the
-    System that questions in flight may still use is never the one dropped. Uses chromadb's private
-    cache (there is no public way to drop one path's System).
-    """
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    path = base + "/." if next(_reopens) % 2 else base
-    SharedSystemClient._identifier_to_system.pop(path, None)
-    return path
+    # an embedded index keeps sentence vectors in files (ingest/vector_files.py); a server keeps them itself
+    return ChunkStore(client, None if settings.chroma_host else VectorFiles(settings.index_dir / VECTOR_DIR))
 
 
 class ChunkStore:
-    """Two Chroma collections (cosine space): one vector per chunk, one per sentence."""
+    """Two Chroma collections (cosine space): one vector per chunk, one per sentence.
 
-    def __init__(self, client: Any) -> None:
+    With `vectors` (an embedded index), sentence vectors are written to files instead
+    (ingest/vector_files.py); the sentence collection then holds only what an index written before
+    kept there, read until re-ingest replaces those documents.
+    """
+
+    def __init__(self, client: Any, vectors: VectorFiles | None = None) -> None:
         self.client = client
+        self.vectors = vectors
         space = {"hnsw:space": "cosine"}
         self.chunks = client.get_or_create_collection(CHUNKS, metadata=space, embedding_function=None)
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
         self.meta = client.get_or_create_collection(META, embedding_function=None)
         #: The exact search over every sentence vector (its fallback, its copy on disk).
-        self.matrix = SentenceMatrix(self.sentences, self.sentence_pages)
+        self.matrix = SentenceMatrix(self.sentences, self.sentence_pages, self.sentence_count)
 
     def read_generation(self) -> dict[str, Any] | None:
         """The generation record written by the last finished ingest (None before the first)."""
@@ -232,11 +193,25 @@ class ChunkStore:
                     yield chunk_id, text or "", dict(meta)
 
     def sentence_pages(self) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
-        """Every stored sentence as pages of (sentence ids, their chunk ids, vectors)."""
+        """Every stored sentence as pages of (sentence ids, their chunk ids, vectors): the files' first,
+        then the sentence collection's (a chunk in both is given once, from its file)."""
+        in_files: set[str] = set()
+        if self.vectors is not None:
+            yield from self.vectors.pages(skip=in_files)
+            if not self.sentences.count():
+                return
         for page in _pages(self.sentences, ["embeddings", "metadatas"], limit=_LIST_BATCH):
             ids = list(page["ids"])
             vectors = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(ids), -1)
-            yield ids, [str(meta["chunk_id"]) for meta in page["metadatas"]], vectors
+            owners = [str(meta["chunk_id"]) for meta in page["metadatas"]]
+            keep = [i for i, owner in enumerate(owners) if owner not in in_files]
+            if len(keep) < len(ids):
+                ids, owners, vectors = [ids[i] for i in keep], [owners[i] for i in keep], vectors[keep]
+            yield ids, owners, vectors
+
+    def sentence_count(self) -> int:
+        """Sentences stored (in the collection and, for an embedded index, in files)."""
+        return int(self.sentences.count()) + (self.vectors.count() if self.vectors is not None else 0)
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk (for building the keyword index)."""
@@ -281,9 +256,13 @@ class ChunkStore:
         ids = [f"{chunk.id}:{n}" for chunk in chunks for n in range(len(chunk.sentences))]
         if not ids:
             return {}
+        out = self.vectors.by_chunk(chunks) if self.vectors is not None else {}
+        chunks = [chunk for chunk in chunks if chunk.id not in out]
+        ids = [f"{chunk.id}:{n}" for chunk in chunks for n in range(len(chunk.sentences))]
+        if not ids or not self.sentences.count():
+            return out
         page = self.sentences.get(ids=ids, include=["embeddings"])
         by_id = dict(zip(page["ids"], page["embeddings"]))
-        out = {}
         for chunk in chunks:
             rows = [by_id.get(f"{chunk.id}:{n}") for n in range(len(chunk.sentences))]
             if all(row is not None for row in rows):
@@ -296,6 +275,17 @@ class ChunkStore:
         self, chunks: list[Chunk], sentence_vectors: list[np.ndarray], signature: str, root: str
     ) -> None:
         """Upsert a document's chunks (sentences first, so a visible chunk always has its sentences)."""
+        if self.vectors is not None:
+            self.vectors.write(chunks, sentence_vectors, signature)
+            if self.sentences.count():  # an index written before: the collection's rows of these chunks go
+                stale = [f"{chunk.id}:{n}" for chunk, vectors in zip(chunks, sentence_vectors) for n in range(len(vectors))]
+                for start in range(0, len(stale), _BATCH):
+                    self.sentences.delete(ids=stale[start : start + _BATCH])
+        else:
+            self._write_sentences(chunks, sentence_vectors)
+        self._write_chunks(chunks, sentence_vectors, signature, root)
+
+    def _write_sentences(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray]) -> None:
         sentence_ids, sentence_metas = [], []
         for chunk, vectors in zip(chunks, sentence_vectors):
             for n in range(len(vectors)):
@@ -310,7 +300,8 @@ class ChunkStore:
             self.sentences.upsert(
                 ids=sentence_ids[start:stop], embeddings=matrix[start:stop], metadatas=sentence_metas[start:stop]
             )
-        del matrix, rows
+
+    def _write_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray], signature: str, root: str) -> None:
         # A chunk's vector is the normalised mean of its sentence vectors: one embedding pass per token
         # instead of two, and close to MiniLM's own mean pooling over the whole passage.
         chunk_rows = []
@@ -340,6 +331,8 @@ class ChunkStore:
         ]
         for start in range(0, len(orphan), _BATCH):
             self.sentences.delete(ids=orphan[start : start + _BATCH])
+        if self.vectors is not None:
+            self.vectors.delete(source, keep)
         return len(stale)
 
 

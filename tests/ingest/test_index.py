@@ -199,7 +199,7 @@ def test_ingest_sets_every_chunk_metadata_field_in_chroma(mixed: tuple[Settings,
     store = open_store(settings, create=False)
 
     page = store.chunks.get(include=["metadatas"])
-    sentences = store.sentences.count()
+    sentences = store.sentence_count()
 
     for meta in page["metadatas"]:
         assert meta["root"] == str(docs.resolve())
@@ -273,7 +273,7 @@ def test_ingest_changed_file_replaces_only_its_chunks(
     assert report.chunks == len(_ids(settings)) == len(before["note_00.txt"]) + len(before["note_02.txt"]) + 1
     assert read_state(settings.index_dir).generation == generation + 1  # type: ignore[union-attr]
     # the sentence vectors of the old version went with it
-    assert open_store(settings, create=False).sentences.count() == sum(len(c.sentences) for c in _chunks(settings))
+    assert open_store(settings, create=False).sentence_count() == sum(len(c.sentences) for c in _chunks(settings))
 
 
 @pytest.mark.parametrize(("delete", "expected_deleted", "expected_sources"), [
@@ -422,7 +422,7 @@ def test_ingest_repairs_a_crash_between_writing_the_new_version_and_deleting_the
     assert _ids(settings, "note_01.txt") == {c.id for c in new_chunks}
     assert open_store(settings, create=False).documents()["note_01.txt"].complete
     assert report.chunks == len(_ids(settings))
-    assert store.sentences.count() == sum(len(c.sentences) for c in _chunks(settings))
+    assert store.sentence_count() == sum(len(c.sentences) for c in _chunks(settings))
 
 
 def test_ingest_other_chunk_size_rebuilds_chunks_keyword_index_and_state(

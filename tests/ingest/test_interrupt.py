@@ -49,8 +49,11 @@ def _snapshot(settings: Settings) -> tuple[dict[str, tuple[str, int, bool]], lis
     store = open_store(settings, create=False)
     documents = {source: (doc.hash, doc.chunks, doc.complete) for source, doc in store.documents().items()}
     chunk_ids = sorted(store.chunks.get(include=[])["ids"])
-    sentence_ids = sorted(store.sentences.get(include=[])["ids"])
-    return documents, chunk_ids, sentence_ids
+    # sentence vectors are kept in files (ingest/vector_files.py): every sentence once, and the same files
+    sentence_ids = sorted(i for ids, _, _ in store.sentence_pages() for i in ids)
+    assert store.vectors is not None and store.sentences.count() == 0
+    files = sorted(path.name for path in store.vectors.files())
+    return documents, chunk_ids, sentence_ids + files
 
 
 def _start_ingest(corpus: Path, settings: Settings) -> subprocess.Popen[bytes]:

@@ -1,4 +1,8 @@
-"""ChunkStore.query over the real bundled index: the exact search and the HNSW fallback give one result shape."""
+"""ChunkStore.query over the real bundled index: the exact search and the HNSW fallback give one result shape.
+
+Most tests here read `legacy`: the bundled index with its sentence vectors in Chroma's collection, as an
+index written before ingest/vector_files.py (and a Chroma server) keeps them.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,31 @@ QUESTIONS = [EXAMPLE_QUESTION, "Who said the talks would conclude soon?", "What 
 
 
 @pytest.fixture(scope="module")
-def store(bundled_index: Settings) -> ChunkStore:
-    return open_store(bundled_index, create=False)
+def legacy(bundled_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The bundled index's chunks and sentence vectors written into a new index the way an index written
+    before vector files (or a Chroma server) holds them: every sentence vector in the sentence collection."""
+    from collections import defaultdict
+
+    from corpusqa.settings import load_settings
+
+    source = open_store(bundled_index, create=False)
+    chunks = source.all_chunks()
+    vectors = source.sentence_vectors(chunks)
+    settings = load_settings(index_dir=tmp_path_factory.mktemp("legacy") / "index")
+    target = ChunkStore(open_store(settings, create=True).client, None)
+    by_source = defaultdict(list)
+    for chunk in chunks:
+        by_source[chunk.source].append(chunk)
+    for doc in by_source.values():
+        doc.sort(key=lambda chunk: chunk.start_char)
+        target.write_document(doc, [vectors[chunk.id] for chunk in doc], "sig", str(bundled_index.corpus_dir))
+    assert target.sentences.count() == sum(len(chunk.sentences) for chunk in chunks) > 100
+    return settings
+
+
+@pytest.fixture(scope="module")
+def store(legacy: Settings) -> ChunkStore:
+    return open_store(legacy, create=False)
 
 
 def _best_sentence_scores(store: ChunkStore, vector: np.ndarray) -> dict[str, float]:
@@ -50,14 +77,14 @@ def test_store_query_keeps_only_allowed_chunks(store: ChunkStore, embedder: Embe
 
 
 def test_store_sentence_matrix_read_in_pages_equals_the_stored_vectors(
-    bundled_index: Settings, monkeypatch: pytest.MonkeyPatch
+    legacy: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The exact search reads sentence vectors page by page; with pages smaller than the index, every row
     is still there once, sorted by id, beside its chunk id."""
     import ingest.store
 
-    monkeypatch.setattr(ingest.store, "_BATCH", 37)
-    store = open_store(bundled_index, create=False)
+    monkeypatch.setattr(ingest.store, "_LIST_BATCH", 37)
+    store = open_store(legacy, create=False)
     dense = store.matrix.load()
     vectors, chunk_ids = dense.vectors, list(dense.chunk_ids)
     chunks = store.all_chunks()
@@ -82,13 +109,13 @@ def _embedding_reads(store: ChunkStore) -> list[int]:
     return calls
 
 
-def test_store_sentence_matrix_is_kept_on_disk_per_generation(bundled_index: Settings, embedder: Embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_store_sentence_matrix_is_kept_on_disk_per_generation(legacy: Settings, embedder: Embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
     vector = embedder.embed_query(EXAMPLE_QUESTION)
     cache = tmp_path / "dense" / "generation-7"
     (tmp_path / "dense").mkdir()
     (tmp_path / "dense" / "generation-6-123.npz").write_bytes(b"an older generation's matrix")
 
-    first = open_store(bundled_index, create=False)
+    first = open_store(legacy, create=False)
     first.dense_cache = cache
     first_reads = _embedding_reads(first)
     expected = first.query(vector, 5)
@@ -96,13 +123,13 @@ def test_store_sentence_matrix_is_kept_on_disk_per_generation(bundled_index: Set
     written = sorted(p.name for p in (tmp_path / "dense").iterdir())
     assert written == [f"generation-7-{str(first.sentences.id)[:8]}-{first.sentences.count()}"], "one folder: this generation's"
 
-    second = open_store(bundled_index, create=False)  # a later process: loads the file instead
+    second = open_store(legacy, create=False)  # a later process: loads the file instead
     second.dense_cache = cache
     second_reads = _embedding_reads(second)
     assert second.query(vector, 5) == expected and not second_reads
 
     (tmp_path / "dense" / written[0] / "vectors.npy").write_bytes(b"torn")  # an unreadable file is rebuilt from Chroma
-    third = open_store(bundled_index, create=False)
+    third = open_store(legacy, create=False)
     third.dense_cache = cache
     third_reads = _embedding_reads(third)
     assert third.query(vector, 5) == expected and third_reads
@@ -133,10 +160,10 @@ def test_chromadb_system_cache_is_where_reopening_drops_it(bundled_index: Settin
     call drops one path's System); this fails loudly, naming it, when a chromadb release changes it."""
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    from ingest.store import _fresh_path
+    from ingest.chroma_paths import fresh_path as _fresh_path
 
     cache = getattr(SharedSystemClient, "_identifier_to_system", None)
-    assert isinstance(cache, dict), "chromadb's SharedSystemClient._identifier_to_system is gone: fix ingest/store._fresh_path"
+    assert isinstance(cache, dict), "chromadb's SharedSystemClient._identifier_to_system is gone: fix ingest/chroma_paths.fresh_path"
     open_store(bundled_index, create=False)
     assert str(bundled_index.chroma_dir) in cache, "chromadb no longer caches Systems by path: fix _fresh_path"
     spelling = _fresh_path(str(bundled_index.chroma_dir))
@@ -147,11 +174,12 @@ def test_chromadb_system_cache_is_where_reopening_drops_it(bundled_index: Settin
 
 def test_store_write_document_stores_what_lists_of_floats_stored(tmp_path, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
     """Vectors go to Chroma as float32 arrays (#28), no longer as lists of Python floats: Chroma keeps the same
-    vectors bit for bit, sentences' and chunks' (a chunk's is the normalised mean of its sentences')."""
+    vectors bit for bit, sentences' (as a Chroma server keeps them) and chunks' (a chunk's is the normalised
+    mean of its sentences')."""
     from corpusqa.settings import load_settings
     from corpusqa.types import Chunk
 
-    store = open_store(load_settings(index_dir=tmp_path / "index"), create=True)
+    store = ChunkStore(open_store(load_settings(index_dir=tmp_path / "index"), create=True).client, None)
     texts = ["The first sentence. The second one is longer than the first.", "A lone sentence."]
     chunks = [
         Chunk(
@@ -170,6 +198,7 @@ def test_store_write_document_stores_what_lists_of_floats_stored(tmp_path, embed
     means = [v.mean(axis=0) for v in vectors]
     store.chunks.upsert(ids=[f"old-{c.id}" for c in chunks], embeddings=[(m / np.linalg.norm(m)).tolist() for m in means])
 
+    assert store.sentences.count() == 6
     for collection, ids in (
         (store.sentences, [f"{c.id}:{n}" for c, v in zip(chunks, vectors) for n in range(len(v))]),
         (store.chunks, [c.id for c in chunks]),
@@ -177,5 +206,20 @@ def test_store_write_document_stores_what_lists_of_floats_stored(tmp_path, embed
         new = collection.get(ids=ids, include=["embeddings"])
         old = collection.get(ids=[f"old-{i}" for i in ids], include=["embeddings"])
         by_id = dict(zip(old["ids"], old["embeddings"]))
+        assert len(new["ids"]) == len(ids)
         for chunk_id, row in zip(new["ids"], new["embeddings"]):
             assert np.array_equal(np.asarray(row), np.asarray(by_id[f"old-{chunk_id}"]))
+
+
+def test_sentence_vectors_in_files_equal_those_in_chroma(bundled_index: Settings, legacy: Settings) -> None:
+    """An embedded index keeps its sentence vectors in files, not in Chroma's collection (#28); the matrix
+    read from them is the one read from the collection, row for row. Not bit for bit: a cosine collection
+    normalises what it stores again, which moves a unit vector's components by up to an ulp or so (1.5e-8);
+    the files keep the model's output as it was."""
+    files = open_store(bundled_index, create=False)
+    chroma = open_store(legacy, create=False)
+    assert files.sentences.count() == 0 and files.vectors is not None and files.vectors.files()
+    assert files.sentence_count() == chroma.sentence_count() == chroma.sentences.count()
+    from_files, from_chroma = files.matrix.load(), chroma.matrix.load()
+    assert from_files.chunk_ids == from_chroma.chunk_ids
+    assert np.allclose(from_files.vectors, from_chroma.vectors, rtol=0, atol=1e-7)

@@ -1,0 +1,57 @@
+"""Where an embedded Chroma is opened from: a read-only folder through a private copy, a reopen under a new
+spelling of its path (chromadb caches one System per path)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+__all__ = ["fresh_path", "read_only_copy", "writable"]
+
+_reopens = itertools.count(1)
+_SQLITE = "chroma.sqlite3"
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process may write `folder` and the Chroma database in it (False on a read-only mount).
+
+    os.access answers for the real user: root on a read-only file system gets False (EROFS), as does
+    another user on files they may only read.
+    """
+    database = folder / _SQLITE
+    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
+
+
+def read_only_copy(folder: Path) -> str:
+    """A private, writable view of a read-only Chroma folder: a copy of its SQLite file, its segments linked.
+
+    chromadb 1.5 cannot open a database read-only: opening writes to SQLite ("attempt to write a readonly
+    database"). The vector segments are only read by queries, so they stay where they are; only the SQLite
+    file (chunk texts and metadata) is copied, into the temporary folder, and removed when the process ends.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    view = Path(tempfile.mkdtemp(prefix="corpusqa-readonly-"))
+    atexit.register(shutil.rmtree, view, ignore_errors=True)
+    shutil.copyfile(folder / _SQLITE, view / _SQLITE)  # copyfile, not copy2: the copy must not keep 0444
+    for item in folder.iterdir():
+        if item.is_dir():
+            (view / item.name).symlink_to(item.resolve(), target_is_directory=True)
+    return str(view)
+
+
+def fresh_path(base: str) -> str:
+    """A spelling of `base` whose cached System is at least two reopens old, dropped so it reloads.
+
+    chromadb caches Systems by the path string; the two spellings (`dir`, `dir/.`) alternate, so the
+    System that questions in flight may still use is never the one dropped. Uses chromadb's private
+    cache (there is no public way to drop one path's System).
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    path = base + "/." if next(_reopens) % 2 else base
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    return path
