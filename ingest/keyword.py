@@ -1,4 +1,4 @@
-"""The BM25 side of the index: llama-index's BM25Retriever, persisted next to Chroma."""
+"""The BM25 side of the index: bm25s, built and persisted next to Chroma, read without llama-index."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from corpusqa.errors import CorpusQAError
 from ingest.text import BM25_TOKEN_PATTERN, refused, stemmer, terms
 
@@ -17,6 +19,8 @@ __all__ = ["KeywordIndex", "keyword_text"]
 
 
 _IDS = "ids.json"
+# Texts tokenized at once while an index is built (memory: one batch of texts, not the corpus).
+_TOKENIZE_BATCH = 1000
 
 
 def _node_ids(path: Path) -> list[str]:
@@ -55,10 +59,9 @@ def keyword_text(text: str, meta: dict[str, Any]) -> str:
 class KeywordIndex:
     """BM25 over chunk texts; `search` returns (chunk id, score), best first."""
 
-    def __init__(self, retriever: Any, size: int, document_frequency: dict[str, int]) -> None:
-        self._retriever = retriever
-        self._bm25: Any = retriever.bm25 if retriever is not None else None
-        self._node_ids: list[str] = [str(entry["node_id"]) for entry in retriever.corpus] if retriever is not None else []
+    def __init__(self, bm25: Any, node_ids: list[str], size: int, document_frequency: dict[str, int]) -> None:
+        self._bm25 = bm25
+        self._node_ids = node_ids
         self.size = size
         self.document_frequency = document_frequency
 
@@ -74,28 +77,46 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: Iterable[tuple[str, str]]) -> KeywordIndex | None:
-        """A fresh index over (chunk id, `bm25_text`) pairs (None when there are none)."""
-        from llama_index.core.schema import TextNode
-        from llama_index.retrievers.bm25 import BM25Retriever
+        """A fresh index over (chunk id, `bm25_text`) pairs (None when there are none).
 
+        The scores llama-index's BM25Retriever gave (bm25s, Lucene BM25, the same tokens: a test compares
+        the two), built a batch of texts at a time with bm25s's own streaming Tokenizer. The retriever held
+        every chunk three times while it built (its nodes, its corpus of node dicts, their texts): memory
+        that grew with the corpus at every commit (#28). Here a chunk is its token ids (int32) and its id.
+        """
+        bm25s = _import_bm25s()
+        from bm25s.tokenization import Tokenizer
+
+        tokenizer = Tokenizer(lower=True, splitter=BM25_TOKEN_PATTERN, stopwords="en", stemmer=stemmer())
         df: Counter[str] = Counter()
-        nodes = []
+        node_ids: list[str] = []
+        token_ids: list[Any] = []
+        batch: list[str] = []
+
+        def flush() -> None:
+            rows = tokenizer.tokenize(batch, update_vocab=True, return_as="ids", show_progress=False)
+            token_ids.extend(np.asarray(row, dtype=np.int32) for row in rows)
+            batch.clear()
+
         for chunk_id, text in texts:
-            nodes.append(TextNode(id_=chunk_id, text=text))
+            node_ids.append(chunk_id)
+            batch.append(text)
             df.update(set(terms(text)))
-        if not nodes:
+            if len(batch) >= _TOKENIZE_BATCH:
+                flush()
+        if batch:
+            flush()
+        if not node_ids:
             return None
-        retriever = BM25Retriever.from_defaults(
-            nodes=nodes, similarity_top_k=min(10, len(nodes)), stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN
-        )
-        return cls(retriever, len(nodes), dict(df))
+        bm25 = bm25s.BM25()
+        bm25.index((token_ids, tokenizer.get_vocab_dict()), show_progress=False)
+        return cls(bm25, node_ids, len(node_ids), dict(df))
 
     def persist(self, path: Path) -> None:
-        """Write to a folder."""
+        """Write to a folder: bm25s's files (without a corpus: questions read texts from the generation's
+        chunks.jsonl), the chunk ids in row order, and the terms' document frequencies."""
         path.mkdir(parents=True, exist_ok=True)
-        self._retriever.persist(str(path), show_progress=False)
-        # The chunk ids alone, in the index's row order: a reader then never loads corpus.jsonl (every
-        # chunk's text again) just to map a hit's row to its chunk.
+        self._bm25.save(str(path), show_progress=False)
         (path / _IDS).write_text(json.dumps(self._node_ids), encoding="utf-8")
         (path / "terms.json").write_text(json.dumps({"n": self.size, "df": self.document_frequency}), encoding="utf-8")
 
@@ -107,17 +128,14 @@ class KeywordIndex:
         bm25 = bm25s.BM25.load(str(path), load_corpus=False, mmap=True, show_progress=False)
         node_ids = _node_ids(path)
         terms = json.loads((path / "terms.json").read_text(encoding="utf-8"))
-        index = cls(None, int(terms["n"]), dict(terms["df"]))
-        index._bm25 = bm25
-        index._node_ids = node_ids
-        return index
+        return cls(bm25, node_ids, int(terms["n"]), dict(terms["df"]))
 
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
         """Best chunks for a query; chunks with a zero score are left out.
 
-        Queries the bm25s index that llama-index's BM25Retriever built and persisted, the way that
-        retriever's `_retrieve` does (same tokenizer, stemmer and token pattern), without importing
-        llama_index.core (1.9 s) on the query path; a test checks both give the same ranking.
+        Queries the bm25s index the way llama-index's BM25Retriever `_retrieve` does (same tokenizer, stemmer
+        and token pattern), without importing llama_index.core (1.9 s) on the query path; a test checks that
+        both give the same ranking over the same chunks.
         """
         bm25s = _import_bm25s()
         k = max(1, min(limit, self.size))

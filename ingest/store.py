@@ -31,6 +31,9 @@ __all__ = ["ChunkStore", "StoredDocument", "open_store", "writable"]
 CHUNKS = "corpusqa_chunks"
 SENTENCES = "corpusqa_sentences"
 META = "corpusqa_meta"  # one record: the shared index generation (used with a Chroma server)
+# The chunks collection's metadata key saying its records hold a placeholder, not a vector.
+_NO_VECTORS = "corpusqa_no_vectors"
+_PLACEHOLDER = np.zeros(1, dtype=np.float32)
 #: An embedded index's sentence-vector files, in its index dir.
 VECTOR_DIR = "vectors"
 # Chroma caps one request; 5,000 stays well under its max batch size.
@@ -117,7 +120,11 @@ class ChunkStore:
         self.client = client
         self.vectors = vectors
         space = {"hnsw:space": "cosine"}
-        self.chunks = client.get_or_create_collection(CHUNKS, metadata=space, embedding_function=None)
+        # A chunks collection made now stores no chunk vector (a placeholder [0.0] each): no question ever
+        # searched them, and Chroma kept each in its in-process graph while writing (#28). One made before
+        # (its metadata lacks the key) keeps getting the mean vectors it was made with.
+        self.chunks = client.get_or_create_collection(CHUNKS, metadata={_NO_VECTORS: 1}, embedding_function=None)
+        self.chunk_vectors = not (self.chunks.metadata or {}).get(_NO_VECTORS)
         self.sentences = client.get_or_create_collection(SENTENCES, metadata=space, embedding_function=None)
         self.meta = client.get_or_create_collection(META, embedding_function=None)
         #: The exact search over every sentence vector (its fallback, its copy on disk).
@@ -302,10 +309,13 @@ class ChunkStore:
             )
 
     def _write_chunks(self, chunks: list[Chunk], sentence_vectors: list[np.ndarray], signature: str, root: str) -> None:
-        # A chunk's vector is the normalised mean of its sentence vectors: one embedding pass per token
-        # instead of two, and close to MiniLM's own mean pooling over the whole passage.
+        # In a chunks collection made before placeholders, a chunk's vector is the normalised mean of its
+        # sentence vectors (Chroma fixed the collection's dimension at its first write).
         chunk_rows = []
         for vectors in sentence_vectors:
+            if not self.chunk_vectors:
+                chunk_rows.append(_PLACEHOLDER)
+                continue
             mean = vectors.mean(axis=0)
             chunk_rows.append(mean / (np.linalg.norm(mean) or 1.0))
         metas = [_to_metadata(chunk, len(chunks), signature, root) for chunk in chunks]

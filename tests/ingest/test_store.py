@@ -178,8 +178,13 @@ def test_store_write_document_stores_what_lists_of_floats_stored(tmp_path, embed
     mean of its sentences')."""
     from corpusqa.settings import load_settings
     from corpusqa.types import Chunk
+    from ingest.store import CHUNKS
 
-    store = ChunkStore(open_store(load_settings(index_dir=tmp_path / "index"), create=True).client, None)
+    client = open_store(load_settings(index_dir=tmp_path / "index"), create=True).client
+    client.delete_collection(CHUNKS)  # a chunks collection made before placeholders: it holds mean vectors
+    client.create_collection(CHUNKS, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    store = ChunkStore(client, None)
+    assert store.chunk_vectors
     texts = ["The first sentence. The second one is longer than the first.", "A lone sentence."]
     chunks = [
         Chunk(
@@ -223,3 +228,12 @@ def test_sentence_vectors_in_files_equal_those_in_chroma(bundled_index: Settings
     from_files, from_chroma = files.matrix.load(), chroma.matrix.load()
     assert from_files.chunk_ids == from_chroma.chunk_ids
     assert np.allclose(from_files.vectors, from_chroma.vectors, rtol=0, atol=1e-7)
+
+
+def test_a_new_chunks_collection_holds_placeholders_not_vectors(bundled_index: Settings) -> None:
+    """No question searches chunk vectors (#28): a chunks collection made now stores [0.0] for each chunk."""
+    store = open_store(bundled_index, create=False)
+    assert not store.chunk_vectors
+    page = store.chunks.get(limit=5, include=["embeddings", "documents"])
+    assert len(page["ids"]) == 5 and all(list(row) == [0.0] for row in page["embeddings"])
+    assert all(page["documents"])

@@ -34,23 +34,39 @@ def test_fuse_reports_each_rank() -> None:
     assert fused["b"][1] == pytest.approx(1 / 12 + 1 / 11)
 
 
+def _llama_index_retriever(folder):  # type: ignore[no-untyped-def]
+    """llama-index's BM25Retriever over a generation's chunks (what built the keyword index before #28)."""
+    import json
+
+    from llama_index.core.schema import TextNode
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from ingest.keyword import keyword_text
+    from ingest.text import BM25_TOKEN_PATTERN, stemmer
+
+    records = [json.loads(line) for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+    nodes = [TextNode(id_=chunk_id, text=keyword_text(text, meta)) for chunk_id, text, meta in records]
+    return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10, stemmer=stemmer(), token_pattern=BM25_TOKEN_PATTERN)
+
+
 @pytest.mark.parametrize(
     "query",
-    ["How many Taliban prisoners were held in total?", "Khalilzad Doha channels", "ceasefire", "zzzz unknownword"],
+    ["How many Taliban prisoners were held in total?", "Khalilzad Doha channels", "ceasefire", "zzzz unknownword", "the talks"],
 )
 def test_keyword_search_matches_llama_index_retriever(bundled_index: Settings, query: str) -> None:
+    """The keyword index, built a batch at a time with bm25s and read without llama-index, ranks and scores as
+    llama-index's BM25Retriever built over the same chunks does."""
     from llama_index.core.schema import QueryBundle
-    from llama_index.retrievers.bm25 import BM25Retriever
 
     state = read_state(bundled_index.index_dir)
     assert state is not None
     folder = bundled_index.index_dir / state.bm25_dir
     ours = KeywordIndex.load(folder).search(query, 10)
-    reference = BM25Retriever.from_persist_dir(str(folder), show_progress=False)
-    reference.similarity_top_k = 10
+    reference = _llama_index_retriever(folder)
     theirs = [(hit.node.node_id, float(hit.score or 0)) for hit in reference.retrieve(QueryBundle(query)) if (hit.score or 0) > 0]
     assert [i for i, _ in ours] == [i for i, _ in theirs]
     assert [round(s, 5) for _, s in ours] == [round(s, 5) for _, s in theirs]
+    assert ours or query.startswith("zzzz")
 
 
 def test_retrieve_returns_top_k_with_dense_best_kept(engine: Engine) -> None:
@@ -69,8 +85,11 @@ def test_keyword_load_maps_rows_without_the_corpus_and_reads_old_folders(bundled
     loaded = KeywordIndex.load(folder)
     assert loaded._bm25.corpus is None  # the chunk texts stay on disk (#28)
     query = "How many Taliban prisoners were held in total?"
-    # a folder written before ids.json existed: the ids come from corpus.jsonl, in the same row order
+    assert not (folder / "corpus.jsonl").exists(), "the chunk texts are written once, in chunks.jsonl"
+    # a folder written by llama-index's retriever before ids.json existed: the ids come from its corpus.jsonl
     old = tmp_path / "bm25-old"
     shutil.copytree(folder, old)
+    _llama_index_retriever(folder).persist(str(old))
     (old / "ids.json").unlink()
+    assert (old / "corpus.jsonl").is_file()
     assert KeywordIndex.load(old).ids == loaded.ids and KeywordIndex.load(old).search(query, 10) == loaded.search(query, 10)
