@@ -1,6 +1,7 @@
 """What a question reads, written once per generation at commit: chunk records and the sentence matrix.
 
-Chroma stays the store of record (ingest writes it, `document` and `status` read it); these files are a
+Chroma (with an embedded index's sentence-vector files, ingest/vector_files.py) stays the store of record
+(ingest writes it, `document` and `status` read it); these files are a
 committed generation's copy of what answering needs, kept in the generation's keyword-index folder, so a
 question opens no database and imports no chromadb (about a second of a cold `ask`, #28). They are
 written before state.json names the folder, so a generation is committed with them whole; a reader maps

@@ -2,9 +2,10 @@
 
 A question's vector is compared with every sentence vector, and each chunk ranked by its best sentence:
 on the eval dev split this found the evidence far more often than chunk vectors (a passage's mean dilutes
-the one sentence that answers). The matrix is read back from Chroma once per sentence count, or memory-mapped
-from the copy kept beside the generation; Chroma's approximate (HNSW) index answers when the vectors
-cannot be read back.
+the one sentence that answers). The matrix is read back from the store (Chroma's sentence collection and an
+embedded index's vector files) once per sentence count, or memory-mapped from the copy kept beside the
+generation; Chroma's approximate (HNSW) index answers when the collection's vectors cannot be read back.
+Questions on an index with generation files never come here (ingest/reading.py).
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
 
 
 class ChunkStore:
-    """Two Chroma collections (cosine space): one vector per chunk, one per sentence.
+    """Chroma collections: chunks (texts and metadata; a placeholder vector each in a collection made now)
+    and sentence vectors (cosine space).
 
     With `vectors` (an embedded index), sentence vectors are written to files instead
     (ingest/vector_files.py); the sentence collection then holds only what an index written before
