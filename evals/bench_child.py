@@ -159,7 +159,7 @@ def _ingest(payload: dict[str, Any]) -> dict[str, Any]:
         "model_load_s": load_s,
         "documents": report.documents,
         "chunks": report.chunks,
-        "sentences": int(store.sentences.count()),
+        "sentences": store.sentence_count(),
         "embedded_chunks": report.embedded_chunks,
         "skipped": len(report.skipped),
         "stages": {stage: round(seconds, 3) for stage, seconds in report.stages.items()},

@@ -193,7 +193,7 @@ def _server_holds(settings: Settings, port: int, index_dir: Path) -> tuple[int, 
     server = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port, "index_dir": index_dir})
     store = open_store(server, create=False)
     manifest = committed_manifest(server, store, None)
-    return len(manifest), sum(entry.chunks for entry in manifest.values()), int(store.sentences.count())
+    return len(manifest), sum(entry.chunks for entry in manifest.values()), store.sentence_count()
 
 
 def _answers(settings: Settings, embedder: Embedder, port: int, reader_dir: Path, questions: list[str]) -> list[dict[str, Any]]:
