@@ -58,10 +58,13 @@ def test_cli_chat_reports_a_bad_turn_and_goes_on(bundled_index: Settings) -> Non
 def _read_until(fd: int, needle: bytes, seen: bytearray, start: int = 0, timeout: float = 240.0) -> int:
     """Read the terminal into `seen` until `needle` shows after `start`; return where it ends."""
     deadline = time.monotonic() + timeout
+    # poll, not select: a long test session holds many open files (each Chroma client keeps its segment files
+    # open), and select() refuses a descriptor numbered 1024 or more
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while needle not in seen[start:]:
         assert time.monotonic() < deadline, f"no {needle!r} in {seen.decode(errors='replace')[-2000:]}"
-        ready, _, _ = select.select([fd], [], [], 1.0)
-        if ready:
+        if poller.poll(1000):
             try:
                 seen.extend(os.read(fd, 65536))
             except OSError:  # the child closed the terminal
