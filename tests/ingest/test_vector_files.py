@@ -98,32 +98,18 @@ def test_a_version_written_under_other_settings_replaces_the_file_holding_its_ch
     assert np.array_equal(vectors[chunks[0].id], second[0]) and np.array_equal(vectors[other_chunks[0].id], other[0])
 
 
-def test_a_damaged_vector_file_stops_the_next_commit_with_one_sentence(
-    tmp_path: Path, corpus_copy: Path, embedder
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("garbled", r"cannot be read .*re-ingest into a fresh --index-dir\.$"),
+        ("removed", r"sentences of the shown passages but vectors for .*fresh --index-dir\.$"),
+    ],
+)
+def test_a_damaged_or_missing_vector_file_stops_the_next_commit_with_one_sentence(
+    tmp_path: Path, corpus_copy: Path, embedder, damage: str, message: str
 ) -> None:  # type: ignore[no-untyped-def]
-    settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus_copy)
-    engine = Engine(settings, embedder)
-    engine.ingest([corpus_copy])
-    store = open_store(settings, create=False)
-    assert store.vectors is not None
-    victim = store.vectors.files()[0]
-    victim.write_bytes(b"not a zip file")
-    (corpus_copy / "extra.md").write_text("# Extra\n\nThe lighthouse keeper counts the gulls every morning.\n")
-    with pytest.raises(CorpusQAError, match=r"cannot be read .*re-ingest into a fresh --index-dir\.$"):
-        engine.ingest([corpus_copy])
-
-
-def test_a_fresh_index_keeps_no_sentence_in_chroma(bundled_index: Settings) -> None:
-    store = open_store(bundled_index, create=False)
-    assert store.sentences.count() == 0
-    assert store.vectors is not None and store.vectors.folder == bundled_index.index_dir / "vectors"
-    assert store.sentence_count() > 100
-
-
-def test_vectors_gone_from_under_the_index_stop_the_commit_rather_than_hide_passages(
-    tmp_path: Path, corpus_copy: Path, embedder
-) -> None:  # type: ignore[no-untyped-def]
-    """A passage without its sentence vectors would never be found by meaning: the commit says so instead."""
+    """A passage without its sentence vectors would never be found by meaning: the commit says so instead,
+    and the committed generation stays."""
     from ingest.state import read_state
 
     settings = load_settings(index_dir=tmp_path / "index", corpus_dir=corpus_copy)
@@ -132,10 +118,21 @@ def test_vectors_gone_from_under_the_index_stop_the_commit_rather_than_hide_pass
     before = read_state(settings.index_dir)
     store = open_store(settings, create=False)
     assert store.vectors is not None and before is not None
-    store.vectors.files()[0].unlink()
+    victim = store.vectors.files()[0]
+    if damage == "garbled":
+        victim.write_bytes(b"not a zip file")
+    else:
+        victim.unlink()
     (corpus_copy / "extra.md").write_text("# Extra\n\nThe lighthouse keeper counts the gulls every morning.\n")
-    with pytest.raises(CorpusQAError, match=r"sentences of the shown passages but vectors for .*fresh --index-dir\.$"):
+    with pytest.raises(CorpusQAError, match=message):
         engine.ingest([corpus_copy])
     after = read_state(settings.index_dir)
     assert after is not None and after.generation == before.generation, "the committed generation stays"
     assert (settings.index_dir / after.bm25_dir / "sentences.npy").is_file()
+
+
+def test_a_fresh_index_keeps_no_sentence_in_chroma(bundled_index: Settings) -> None:
+    store = open_store(bundled_index, create=False)
+    assert store.sentences.count() == 0
+    assert store.vectors is not None and store.vectors.folder == bundled_index.index_dir / "vectors"
+    assert store.sentence_count() > 100
