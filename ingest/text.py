@@ -16,7 +16,7 @@ import itertools
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
@@ -291,31 +291,40 @@ class SharedPipeline:
         with self._lock:
             return self._pipeline(text, disable=list(disable))
 
-    def pipe(self, texts: Iterable[str], batch_size: int = 256, disable: Iterable[str] = ()) -> Iterator[Any]:
+    def pipe(
+        self, texts: Iterable[str], batch_size: int = 256, disable: Iterable[str] = (), read: Callable[[Any], Any] | None = None
+    ) -> Iterator[Any]:
         """Parse many texts, taking the lock one batch at a time so that a question never waits for a whole ingest.
 
         A batch also ends before it passes _BATCH_CHARACTERS: spaCy's activations grow with a batch's tokens,
         and 59 page-long "sentences" of a generated index page took 850 MiB in one batch (#28). Batches of
         ordinary sentences stay `batch_size` long.
+
+        With `read`, yields read(doc) instead of each doc, and parses each batch in a spaCy memory zone: the
+        strings and words a batch adds to the vocabulary are let go after it (an ingest's new names and
+        numbers otherwise stay for the life of the process). `read` must return plain values, no spaCy object.
         """
         skipped = list(disable)
         batch: list[str] = []
         characters = 0
         for text in texts:
             if batch and characters + len(text) > _BATCH_CHARACTERS:
-                yield from self._batch(batch, skipped)
+                yield from self._batch(batch, skipped, read)
                 batch, characters = [], 0
             batch.append(text)
             characters += len(text)
             if len(batch) == batch_size:
-                yield from self._batch(batch, skipped)
+                yield from self._batch(batch, skipped, read)
                 batch, characters = [], 0
         if batch:
-            yield from self._batch(batch, skipped)
+            yield from self._batch(batch, skipped, read)
 
-    def _batch(self, texts: list[str], disable: list[str]) -> list[Any]:
+    def _batch(self, texts: list[str], disable: list[str], read: Callable[[Any], Any] | None) -> list[Any]:
         with self._lock:
-            return list(self._pipeline.pipe(texts, batch_size=len(texts), disable=disable))
+            if read is None:
+                return list(self._pipeline.pipe(texts, batch_size=len(texts), disable=disable))
+            with self._pipeline.memory_zone():
+                return [read(doc) for doc in self._pipeline.pipe(texts, batch_size=len(texts), disable=disable)]
 
 
 @lru_cache(maxsize=1)
@@ -359,7 +368,7 @@ def annotate(sentences: Iterable[str], batch_size: int = 256) -> list[list[Span]
     # `disable` per call, not select_pipes: the pipeline is shared, and a question parsed in another thread
     # between two batches (the page during an upload's ingest) needs its tagger and parser.
     others = [name for name in pipeline.pipe_names if name != "ner"]
-    return [entity_spans(doc) for doc in pipeline.pipe(sentences, batch_size=batch_size, disable=others)]
+    return list(pipeline.pipe(sentences, batch_size=batch_size, disable=others, read=entity_spans))
 
 
 def annotate_chunks(chunks: list[Chunk]) -> list[Chunk]:

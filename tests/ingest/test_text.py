@@ -25,6 +25,23 @@ def test_annotate_leaves_the_shared_pipeline_whole_while_it_runs() -> None:
     assert [label for _, _, label in spans[0]] == ["PERSON", "GPE", "DATE"]
 
 
+def test_annotate_lets_go_of_the_words_it_adds_and_finds_the_same_entities() -> None:
+    """Annotation parses in spaCy memory zones (#28): new names and numbers do not stay in the vocabulary,
+    and the entities are those of a plain parse."""
+    from ingest.text import entity_spans
+
+    texts = [
+        f"Quorvath Zellinger paid {n}7,431 florins to Brindlemark Holdings in Ostravel on 3 March 19{n}7."
+        for n in range(10, 30)
+    ]
+    strings = nlp()._pipeline.vocab.strings
+    before = len(strings)
+    spans = annotate(texts)
+    assert len(strings) == before, "the batch's new strings were let go"
+    plain = [entity_spans(nlp()(text)) for text in texts]  # a question's parse: outside any zone
+    assert spans == plain and all(len(found) >= 3 for found in spans)
+
+
 def test_stopwords_are_the_list_llama_index_publishes() -> None:
     """ingest.text reads NLTK's English stopwords from llama-index's bundled cache as a file (importing
     nltk and llama_index.core would cost a cold `ask` about 3 s); this compares it with the public API and
