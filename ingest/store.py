@@ -261,9 +261,6 @@ class ChunkStore:
 
     def sentence_vectors(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
         """For each chunk id, a (sentences x dim) matrix in sentence order."""
-        ids = [f"{chunk.id}:{n}" for chunk in chunks for n in range(len(chunk.sentences))]
-        if not ids:
-            return {}
         out = self.vectors.by_chunk(chunks) if self.vectors is not None else {}
         chunks = [chunk for chunk in chunks if chunk.id not in out]
         ids = [f"{chunk.id}:{n}" for chunk in chunks for n in range(len(chunk.sentences))]

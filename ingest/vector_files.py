@@ -88,7 +88,7 @@ class VectorFiles:
         """
         seen = set() if skip is None else skip
         for path in self.files():
-            chunk_ids, counts, vectors = _read(path)
+            chunk_ids, counts, vectors = _read_whole(path)
             keep_rows: list[int] = []
             sentence_ids: list[str] = []
             owners: list[str] = []
@@ -104,8 +104,16 @@ class VectorFiles:
                 yield sentence_ids, owners, vectors[keep_rows]
 
     def count(self) -> int:
-        """Sentences kept (each chunk counted once)."""
-        return sum(len(ids) for ids, _, _ in self.pages())
+        """Sentences kept (each chunk counted once), from the files' counts: no vector is read."""
+        seen: set[str] = set()
+        total = 0
+        for path in self.files():
+            chunk_ids, counts, _ = _read(path, vectors=False)
+            for chunk_id, count in zip(chunk_ids, counts):
+                if chunk_id not in seen:
+                    seen.add(chunk_id)
+                    total += count
+        return total
 
     def by_chunk(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
         """For each chunk id found, a (sentences x dim) matrix in sentence order."""
@@ -113,7 +121,7 @@ class VectorFiles:
         out: dict[str, np.ndarray] = {}
         for source in sorted({chunk.source for chunk in chunks}):
             for path in self.files(source):
-                chunk_ids, counts, vectors = _read(path)
+                chunk_ids, counts, vectors = _read_whole(path)
                 starts = np.concatenate([[0], np.cumsum(counts)])
                 for i, chunk_id in enumerate(chunk_ids):
                     if chunk_id in wanted and chunk_id not in out and counts[i]:
@@ -137,18 +145,26 @@ def _chunk_ids_or_none(path: Path) -> set[str]:
         return set()
 
 
-def _read(path: Path) -> tuple[list[str], list[int], np.ndarray]:
-    """A file's chunk ids, sentence counts and vectors (a damaged file ends in one sentence)."""
+def _read_whole(path: Path) -> tuple[list[str], list[int], np.ndarray]:
+    """A file's chunk ids, sentence counts and vectors."""
+    chunk_ids, counts, matrix = _read(path)
+    assert matrix is not None
+    return chunk_ids, counts, matrix
+
+
+def _read(path: Path, vectors: bool = True) -> tuple[list[str], list[int], np.ndarray | None]:
+    """A file's chunk ids, sentence counts and (unless `vectors` is False) vectors; a damaged file ends in
+    one sentence."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(path, allow_pickle=False) as archive:  # an npz member is read only when asked for
             chunk_ids = [str(chunk_id) for chunk_id in archive["chunk_ids"]]
             counts = [int(n) for n in archive["counts"]]
-            vectors = np.asarray(archive["vectors"], dtype=np.float32)
-        if len(chunk_ids) != len(counts) or sum(counts) != len(vectors):
+            matrix = np.asarray(archive["vectors"], dtype=np.float32) if vectors else None
+        if len(chunk_ids) != len(counts) or (matrix is not None and sum(counts) != len(matrix)):
             raise ValueError("its counts and vectors disagree")
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise CorpusQAError(
             f"The sentence vectors in {path} cannot be read ({exc.__class__.__name__}: {str(exc)[:80]}); "
             "re-ingest into a fresh --index-dir."
         ) from exc
-    return chunk_ids, counts, vectors
+    return chunk_ids, counts, matrix
