@@ -36,6 +36,8 @@ from ingest.store import ChunkStore, StoredDocument
 
 __all__ = ["commit", "committed_manifest", "sync_keyword_index"]
 
+_SETTLE_ROUNDS = 5  # record rewrites one commit makes while other machines' commits overlap it
+
 
 def committed_manifest(
     settings: Settings, store: ChunkStore, versions: dict[str, list[StoredDocument]] | None
@@ -65,19 +67,7 @@ def committed_manifest(
 def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: str, report: IngestReport) -> None:
     """Make the planned versions the current generation, then delete the versions it no longer shows."""
     versions = store.versions()
-    # re-read: in server mode another machine may have committed while this run wrote
-    latest = committed_manifest(settings, store, versions)
-    manifest: Manifest = {
-        source: entry
-        for source, entry in latest.items()
-        if source not in plan.touched and any(_shows(v, entry) for v in versions.get(source, []))
-    }
-    if settings.chroma_host:
-        # documents another machine has written whole but not committed yet: keep them, never drop them
-        for source, stored in versions.items():
-            if source not in manifest and source not in plan.touched and len(stored) == 1 and stored[0].complete:
-                only = stored[0]
-                manifest[source] = ManifestEntry(source, only.hash, only.signature, only.chunks, only.root)
+    manifest = _others(settings, store, versions, plan.touched)
     manifest.update(plan.kept)
     for item in plan.files:
         manifest[item.file.source] = ManifestEntry(
@@ -93,8 +83,49 @@ def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: s
         keep = {chunk_id for v in stored if entry is not None and _shows(v, entry) for chunk_id in v.ids}
         if source in written or any(set(v.ids) - keep for v in stored):
             store.delete_document(source, keep=keep)
+    if settings.chroma_host:
+        manifest = _settle(settings, store)
     report.documents = len(manifest)
     report.chunks = sum(entry.chunks for entry in manifest.values())
+
+
+def _others(
+    settings: Settings, store: ChunkStore, versions: dict[str, list[StoredDocument]], touched: set[str]
+) -> Manifest:
+    """The committed documents this run did not walk, as stored now (`versions`), re-read from the index:
+    in server mode another machine may have committed while this run wrote."""
+    latest = committed_manifest(settings, store, versions)
+    manifest: Manifest = {
+        source: entry
+        for source, entry in latest.items()
+        if source not in touched and any(_shows(v, entry) for v in versions.get(source, []))
+    }
+    if settings.chroma_host:
+        # documents another machine has written whole but not committed yet: keep them, never drop them
+        for source, stored in versions.items():
+            if source not in manifest and source not in touched and len(stored) == 1 and stored[0].complete:
+                only = stored[0]
+                manifest[source] = ManifestEntry(source, only.hash, only.signature, only.chunks, only.root)
+    return manifest
+
+
+def _settle(settings: Settings, store: ChunkStore) -> Manifest:
+    """Server mode, after this run's record and deletions: make the server's record show every document
+    stored whole. Two machines' commits can overlap; the record written last may come from a manifest
+    read before the other machine's documents were whole, or name a version the other has since deleted.
+    Each machine re-reads after its own write, so the last writer always repairs the record."""
+    for _ in range(_SETTLE_ROUNDS):
+        versions = store.versions()
+        manifest = _others(settings, store, versions, set())
+        remote = store.read_generation()
+        if remote is not None and remote.get("fingerprint") == _fingerprint(manifest):
+            sync_keyword_index(settings, store, manifest, versions)  # this machine's BM25, if another wrote last
+            return manifest
+        sync_keyword_index(settings, store, manifest, versions, ingesting=True)
+    raise CorpusQAError(
+        "Other machines kept committing to the Chroma server while this ingest finished; run the ingest again "
+        "when they are done."
+    )
 
 
 def _write_generation(folder: Path, store: ChunkStore, shown: set[str]) -> KeywordIndex | None:

@@ -14,6 +14,7 @@ from conftest import CORPUS_DIR, EXAMPLE_QUESTION
 
 from corpusqa.errors import CorpusQAError
 from corpusqa.settings import load_settings
+from ingest.store import ChunkStore
 from rag import Engine
 
 
@@ -71,6 +72,39 @@ def test_several_processes_write_one_server_index(tmp_path: Path, chroma_server:
     assert status.returncode == 0, status.stderr
     sources = {doc["source"] for doc in json.loads(status.stdout)["documents"]}
     assert sources == {"team-a/team-a.txt", "team-a/team-a-notes.md", "team-b/team-b.txt", "team-b/team-b-notes.md"}
+
+
+def test_overlapping_commits_keep_every_document(  # type: ignore[no-untyped-def]
+    tmp_path: Path, chroma_server: int, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Machine A reads the index, then machine B ingests and commits whole, then A's record lands last:
+    the order that dropped B's document from the server's record before each commit settled."""
+    folders = {}
+    for name, colour in (("team-a", "amber"), ("team-b", "teal")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.md").write_text(f"# Notes of {name}\n\nThe door of {name} is painted {colour}.\n",
+                                           encoding="utf-8")
+        folders[name] = folder
+    machine_a = Engine(_settings(tmp_path, "idx-a", chroma_server, folders["team-a"]), embedder)
+    machine_b = Engine(_settings(tmp_path, "idx-b", chroma_server, folders["team-b"]), embedder)
+    write_record = ChunkStore.write_generation
+    interleaved: list[str] = []
+
+    def b_commits_first(self: ChunkStore, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if not interleaved:  # A's first record write, with a manifest read before B's document existed
+            interleaved.append("b")
+            assert machine_b.ingest([folders["team-b"]]).to_json()["added"] == 1
+        write_record(self, *args, **kwargs)
+
+    monkeypatch.setattr(ChunkStore, "write_generation", b_commits_first)
+    report = machine_a.ingest([folders["team-a"]]).to_json()
+    assert interleaved == ["b"] and report["added"] == 1 and report["documents"] == 2
+    for engine in (machine_a, machine_b):
+        sources = {doc["source"] for doc in engine.status().to_json()["documents"]}
+        assert sources == {"team-a.md", "team-b.md"}
+        assert "teal" in engine.ask("What colour is the door of team-b painted?").answer
+        assert "amber" in engine.ask("What colour is the door of team-a painted?").answer
 
 
 def test_unreachable_server_is_one_sentence(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
