@@ -64,9 +64,19 @@ def committed_manifest(
     }
 
 
-def commit(settings: Settings, store: ChunkStore, plan: IngestPlan, signature: str, report: IngestReport) -> None:
-    """Make the planned versions the current generation, then delete the versions it no longer shows."""
-    versions = store.versions()
+def commit(
+    settings: Settings,
+    store: ChunkStore,
+    plan: IngestPlan,
+    signature: str,
+    report: IngestReport,
+    versions: dict[str, list[StoredDocument]] | None = None,
+) -> None:
+    """Make the planned versions the current generation, then delete the versions it no longer shows.
+
+    `versions`: the store's versions when the caller knows nothing changed since it listed them (listing a
+    large index takes seconds); read again otherwise."""
+    versions = store.versions() if versions is None else versions
     manifest = _others(settings, store, versions, plan.touched)
     manifest.update(plan.kept)
     for item in plan.files:

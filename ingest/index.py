@@ -118,8 +118,11 @@ def ingest_paths(
             settings, signature_of(settings), versions, committed, files, scopes, report, **options, progress=progress
         )
         _apply(settings, store, plan, report, embedder, progress, keep_unreadable)
+        # The lock keeps other writers out of an embedded index, so when this run wrote nothing the store
+        # still holds what was listed above (a server may have other writers: read it again there).
+        unchanged = versions if not plan.files and not settings.chroma_host else None
         with timed(report, "commit"):
-            commit(settings, store, plan, signature_of(settings), report)
+            commit(settings, store, plan, signature_of(settings), report, unchanged)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
