@@ -15,13 +15,13 @@ from corpusqa.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "data" / "corpus"
 EXAMPLE_QUESTION = "How many Taliban prisoners were held in total?"
-_OPEN_FILES = 16384  # the suite's need is about 2,000 (see pytest_configure)
+_OPEN_FILES = 16384  # the suite holds up to about 1,800 (see pytest_configure)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Let the test process hold the files of many indexes: chromadb keeps one System per Chroma path for
     the life of the process, with its SQLite and segment files open, and the suite opens a few hundred
-    indexes (about 2,000 descriptors by its end), past the soft limit of 1,024 many machines start with."""
+    indexes (up to about 1,800 descriptors), past the soft limit of 1,024 many machines start with."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
