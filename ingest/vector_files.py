@@ -92,14 +92,10 @@ class VectorFiles:
             keep_rows: list[int] = []
             sentence_ids: list[str] = []
             owners: list[str] = []
-            row = 0
-            for chunk_id, count in zip(chunk_ids, counts):
-                if chunk_id not in seen:
-                    seen.add(chunk_id)
-                    keep_rows.extend(range(row, row + count))
-                    sentence_ids.extend(f"{chunk_id}:{n}" for n in range(count))
-                    owners.extend([chunk_id] * count)
-                row += count
+            for chunk_id, row, count in _first_seen(chunk_ids, counts, seen):
+                keep_rows.extend(range(row, row + count))
+                sentence_ids.extend(f"{chunk_id}:{n}" for n in range(count))
+                owners.extend([chunk_id] * count)
             if keep_rows:
                 yield sentence_ids, owners, vectors[keep_rows]
 
@@ -109,10 +105,7 @@ class VectorFiles:
         total = 0
         for path in self.files():
             chunk_ids, counts, _ = _read(path, vectors=False)
-            for chunk_id, count in zip(chunk_ids, counts):
-                if chunk_id not in seen:
-                    seen.add(chunk_id)
-                    total += count
+            total += sum(count for _, _, count in _first_seen(chunk_ids, counts, seen))
         return total
 
     def by_chunk(self, chunks: list[Chunk]) -> dict[str, np.ndarray]:
@@ -134,6 +127,17 @@ class VectorFiles:
             chunk_ids = _chunk_ids_or_none(path)
             if not chunk_ids or not chunk_ids <= keep:  # a damaged file serves nothing: it goes
                 path.unlink(missing_ok=True)
+
+
+def _first_seen(chunk_ids: list[str], counts: list[int], seen: set[str]) -> Iterator[tuple[str, int, int]]:
+    """(chunk id, first row, sentence count) of a file's chunks not in `seen`, each added to it: files are
+    walked newest first, so a chunk held by two files is given from the newest (`pages` and `count` agree)."""
+    row = 0
+    for chunk_id, count in zip(chunk_ids, counts):
+        if chunk_id not in seen:
+            seen.add(chunk_id)
+            yield chunk_id, row, count
+        row += count
 
 
 def _chunk_ids_or_none(path: Path) -> set[str]:
