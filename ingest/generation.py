@@ -21,7 +21,7 @@ from corpusqa.settings import Settings
 from corpusqa.types import IngestReport
 from ingest.keyword import KeywordIndex, keyword_text
 from ingest.plan import IngestPlan
-from ingest.reading import ChunkWriter, GenerationFiles, write_sentence_matrix
+from ingest.reading import ChunkWriter, GenerationFiles, add_bound, write_sentence_matrix
 from ingest.state import (
     IndexState,
     Manifest,
@@ -214,6 +214,7 @@ def sync_keyword_index(
     )
     remote_ok = remote is None or remote.get("fingerprint") == fingerprint
     if local_ok and remote_ok:
+        add_bound(folder)  # a generation written before the bound files gets them, in place
         return state
     generation = max(state.generation, int(remote.get("generation", 0)) if remote else 0)
     if ingesting or not remote_ok or remote is None:

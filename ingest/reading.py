@@ -18,7 +18,9 @@ Files (all in the keyword-index folder, rows in the order of its ids.json):
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import mmap
 import os
 import tempfile
@@ -31,8 +33,11 @@ import numpy as np
 
 from corpusqa.errors import CorpusQAError
 from corpusqa.types import Chunk, TableRows
+from ingest.sentence_bound import SentenceBound, write_bound
 
-__all__ = ["ChunkReader", "ChunkWriter", "GenerationFiles", "exact_search", "has_generation_files", "to_chunk", "write_sentence_matrix"]
+__all__ = ["ChunkReader", "ChunkWriter", "GenerationFiles", "add_bound", "exact_search", "has_generation_files", "to_chunk", "write_sentence_matrix"]
+
+_LOG = logging.getLogger(__name__)
 
 CHUNKS = "chunks.jsonl"
 OFFSETS = "chunks.offsets.npy"
@@ -71,23 +76,37 @@ def has_generation_files(folder: Path) -> bool:
 
 
 def exact_search(
-    vectors: np.ndarray, chunk_of: Callable[[int], str], vector: np.ndarray, limit: int, mask: np.ndarray | None = None
+    vectors: np.ndarray,
+    chunk_of: Callable[[int], str],
+    vector: np.ndarray,
+    limit: int,
+    mask: np.ndarray | None = None,
+    bound: SentenceBound | None = None,
 ) -> list[tuple[str, float]]:
     """(chunk id, cosine) of the `limit` chunks whose best sentence is nearest to `vector`, best first.
 
     Exact cosine over every sentence vector, not Chroma's HNSW: its approximate graph is built differently
     on each ingest, which moved hit@1 on a 200-page PDF by up to 25 points between two builds of the same
     files. A matrix-vector product over ~100k sentences takes milliseconds. `mask`: rows that may be found.
+    `bound` (a generation's, ingest/sentence_bound.py): score only the rows that can reach the top, the same
+    result from a fraction of the matrix.
     """
     if len(vectors) == 0:
         return []
-    scores = vectors @ vector.astype(np.float32)
+    query = vector.astype(np.float32)
+    take = sentence_depth(limit, len(vectors))
+    rows = bound.candidates(vectors, query, take) if bound is not None and mask is None else None
+    if rows is None:
+        rows = np.arange(len(vectors))
+        scores = vectors @ query
+    else:
+        scores = np.asarray(vectors[rows], dtype=np.float32) @ query
+        take = min(take, len(scores))
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    take = sentence_depth(limit, len(scores))
     top = np.argpartition(-scores, take - 1)[:take]
-    top = top[np.lexsort((top, -scores[top]))]  # best first; ties in a fixed order
-    return best_per_chunk(((chunk_of(int(row)), float(scores[row])) for row in top if np.isfinite(scores[row])), limit)
+    top = top[np.lexsort((rows[top], -scores[top]))]  # best first; ties in a fixed order
+    return best_per_chunk(((chunk_of(int(rows[i])), float(scores[i])) for i in top if np.isfinite(scores[i])), limit)
 
 
 def sentence_depth(limit: int, total: int) -> int:
@@ -155,6 +174,7 @@ def write_sentence_matrix(folder: Path, pages: Iterable[tuple[list[str], list[st
         scratch.flush()
         order = np.asarray(sorted(range(len(sentence_ids)), key=sentence_ids.__getitem__), dtype=np.int64)
         _write_permuted(folder / VECTORS, Path(scratch.name), order, dim)
+    write_bound(folder, folder / VECTORS)
     by_row = np.asarray(chunk_rows, dtype=np.int32)[order]
     number = np.asarray(numbers, dtype=np.int32)[order]
     _save(folder / SENTENCE_CHUNKS, by_row)
@@ -183,6 +203,17 @@ def _write_permuted(path: Path, scratch: Path, order: np.ndarray, dim: int) -> N
         os.fsync(handle.fileno())
 
 
+def add_bound(folder: Path) -> None:
+    """Give a generation folder written before the bound files (ingest/sentence_bound.py) its own, so that
+    questions skip most of its matrix; a folder that has them is left as it is."""
+    try:
+        shape = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False).shape
+        if SentenceBound.open(folder, *shape) is None:
+            write_bound(folder, folder / VECTORS)
+    except (OSError, ValueError) as exc:  # only speed is lost: questions scan the whole matrix
+        _LOG.warning("Could not add the bound files to %s (%s); questions will scan its whole matrix.", folder, exc)
+
+
 def _save(path: Path, array: np.ndarray) -> None:
     with path.open("wb") as handle:
         np.save(handle, array, allow_pickle=False)
@@ -199,6 +230,7 @@ class _Mapped:
     sentence_numbers: np.ndarray
     chunk_sentences: np.ndarray
     sentence_rows: np.ndarray
+    bound: SentenceBound | None
 
 
 class GenerationFiles:
@@ -230,11 +262,12 @@ class GenerationFiles:
             mapped = _Mapped(
                 records,
                 np.load(folder / OFFSETS, allow_pickle=False),
-                np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False),
-                np.load(folder / SENTENCE_CHUNKS, mmap_mode="r", allow_pickle=False),
-                np.load(folder / SENTENCE_NUMBERS, mmap_mode="r", allow_pickle=False),
-                np.load(folder / CHUNK_SENTENCES, mmap_mode="r", allow_pickle=False),
-                np.load(folder / SENTENCE_ROWS, mmap_mode="r", allow_pickle=False),
+                _mapped_array(folder / VECTORS),
+                _mapped_array(folder / SENTENCE_CHUNKS),
+                _mapped_array(folder / SENTENCE_NUMBERS),
+                _mapped_array(folder / CHUNK_SENTENCES),
+                _mapped_array(folder / SENTENCE_ROWS),
+                None,
             )
         except (OSError, ValueError, EOFError) as exc:
             raise _damaged(folder) from exc
@@ -250,13 +283,14 @@ class GenerationFiles:
         )
         if not fits:
             raise _damaged(folder)
-        return cls(folder, ids, mapped)
+        bound = SentenceBound.open(folder, rows, mapped.vectors.shape[1])
+        return cls(folder, ids, dataclasses.replace(mapped, bound=bound))
 
     def query(self, vector: np.ndarray, limit: int, allowed: Container[str] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks to a query vector as (id, cosine similarity), by their best sentence (every row
         here belongs to this generation, so `allowed` has nothing to leave out)."""
         mapped, ids = self._mapped, self._ids
-        return exact_search(mapped.vectors, lambda row: ids[int(mapped.sentence_chunks[row])], vector, limit)
+        return exact_search(mapped.vectors, lambda row: ids[int(mapped.sentence_chunks[row])], vector, limit, bound=mapped.bound)
 
     def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
         """Chunks by id (ids of other generations are left out)."""
@@ -287,6 +321,12 @@ class GenerationFiles:
                 # a chunk without sentences gets an empty (0,) array, as from ChunkStore
                 out[chunk.id] = np.array(mapped.vectors[rows], dtype=np.float32) if len(rows) else np.zeros(0, np.float32)
         return out
+
+
+def _mapped_array(path: Path) -> np.ndarray:
+    """The .npy file at `path`, memory-mapped, as a plain array on the map: indexing a np.memmap builds a
+    memmap object each time (about 60 µs), 8 ms a question for the chunk of each of its top sentences."""
+    return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
 
 
 def _damaged(folder: Path) -> CorpusQAError:
