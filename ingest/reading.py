@@ -13,7 +13,10 @@ Files (all in the keyword-index folder, rows in the order of its ids.json):
 - sentences.npy (float32, one row a sentence, rows sorted by sentence id as Chroma's `<chunk id>:<n>`),
   sentence_chunks.npy (int32: the chunk row of each sentence) and sentence_numbers.npy (int32: its n);
 - chunk_sentences.npy (int64, one more than the chunks) and sentence_rows.npy (int32): chunk row c's
-  sentences, in order, are the matrix rows sentence_rows[chunk_sentences[c]:chunk_sentences[c + 1]].
+  sentences, in order, are the matrix rows sentence_rows[chunk_sentences[c]:chunk_sentences[c + 1]];
+- sentence_head.npy and sentence_basis.npz: the matrix's rows in short form, so a question scores only the
+  rows that can reach its top (ingest/sentence_bound.py; a folder written before them is scanned whole
+  until the next ingest adds them).
 """
 
 from __future__ import annotations
@@ -207,8 +210,7 @@ def add_bound(folder: Path) -> None:
     """Give a generation folder written before the bound files (ingest/sentence_bound.py) its own, so that
     questions skip most of its matrix; a folder that has them is left as it is."""
     try:
-        shape = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False).shape
-        if SentenceBound.open(folder, *shape) is None:
+        if SentenceBound.open(folder, np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)) is None:
             write_bound(folder, folder / VECTORS)
     except (OSError, ValueError) as exc:  # only speed is lost: questions scan the whole matrix
         _LOG.warning("Could not add the bound files to %s (%s); questions will scan its whole matrix.", folder, exc)
@@ -283,7 +285,7 @@ class GenerationFiles:
         )
         if not fits:
             raise _damaged(folder)
-        bound = SentenceBound.open(folder, rows, mapped.vectors.shape[1])
+        bound = SentenceBound.open(folder, mapped.vectors)
         return cls(folder, ids, dataclasses.replace(mapped, bound=bound))
 
     def query(self, vector: np.ndarray, limit: int, allowed: Container[str] | None = None) -> list[tuple[str, float]]:

@@ -126,9 +126,9 @@ class SentenceBound:
     starts: np.ndarray
 
     @classmethod
-    def open(cls, folder: Path, rows: int, dim: int) -> SentenceBound | None:
-        """The bound files of `folder` when both are there and fit a matrix of `rows` x `dim` (None otherwise:
-        a generation written before them is searched whole)."""
+    def open(cls, folder: Path, vectors: np.ndarray) -> SentenceBound | None:
+        """The bound files of `folder` when both are there and were made from the matrix `vectors` (None
+        otherwise: a generation written before them is searched whole)."""
         if not ((folder / HEAD).is_file() and (folder / BASIS).is_file()):
             return None
         try:
@@ -137,12 +137,20 @@ class SentenceBound:
                 basis, head, starts = saved["basis"], int(saved["head"]), saved["starts"]
         except (OSError, ValueError, EOFError, KeyError):
             return None
-        fits = (
+        rows, dim = vectors.shape
+        expected_head, expected_starts = _shape(dim)
+        if not (
             basis.shape == (dim, dim)
-            and (head, len(starts)) == (_shape(dim)[0], len(_shape(dim)[1]))
+            and head == expected_head
+            and np.array_equal(starts, expected_starts)
             and short.shape == (rows, head + len(starts))
-        )
-        return cls(short, basis, head, starts) if fits else None
+        ):
+            return None
+        # the first and last rows, made again: files of another matrix, or a head and a basis that do not
+        # belong together, would give bounds that are not bounds
+        ends = [0, rows - 1] if rows else []
+        made = _short(np.asarray(vectors[ends], dtype=np.float32), basis, head, starts)
+        return cls(short, basis, head, starts) if np.allclose(made, short[ends], atol=1e-4) else None
 
     def candidates(self, vectors: np.ndarray, query: np.ndarray, take: int) -> np.ndarray | None:
         """Rows (ascending) that hold every one of the `take` rows of `vectors` nearest to `query`; None when

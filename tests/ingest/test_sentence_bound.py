@@ -25,7 +25,7 @@ def _clustered(rows: int, dim: int, seed: int = 3) -> np.ndarray:
 def _write(folder: Path, vectors: np.ndarray) -> SentenceBound:
     np.save(folder / VECTORS, vectors)
     write_bound(folder, folder / VECTORS)
-    bound = SentenceBound.open(folder, *vectors.shape)
+    bound = SentenceBound.open(folder, vectors)
     assert bound is not None
     return bound
 
@@ -68,21 +68,22 @@ def test_a_generation_writes_the_bound_files_and_a_missing_or_damaged_one_means_
     chunk_ids = [i.rsplit(":", 1)[0] for i in ids]
     write_sentence_matrix(tmp_path, [(ids, chunk_ids, vectors)], sorted(set(chunk_ids)))
     assert (tmp_path / HEAD).is_file() and (tmp_path / BASIS).is_file()
-    bound = SentenceBound.open(tmp_path, 300, 16)
-    assert bound is not None
     stored = np.load(tmp_path / VECTORS)
+    bound = SentenceBound.open(tmp_path, stored)
+    assert bound is not None
     query = stored[7]
     assert exact_search(stored, str, query, 5, bound=bound) == exact_search(stored, str, query, 5)  # small: scanned whole
-    assert SentenceBound.open(tmp_path, 301, 16) is None  # files of another matrix
+    assert SentenceBound.open(tmp_path, stored[1:]) is None  # files of another matrix
+    assert SentenceBound.open(tmp_path, stored[::-1].copy()) is None  # the same shape, other rows
     (tmp_path / HEAD).write_bytes((tmp_path / HEAD).read_bytes()[:200])  # cut short
-    assert SentenceBound.open(tmp_path, 300, 16) is None
+    assert SentenceBound.open(tmp_path, stored) is None
     (tmp_path / HEAD).unlink()
-    assert SentenceBound.open(tmp_path, 300, 16) is None
+    assert SentenceBound.open(tmp_path, stored) is None
 
 
 def test_the_bound_of_an_empty_matrix(tmp_path: Path) -> None:
     write_sentence_matrix(tmp_path, [], ["a.md#0"])
-    bound = SentenceBound.open(tmp_path, 0, 0)
+    bound = SentenceBound.open(tmp_path, np.load(tmp_path / VECTORS))
     assert bound is not None and bound.short.shape == (0, 0)
     assert exact_search(np.zeros((0, 0), np.float32), str, np.zeros(0, np.float32), 5, bound=bound) == []
 
@@ -112,7 +113,6 @@ def test_a_generation_without_the_bound_files_gets_them_from_a_no_change_ingest(
     assert report.added == report.updated == report.deleted == []
     after = read_state(settings.index_dir)
     assert after is not None and after.bm25_dir == state.bm25_dir, "the same generation, not a new one"
-    vectors = np.load(folder / VECTORS)
-    assert SentenceBound.open(folder, *vectors.shape) is not None
+    assert SentenceBound.open(folder, np.load(folder / VECTORS)) is not None
     assert [(hit.chunk.id, hit.score) for hit in Engine(settings, embedder).retrieve(question)] == before
     assert not [path.name for path in folder.iterdir() if path.name.startswith(".")], "no temporary file left"
