@@ -107,8 +107,11 @@ def exact_search(
         take = min(take, len(scores))
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    top = np.argpartition(-scores, take - 1)[:take]
-    top = top[np.lexsort((rows[top], -scores[top]))]  # best first; ties in a fixed order
+    # every row scoring at least the take-th best, then best first with equal scores in row order: which of
+    # several equal scores (a sentence repeated in several chunks) makes the cut is never left to the
+    # selection's implementation, which differs between CPUs (numpy sorts with AVX-512 where it can)
+    top = np.flatnonzero(scores >= np.partition(scores, len(scores) - take)[len(scores) - take])
+    top = top[np.lexsort((rows[top], -scores[top]))][:take]
     return best_per_chunk(((chunk_of(int(rows[i])), float(scores[i])) for i in top if np.isfinite(scores[i])), limit)
 
 

@@ -116,3 +116,17 @@ def test_a_generation_without_the_bound_files_gets_them_from_a_no_change_ingest(
     assert SentenceBound.open(folder, np.load(folder / VECTORS)) is not None
     assert [(hit.chunk.id, hit.score) for hit in Engine(settings, embedder).retrieve(question)] == before
     assert not [path.name for path in folder.iterdir() if path.name.startswith(".")], "no temporary file left"
+
+
+def test_equal_scores_at_the_cut_are_taken_in_row_order(tmp_path: Path) -> None:
+    """A sentence repeated in many chunks scores the same in each: which of them make the top is fixed."""
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((600, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    repeated = vectors[0].copy()
+    vectors[rng.choice(np.arange(1, 600), 150, replace=False)] = repeated  # the same sentence in 150 chunks
+    rows = sorted(int(r) for r in np.flatnonzero((vectors == repeated).all(axis=1)))
+    bound = _write(tmp_path, vectors)
+    for search_bound in (None, bound):
+        found = exact_search(vectors, str, repeated, 20, bound=search_bound)
+        assert [chunk for chunk, _ in found] == [str(row) for row in rows[:20]]
