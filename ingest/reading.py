@@ -14,7 +14,7 @@ Files (all in the keyword-index folder, rows in the order of its ids.json):
   sentence_chunks.npy (int32: the chunk row of each sentence) and sentence_numbers.npy (int32: its n);
 - chunk_sentences.npy (int64, one more than the chunks) and sentence_rows.npy (int32): chunk row c's
   sentences, in order, are the matrix rows sentence_rows[chunk_sentences[c]:chunk_sentences[c + 1]];
-- sentence_head.npy and sentence_basis.npz: the matrix's rows in short form, so a question scores only the
+- sentence_head.npy and sentence_basis.npy: the matrix's rows in short form, so a question scores only the
   rows that can reach its top (ingest/sentence_bound.py; a folder written before them is scanned whole
   until the next ingest adds them).
 """

@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["BASIS", "HEAD", "SentenceBound", "write_bound"]
 
 HEAD = "sentence_head.npy"
-BASIS = "sentence_basis.npz"
+BASIS = "sentence_basis.npy"
 # rows rotated this many at a time (memory: one block of the matrix, never all of it)
 _BLOCK = 20_000
 # rows of the matrix the basis is taken from (evenly spaced): enough for a 384x384 second moment
@@ -100,7 +100,7 @@ def write_bound(folder: Path, matrix: Path) -> None:
             handle.write(_short(block, basis, head, starts).tobytes())
 
     _replace(folder / HEAD, short_rows)
-    _replace(folder / BASIS, lambda handle: np.savez(handle, basis=basis, head=np.int64(head), starts=starts))
+    _replace(folder / BASIS, lambda handle: np.save(handle, basis, allow_pickle=False))
 
 
 def _replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -133,18 +133,12 @@ class SentenceBound:
             return None
         try:
             short = np.asarray(np.load(folder / HEAD, mmap_mode="r", allow_pickle=False))  # a plain array on the map
-            with np.load(folder / BASIS, allow_pickle=False) as saved:
-                basis, head, starts = saved["basis"], int(saved["head"]), saved["starts"]
-        except (OSError, ValueError, EOFError, KeyError):
+            basis = np.load(folder / BASIS, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
             return None
         rows, dim = vectors.shape
-        expected_head, expected_starts = _shape(dim)
-        if not (
-            basis.shape == (dim, dim)
-            and head == expected_head
-            and np.array_equal(starts, expected_starts)
-            and short.shape == (rows, head + len(starts))
-        ):
+        head, starts = _shape(dim)
+        if not (basis.shape == (dim, dim) and short.shape == (rows, head + len(starts))):
             return None
         # the first and last rows, made again: files of another matrix, or a head and a basis that do not
         # belong together, would give bounds that are not bounds
