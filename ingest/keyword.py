@@ -151,6 +151,8 @@ class KeywordIndex:
         try:
             words = bm25s.tokenization.convert_tokenized_to_string_list(tokens)[0]
             scores = np.asarray(self._bm25.get_scores(words))
+            if not len(scores) == self.size == len(self._node_ids):  # files of different corpora in one folder
+                raise ValueError(f"{len(scores)} scores for {self.size} counted and {len(self._node_ids)} listed chunks")
         except (ValueError, KeyError) as exc:  # anything else bm25s refuses is a broken index, not "no hits"
             raise CorpusQAError(
                 f"The keyword index could not be searched ({str(exc)[:120]}); run `corpusqa ingest` to rebuild it."

@@ -28,6 +28,7 @@ def test_ingest_watch_picks_up_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
     (folder / "pump.md").write_text("# Pump\n\nThe pump delivers nine litres a minute.\n", encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if not key.startswith("CORPUSQA_")}
     env.update(OFFLINE_ENV, CORPUSQA_INDEX_DIR=str(tmp_path / "index"), CORPUSQA_MODEL_CACHE_DIR=str(model_cache))
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints every thread's stack: where a stop that never came hangs
     log = tmp_path / "watch.log"
     command = [str(Path(sys.executable).parent / "corpusqa"), "ingest", "--watch", str(folder)]
     with log.open("wb") as out:
@@ -38,7 +39,13 @@ def test_ingest_watch_picks_up_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
         (folder / "valve.txt").write_text("The valve closes at four bar.\n", encoding="utf-8")
         _wait_for(log, "1 added, 0 updated, 1 unchanged", 30, after=seen)
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0, log.read_text()
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # once, in a fresh clone on a loaded machine (2026-12-05)
+            process.send_signal(signal.SIGABRT)
+            process.wait(timeout=30)
+            raise AssertionError(f"not stopped 30 s after Ctrl+C; its output and stacks:\n{log.read_text()}") from None
+        assert code == 0, log.read_text()
     finally:
         if process.poll() is None:
             process.kill()
