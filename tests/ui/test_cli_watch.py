@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from click.testing import CliRunner
 
@@ -22,6 +23,17 @@ def _wait_for(log: Path, text: str, seconds: float, after: int = 0) -> None:
         time.sleep(0.2)
 
 
+def _start(command: list[str], env: dict[str, str], out: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start `command` with Ctrl+C as a terminal delivers it. A suite started in the background of a script
+    (`make test &`) runs with SIGINT ignored, which children inherit, and Python then never turns SIGINT into
+    KeyboardInterrupt; a handled signal is reset to the default in the child instead."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ingest_watch_picks_up_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Path, model_cache: Path) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -32,7 +44,7 @@ def test_ingest_watch_picks_up_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
     log = tmp_path / "watch.log"
     command = [str(Path(sys.executable).parent / "corpusqa"), "ingest", "--watch", str(folder)]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = _start(command, env, out)
     try:
         _wait_for(log, "1 added", 120)
         seen = len(log.read_text())
@@ -41,7 +53,7 @@ def test_ingest_watch_picks_up_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
         process.send_signal(signal.SIGINT)
         try:
             code = process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # once, in a fresh clone on a loaded machine (2026-12-05)
+        except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGABRT)
             process.wait(timeout=30)
             raise AssertionError(f"not stopped 30 s after Ctrl+C; its output and stacks:\n{log.read_text()}") from None
