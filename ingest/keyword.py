@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from corpusqa.errors import CorpusQAError
+from ingest.reading import best_first
 from ingest.text import BM25_TOKEN_PATTERN, refused, stemmer, terms
 
 __all__ = ["KeywordIndex", "keyword_text"]
@@ -159,8 +160,5 @@ class KeywordIndex:
             ) from exc
         rows = np.flatnonzero(scores > 0)
         found = scores[rows]
-        if len(rows) > k:  # every row scoring at least the k-th best, ties at the cut included
-            keep = found >= np.partition(found, len(found) - k)[len(found) - k]
-            rows, found = rows[keep], found[keep]
-        order = np.lexsort((rows, -found))[:k]
+        order = best_first(found, k)  # `rows` ascend, so equal scores come in row order
         return [(self._node_ids[int(rows[i])], float(found[i])) for i in order]

@@ -38,7 +38,7 @@ from corpusqa.errors import CorpusQAError
 from corpusqa.types import Chunk, TableRows
 from ingest.sentence_bound import SentenceBound, write_bound
 
-__all__ = ["ChunkReader", "ChunkWriter", "GenerationFiles", "add_bound", "exact_search", "has_generation_files", "to_chunk", "write_sentence_matrix"]
+__all__ = ["ChunkReader", "ChunkWriter", "GenerationFiles", "add_bound", "best_first", "exact_search", "has_generation_files", "to_chunk", "write_sentence_matrix"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -107,12 +107,21 @@ def exact_search(
         take = min(take, len(scores))
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    # every row scoring at least the take-th best, then best first with equal scores in row order: which of
-    # several equal scores (a sentence repeated in several chunks) makes the cut is never left to the
-    # selection's implementation, which differs between CPUs (numpy sorts with AVX-512 where it can)
-    top = np.flatnonzero(scores >= np.partition(scores, len(scores) - take)[len(scores) - take])
-    top = top[np.lexsort((rows[top], -scores[top]))][:take]
+    top = best_first(scores, take)  # `rows` ascend, so equal scores come in row order
     return best_per_chunk(((chunk_of(int(rows[i])), float(scores[i])) for i in top if np.isfinite(scores[i])), limit)
+
+
+def best_first(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` best scores, best first, equal scores in position order, at the cut too.
+
+    Which of several equal scores (a sentence repeated in several chunks, chunks with the same word counts)
+    makes the cut is never left to numpy's selection, whose kernel, and so its choice, differs between CPUs
+    (AVX-512 where there is one)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.flatnonzero(scores >= np.partition(scores, len(scores) - k)[len(scores) - k])
+    return top[np.lexsort((top, -scores[top]))][:k]
 
 
 def sentence_depth(limit: int, total: int) -> int:
