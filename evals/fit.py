@@ -1,7 +1,8 @@
 """Fit the extractive answerer's ranker, confidence model and bands, leave-one-corpus-out.
 
-Run `python -m evals.fit [--reuse] [--method pooled|equal] [--out FILE]` (`--reuse`: the question
-features of the last run; `--method`: the shipped fit, or the equal-weight one measured in issue #22;
+Run `python -m evals.fit [--reuse] [--method wordings|pooled|equal] [--out FILE]` (`--reuse`: the
+question features of the last run; `--method`: the shipped fit, or one of the two measured in issue
+#22 and not shipped;
 `--only a,b --collect-only` computes some corpora's features without fitting; `--help` lists the
 options). For each eval corpus it builds an index (cached under `.corpusqa/fit/<corpus>`), asks every
 wording of every question through the engine's own feature code, then:
@@ -47,6 +48,7 @@ from evals.fit_models import (
     fit_models,
     question_weights,
     sentence_right,
+    wording_figures,
 )
 from evals.metrics import squad_f1
 from evals.questions import Question
@@ -90,7 +92,7 @@ def score_corpus(data: list[Asked], fitted: Fitted) -> dict[str, Any]:
     figure on the questions as written, and flip rate and worst-wording accuracy over all wordings."""
     every = list(zip(data, confidences(data, fitted)))  # each wording ranked and scored once
     written = [pair for pair in every if getattr(pair[0], "wording", 0) == 0]
-    return {**_score_written(written, fitted), **_score_wordings(every, fitted)}
+    return {**_score_written(written, fitted), **wording_figures(data, fitted)}
 
 
 def scored_rows(data: list[Asked], fitted: Fitted) -> list[Scored]:
@@ -126,21 +128,6 @@ def calibration(rows: list[Scored], bands: list[str]) -> dict[str, Any]:
             error += abs(gap) * weight / total
     out["ece"] = round(error, 4)
     return out
-
-
-def _score_wordings(scored: list[tuple[Asked, tuple[float, list[Candidate]]]], fitted: Fitted) -> dict[str, Any]:
-    """flip rate and worst-wording accuracy (as evals.grader defines them) of the answerable questions."""
-    groups: dict[str, list[bool]] = {}
-    for asked, (p, ranked) in scored:
-        if asked.item.answerable:
-            right = bool(ranked) and band_of(p, fitted.bands) != "abstain" and sentence_right(asked, ranked[0], shown=True)
-            groups.setdefault(asked.item.id, []).append(right)
-    reworded = [rights for rights in groups.values() if len(rights) > 1]
-    return {
-        "paraphrase_groups": len(reworded),
-        "flip_rate": round(sum(len(set(r)) > 1 for r in reworded) / len(reworded), 4) if reworded else float("nan"),
-        "worst_wording_accuracy": round(sum(all(r) for r in groups.values()) / len(groups), 4) if groups else float("nan"),
-    }
 
 
 def _score_written(scored: list[tuple[Asked, tuple[float, list[Candidate]]]], fitted: Fitted) -> dict[str, Any]:
@@ -190,6 +177,11 @@ def _score_written(scored: list[tuple[Asked, tuple[float, list[Candidate]]]], fi
 
 
 _PROTOCOL = {
+    "wordings": (
+        "leave-one-corpus-out; parameters fitted on the dev splits of all corpora: the ranker on the questions "
+        "as written, the confidence and bands on every wording; the weight for meaning chosen leave-one-corpus-out "
+        "inside the training corpora"
+    ),
     "pooled": "leave-one-corpus-out; shipped parameters fitted on the questions as written of the dev splits of all corpora",
     "equal": (
         "leave-one-corpus-out; corpora weighted equally, and each question equally within its corpus; "
@@ -197,6 +189,10 @@ _PROTOCOL = {
     ),
 }
 _RULE = {
+    "wordings": (
+        "as pooled; and the ranker's weight for meaning (added to the standardised similarity) is the one of "
+        "(0, 0.5, 1, 1.5, 2) with the highest worst-wording accuracy leave-one-corpus-out inside the training corpora"
+    ),
     "pooled": (
         f"confidence: the probability that the sentence shown is right (Platt map, fitted on predictions with each "
         f"dev corpus held out, of a model of answerable vs not); answer band: the lowest confidence at which the "
@@ -226,6 +222,8 @@ def _fitted_json(
         "ranker": fitted.ranker.to_json(),
         "confidence": fitted.confidence.to_json(),
         "bands": {"answer": fitted.bands.answer, "possibly": fitted.bands.possibly},
+        "meaning_weight": claims.pop("meaning_weight", 0.0),
+        "meaning_worst_wording": claims.pop("meaning_worst_wording", {}),
         "claims": claims,
         "calibration_loco_test": pooled,
         "figures": figures,
@@ -259,7 +257,8 @@ def load_features(names: list[str] | None, settings: Settings, reuse: bool) -> d
 @click.option("--only", metavar="A,B", help="Only these corpora (comma-separated names).")
 @click.option("--collect-only", is_flag=True, help="Compute and cache the question features; fit nothing.")
 @click.option("--method", type=click.Choice(METHODS), default="pooled", show_default=True,
-              help="pooled: the shipped fit; equal: corpora and questions weighted equally, learnt from every wording.")
+              help="pooled: the shipped fit; wordings: pooled with the confidence learnt from every wording and a weight "
+                   "for meaning; equal: corpora and questions weighted equally, learnt from every wording.")
 @click.pass_obj
 def cli(settings: Settings | None, reuse: bool, out: Path, only: str | None, collect_only: bool, method: str) -> int:
     """Fit, print per-corpus LOCO figures, and write the fitted file."""
@@ -267,19 +266,22 @@ def cli(settings: Settings | None, reuse: bool, out: Path, only: str | None, col
     data = load_features(only.split(",") if only else None, settings, reuse=reuse)
     if collect_only:
         return 0
-    # "pooled" learns from the dev questions as written, "equal" from every wording of them; the test
-    # questions and their rewordings are only scored (flip rate, worst-wording accuracy).
-    dev = {name: [a for a in asked if a.item.split == "dev" and (method == "equal" or a.wording == 0)] for name, asked in data.items()}
+    # "pooled" learns from the dev questions as written, "equal" and "wordings" from every wording of them
+    # ("wordings" ranks by the questions as written); the test questions and their rewordings are only
+    # scored (flip rate, worst-wording accuracy).
+    dev = {name: [a for a in asked if a.item.split == "dev" and (method != "pooled" or a.wording == 0)] for name, asked in data.items()}
     figures: dict[str, Any] = {}
     pooled: list[Scored] = []  # every test wording, scored by the fold that held its corpus out
     pooled_bands: list[str] = []
     for name, asked in data.items():
         train = [a for other, rows in dev.items() if other != name for a in rows]
-        fitted, _ = fit_models(train, method)
+        fitted, fold = fit_models(train, method)
         test = [a for a in asked if a.item.split == "test"]
         rows = scored_rows(test, fitted)
         bands = [band_of(row.confidence, fitted.bands) for row in rows]
         figures[name] = {"loco_test": score_corpus(test, fitted) | {"calibration": calibration(rows, bands)}, "loco_all": score_corpus(asked, fitted)}
+        if "meaning_weight" in fold:
+            figures[name]["meaning_weight"] = fold["meaning_weight"]
         pooled += rows
         pooled_bands += bands
         print(name, json.dumps(figures[name]["loco_test"]), file=sys.stderr)

@@ -4,7 +4,8 @@ Every corpus weighs the same in every fit, and within a corpus every question we
 many wordings it has: no corpus's question count sets the trade-off (issue #22).
 
 - The ranker: logistic regression on feature differences between the right and the wrong candidate
-  sentences of each question (pairwise, no intercept); a question's pairs share its weight.
+  sentences of each question (pairwise, no intercept); a question's pairs share its weight. The
+  "wordings" method adds a weight for meaning to it (`choose_meaning`).
 - The confidence: logistic regression on the chosen sentence's features, labelled with whether that
   sentence is right (the question is answerable, and the sentence holds an accepted answer inside the
   evidence passage). It is then calibrated (Platt: a logistic map of its log-odds) on predictions made
@@ -16,6 +17,7 @@ many wordings it has: no corpus's question count sets the trade-off (issue #22).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -46,6 +48,7 @@ __all__ = [
     "POSSIBLY_PRECISION",
     "Scored",
     "choose_bands",
+    "choose_meaning",
     "confidences",
     "fit_models",
     "linear_model",
@@ -53,6 +56,7 @@ __all__ = [
     "question_weights",
     "sentence_right",
     "standardised",
+    "wording_figures",
 ]
 
 #: The bands' rule (issue #22): the "answer" band starts at the lowest confidence at which the answers
@@ -67,8 +71,13 @@ FALSE_ABSTENTION = 0.10
 POSSIBLY_PRECISION = 0.40
 #: Regularisation of the confidence model (docs/evaluation.md: 0.2 to 2 measure alike).
 CONFIDENCE_C = 0.2
-#: The methods `fit_models` knows: "pooled" (shipped) and "equal" (measured, not shipped; docs/evaluation.md).
-METHODS = ("pooled", "equal")
+#: The methods `fit_models` knows: "pooled" (shipped), "wordings" and "equal" (measured, not shipped);
+#: docs/evaluation.md.
+METHODS = ("pooled", "wordings", "equal")
+#: The weights for meaning "wordings" chooses among: added to the ranker's standardised MiniLM similarity
+#: (`dense_z`), they move the sentence choice from the question's words towards its meaning, which a
+#: rewording keeps. Chosen leave-one-corpus-out inside the training corpora (`choose_meaning`).
+MEANING_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0)
 #: Regularisation of the pairwise ranker.
 RANKER_C = 0.05
 
@@ -263,29 +272,78 @@ def band_shares(scored: Sequence[Scored], bands: Bands) -> dict[str, Any]:
     return shares
 
 
-def _fit_pooled(train: Sequence[Asked]) -> Fitted:
-    """The "pooled" method (shipped since 2026-11-30): the ranker on every pair alike, the confidence
-    labelled answerable vs not with each corpus's answerable and unanswerable questions weighing the same,
-    and the bands by the older rule on the training questions themselves (`pooled_bands`)."""
+def _fit_pooled(train: Sequence[Asked], meaning: float = 0.0) -> Fitted:
+    """The "pooled" method (shipped since 2026-11-30), and with every wording and a `meaning` weight the
+    "wordings" method (measured 2026-12-05, not shipped): the ranker on every pair alike of the questions as written, plus
+    `meaning` times the standardised similarity; the confidence labelled answerable vs not, each corpus's
+    answerable and unanswerable questions weighing the same, and within them each question the same
+    however many wordings it has; the bands by the older rule on the training wordings (`pooled_bands`)."""
     questions = []
     for asked in train:
         labels = [sentence_right(asked, c) for c in asked.found]
-        if asked.item.answerable and any(labels) and not all(labels):
+        if asked.wording == 0 and asked.item.answerable and any(labels) and not all(labels):
             best = best_features(asked.found)
             questions.append(([ranker_row(c.features, best) for c in asked.found], labels, float(sum(labels) * (len(labels) - sum(labels)))))
-    ranker = _fit_pairwise(questions, RANKER_FEATURES)
+    ranker = _with_meaning(_fit_pairwise(questions, RANKER_FEATURES), meaning)
     placeholder = Fitted(ranker, ranker, Bands(1.0, 0.0))
     kept = [(asked, rank(asked.found, placeholder)) for asked in train if asked.found]
     labels = [asked.item.answerable for asked, _ in kept]
-    counts: dict[tuple[str, bool], int] = {}
+    wordings: dict[tuple[str, str], int] = {}
+    for asked, _ in kept:
+        wordings[asked.corpus, asked.item.id] = wordings.get((asked.corpus, asked.item.id), 0) + 1
+    classes: dict[tuple[str, bool], float] = {}
     for (asked, _), label in zip(kept, labels):
-        counts[asked.corpus, label] = counts.get((asked.corpus, label), 0) + 1
-    weights = [1.0 / counts[asked.corpus, label] for (asked, _), label in zip(kept, labels)]
+        classes[asked.corpus, label] = classes.get((asked.corpus, label), 0.0) + 1.0 / wordings[asked.corpus, asked.item.id]
+    weights = [1.0 / (wordings[a.corpus, a.item.id] * classes[a.corpus, label]) for (a, _), label in zip(kept, labels)]
     weights = [w * len(weights) / sum(weights) for w in weights]
     confidence = _fit_linear([confidence_row(a.analysis, r) for a, r in kept], labels, CONFIDENCE_FEATURES, CONFIDENCE_C, weights)
     fitted = Fitted(ranker, confidence, Bands(1.0, 0.0))
     rows = [(p, bool(r) and sentence_right(a, r[0]), a.item.answerable) for a, (p, r) in zip(train, confidences(train, fitted))]
     return Fitted(ranker, confidence, pooled_bands([(p, ok) for p, ok, _ in rows], [p for p, _, answerable in rows if answerable]))
+
+
+def _with_meaning(ranker: LinearModel, meaning: float) -> LinearModel:
+    """`ranker` with `meaning` times the standardised similarity (`dense_z`) added to its decision."""
+    if not meaning:
+        return ranker
+    at = ranker.features.index("dense_z")
+    coef = tuple(c + meaning * ranker.scale[at] if i == at else c for i, c in enumerate(ranker.coef))
+    return LinearModel(ranker.features, ranker.mean, ranker.scale, coef, ranker.intercept)
+
+
+def wording_figures(data: Sequence[Asked], fitted: Fitted) -> dict[str, Any]:
+    """Flip rate and worst-wording accuracy of `data`'s answerable questions under `fitted` (as
+    evals.grader defines them: a wording counts when it is answered, not abstained, with a right sentence)."""
+    groups: dict[tuple[str, str], list[bool]] = {}
+    for asked, (p, ranked) in zip(data, confidences(data, fitted)):
+        if asked.item.answerable:
+            right = bool(ranked) and band_of(p, fitted.bands) != "abstain" and sentence_right(asked, ranked[0], shown=True)
+            groups.setdefault((asked.corpus, asked.item.id), []).append(right)
+    reworded = [rights for rights in groups.values() if len(rights) > 1]
+    return {
+        "paraphrase_groups": len(reworded),
+        "flip_rate": round(sum(len(set(r)) > 1 for r in reworded) / len(reworded), 4) if reworded else float("nan"),
+        "worst_wording_accuracy": round(sum(all(r) for r in groups.values()) / len(groups), 4) if groups else float("nan"),
+    }
+
+
+def choose_meaning(train: Sequence[Asked]) -> tuple[float, dict[str, float]]:
+    """The weight of MEANING_WEIGHTS under which the "wordings" fit, leave-one-corpus-out inside `train`
+    (in-sample when it holds one corpus), reaches the highest worst-wording accuracy, corpora weighted
+    equally: every wording of a question answered right is the issue's first objective. Ties go to the
+    smaller weight. Returns it and each weight's mean (the abstentions need no calibration: the map is
+    monotone and carries the threshold)."""
+    corpora = sorted({a.corpus for a in train})
+    means: dict[str, float] = {}
+    for weight in MEANING_WEIGHTS:
+        accuracy = []
+        for name in corpora:
+            inside = [a for a in train if a.corpus == name]
+            fitted = _fit_pooled([a for a in train if a.corpus != name] or list(train), weight)
+            accuracy.append(wording_figures(inside, fitted)["worst_wording_accuracy"])
+        means[str(weight)] = round(float(np.mean(accuracy)), 4)
+    best = max(MEANING_WEIGHTS, key=lambda w: (means[str(w)], -w))
+    return best, means
 
 
 def pooled_bands(scored: list[tuple[float, bool]], answerable: list[float]) -> Bands:
@@ -321,17 +379,22 @@ def fit_models(train: Sequence[Asked], method: str = "pooled") -> tuple[Fitted, 
     held-out predictions are ANSWER_PRECISION right (`choose_bands`). "pooled" keeps its abstentions: its
     abstain threshold is carried through the same monotone map, so every question abstains as it did.
     "equal" chooses its abstain threshold on the calibrated held-out predictions too."""
-    fit = _fit_pooled if method == "pooled" else _fit_equal
+    extra: dict[str, Any] = {}
+    fit: Callable[[Sequence[Asked]], Fitted] = _fit_pooled if method == "pooled" else _fit_equal
+    if method == "wordings":
+        meaning, means = choose_meaning(train)
+        fit = partial(_fit_pooled, meaning=meaning)
+        extra = {"meaning_weight": meaning, "meaning_worst_wording": means}
     held = _held_out(train, fit)
     slope, intercept = _platt(held)
     scored = [row._replace(confidence=_sigmoid(slope * row.confidence + intercept)) for row in held]
     fitted = fit(train)
     bands, shares = choose_bands(scored)
-    if method == "pooled":
+    if method in ("pooled", "wordings"):
         # its abstain threshold, carried through the map, keeps every abstention as it was; the answer band
         # follows the held-out rule (the older in-sample rule put answers ~45% right in it)
         t = fitted.bands.possibly
         possibly = round(_sigmoid(slope * _logit(t) + intercept), 6) if 0.0 < t < 1.0 else t
         bands = Bands(answer=max(bands.answer, possibly), possibly=possibly)
         shares = band_shares(scored, bands)
-    return Fitted(fitted.ranker, _calibrated(fitted.confidence, slope, intercept), bands), shares
+    return Fitted(fitted.ranker, _calibrated(fitted.confidence, slope, intercept), bands), shares | extra

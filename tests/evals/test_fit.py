@@ -12,7 +12,7 @@ from corpusqa.settings import Settings
 from evals.fit import main, score_corpus
 from evals.fit_fusion import FUSION_PATH, Ranked, best_point, mrr, recall
 from evals.fit_fusion import main as fusion_main
-from evals.fit_models import Scored, choose_bands, fit_models, question_weights
+from evals.fit_models import MEANING_WEIGHTS, Scored, choose_bands, fit_models, question_weights
 from rag import Engine
 from rag.reader.fitted import load_fitted
 from rag.reader.ranking import RANKER_FEATURES
@@ -111,6 +111,25 @@ def test_fit_reports_each_corpus_from_a_model_fitted_without_it(fitted_two: tupl
         assert reported["auroc"] == expected["auroc"]
         assert reported["flip_rate"] == expected["flip_rate"] and reported["paraphrase_groups"] > 0
         assert reported["questions"] == len([a for a in data[held_out] if a.item.split == "test" and a.wording == 0])
+
+
+def test_wordings_method_adds_its_chosen_weight_for_meaning_to_the_ranker(fitted_two: tuple[Settings, Path]) -> None:
+    settings, _ = fitted_two
+    cache = settings.index_dir / "fit"
+    news = [a for a in pickle.loads((cache / "news.features.pickle").read_bytes()) if a.item.split == "dev"]
+    bash = [a for a in pickle.loads((cache / "bash-manual.features.pickle").read_bytes()) if a.item.split == "dev"]
+    train = news + bash
+    assert any(a.wording > 0 for a in train)
+    wordings, shares = fit_models(train, "wordings")
+    pooled, _ = fit_models([a for a in train if a.wording == 0], "pooled")
+    weight = shares["meaning_weight"]
+    assert weight in MEANING_WEIGHTS and set(shares["meaning_worst_wording"]) == {str(w) for w in MEANING_WEIGHTS}
+    # both rankers learn from the questions as written; "wordings" adds weight x the standardised similarity
+    at = RANKER_FEATURES.index("dense_z")
+    for i, (a, b) in enumerate(zip(wordings.ranker.coef, pooled.ranker.coef)):
+        assert a == pytest.approx(b + (weight * pooled.ranker.scale[at] if i == at else 0.0))
+    # the confidence learns from every wording, so it is not the pooled one
+    assert wordings.confidence.coef != pooled.confidence.coef
 
 
 def test_fitted_file_drives_the_engine(fitted_two: tuple[Settings, Path], embedder) -> None:  # type: ignore[no-untyped-def]
