@@ -7,7 +7,7 @@ import itertools
 import os
 from pathlib import Path
 
-__all__ = ["fresh_path", "read_only_copy", "writable"]
+__all__ = ["fresh_path", "read_only_copy", "reloaded_path", "writable"]
 
 _reopens = itertools.count(1)
 _SQLITE = "chroma.sqlite3"
@@ -55,3 +55,17 @@ def fresh_path(base: str) -> str:
     path = base + "/." if next(_reopens) % 2 else base
     SharedSystemClient._identifier_to_system.pop(path, None)
     return path
+
+
+def reloaded_path(base: str) -> str:
+    """`base`, its cached System dropped, so that the next client reads the folder from disk.
+
+    An ingest opens the store this way: a System this process opened earlier does not show what other
+    processes wrote since (chroma-core/chroma#3792), such as the versions a killed ingest left, which the
+    commit must see to remove. The System is dropped from the cache, not stopped, so a reader still holding
+    it goes on; later opens of `base` share the ingest's System and see what it wrote.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(base, None)
+    return base

@@ -161,6 +161,19 @@ def _write_generation(folder: Path, store: ChunkStore, shown: set[str]) -> Keywo
     return keyword
 
 
+def generation_current(settings: Settings, state: IndexState, manifest: Manifest) -> bool:
+    """Whether state.json and its keyword-index folder already show `manifest`, with sound files for questions."""
+    folder = settings.index_dir / state.bm25_dir
+    return (
+        bool(state.bm25_dir)
+        and state.bm25_dir.endswith(_fingerprint(manifest)[:16])
+        and bool(state.embedding_model)
+        and state.documents is not None
+        and (folder / "terms.json").is_file()
+        and _readable(folder)
+    )
+
+
 def _readable(folder: Path) -> bool:
     """Whether a generation's folder holds sound files for questions (an older index has none)."""
     try:
@@ -204,17 +217,9 @@ def sync_keyword_index(
     fingerprint = _fingerprint(manifest)
     state = read_state(settings.index_dir) or IndexState()
     remote = store.read_generation() if settings.chroma_host else None
-    folder = settings.index_dir / state.bm25_dir
-    bm25_current = bool(state.bm25_dir) and (folder / "terms.json").is_file() and _readable(folder)
-    local_ok = (
-        bm25_current
-        and state.bm25_dir.endswith(fingerprint[:16])
-        and bool(state.embedding_model)
-        and state.documents is not None
-    )
     remote_ok = remote is None or remote.get("fingerprint") == fingerprint
-    if local_ok and remote_ok:
-        add_bound(folder)  # a generation written before the bound files gets them, in place
+    if generation_current(settings, state, manifest) and remote_ok:
+        add_bound(settings.index_dir / state.bm25_dir)  # a generation written before the bound files gets them, in place
         return state
     generation = max(state.generation, int(remote.get("generation", 0)) if remote else 0)
     if ingesting or not remote_ok or remote is None:

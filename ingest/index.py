@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 import time
@@ -15,12 +16,12 @@ from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport, Skipped
 from ingest.embedder import Embedder
-from ingest.generation import commit, committed_manifest, sync_keyword_index
+from ingest.generation import commit, committed_manifest, generation_current, sync_keyword_index
 from ingest.loader import Scope, SourceFile, discover
 from ingest.onnx_model import EXPORT_VERSION
-from ingest.plan import IngestPlan, PlannedFile, label_sources, load_chunks, plan_ingest, timed
-from ingest.reading import has_generation_files
-from ingest.state import read_state, repair_state
+from ingest.plan import IngestPlan, LabelledScope, PlannedFile, label_sources, load_chunks, plan_ingest, timed
+from ingest.reading import add_bound, has_generation_files
+from ingest.state import clear_clean, is_clean, manifest_from_rows, mark_clean, read_state, repair_state
 from ingest.store import ChunkStore, open_store, writable
 from ingest.text import ANNOTATION_VERSION
 
@@ -111,7 +112,13 @@ def ingest_paths(
     try:
         if repair:
             repair_state(settings.index_dir)
-        store = open_store(settings, create=True)
+        elif (current := _already_current(settings, files, scopes, report, options, progress)) is not None:
+            current.seconds = time.perf_counter() - started
+            return current
+        clear_clean(settings.index_dir)  # before the first write: a run killed from here on leaves it unmarked
+        # Reopened from disk: a Chroma this process opened earlier would not show what other processes wrote
+        # since (chroma-core/chroma#3792), such as the versions of a killed ingest, which commit removes.
+        store = open_store(settings, create=True, reload=True)
         versions = store.versions()
         committed = committed_manifest(settings, store, versions)
         plan = plan_ingest(
@@ -123,10 +130,47 @@ def ingest_paths(
         unchanged = versions if not plan.files and not settings.chroma_host else None
         with timed(report, "commit"):
             commit(settings, store, plan, signature_of(settings), report, unchanged)
+        state = read_state(settings.index_dir)
+        if state is not None and not settings.chroma_host:
+            mark_clean(settings.index_dir, state.generation)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _already_current(
+    settings: Settings,
+    files: list[SourceFile],
+    scopes: list[LabelledScope],
+    report: IngestReport,
+    options: dict[str, bool],
+    progress: ProgressFn | None,
+) -> IngestReport | None:
+    """The report of a run with nothing to do, found without opening the store (importing Chroma is most
+    of a small index's no-change ingest); None when the store must be read.
+
+    Only for an embedded index marked clean at its current generation (the store then holds exactly what
+    state.json lists) whose keyword-index folder is sound, and when every file is as committed: the full
+    path would then write nothing, delete nothing and leave state.json as it is."""
+    if settings.chroma_host:
+        return None
+    state = read_state(settings.index_dir)
+    if state is None or state.documents is None or not is_clean(settings.index_dir, state.generation):
+        return None
+    if not (settings.chroma_dir / "chroma.sqlite3").is_file():  # the store itself was removed: rebuild it
+        return None
+    committed = manifest_from_rows(state.documents)
+    if not generation_current(settings, state, committed):
+        return None
+    trial = copy.deepcopy(report)
+    plan = plan_ingest(settings, signature_of(settings), None, committed, files, scopes, trial, **options, progress=progress)
+    if plan.files or trial.deleted or plan.touched != set(plan.kept):
+        return None
+    add_bound(settings.index_dir / state.bm25_dir)  # as the full path's commit does for an older generation
+    trial.documents = len(committed)
+    trial.chunks = sum(entry.chunks for entry in committed.values())
+    return trial
 
 
 def _real(path: Path) -> Path:

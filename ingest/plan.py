@@ -88,7 +88,7 @@ def _exists(path: Path) -> bool:
 def plan_ingest(
     settings: Settings,
     signature: str,
-    versions: dict[str, list[StoredDocument]],
+    versions: dict[str, list[StoredDocument]] | None,
     committed: Manifest,
     files: list[SourceFile],
     scopes: list[LabelledScope],
@@ -99,6 +99,9 @@ def plan_ingest(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestPlan:
     """Read and hash every file and decide its fate; new and changed files are chunked later (`load_chunks`).
+
+    `versions`: what the store holds; None when the index is known clean (ingest/state.py `is_clean`), so
+    that the committed manifest stands for it.
 
     `progress("OCR pages", done, total)` is called as OCR reads each page (total grows file by file).
     """
@@ -144,7 +147,7 @@ def plan_ingest(
             continue
         action = "added" if old is None else "updated"
         reuse = next(
-            (v for v in versions.get(item.source, []) if v.complete and v.hash == digest and v.signature == signature),
+            (v for v in (versions or {}).get(item.source, []) if v.complete and v.hash == digest and v.signature == signature),
             None,
         )
         plan.files.append(PlannedFile(item, digest, action, reuse, reuse.chunks if reuse else 0, old))
@@ -155,7 +158,7 @@ def plan_ingest(
             plan.touched.add(source)
     report.deleted.sort()
     # versions an interrupted run left of files that are gone: never shown, removed at commit
-    for source, stored in versions.items():
+    for source, stored in (versions or {}).items():
         gone = delete and source not in seen and source not in committed
         if gone and any(_in_scope(source, v.root, scopes) for v in stored):
             plan.touched.add(source)
@@ -252,10 +255,13 @@ def _unreadable(
         report.deleted.append(source)
 
 
-def _is_stored(versions: dict[str, list[StoredDocument]], old: ManifestEntry, digest: str, signature: str) -> bool:
-    """The committed version is this content, under these settings, with every chunk present."""
+def _is_stored(versions: dict[str, list[StoredDocument]] | None, old: ManifestEntry, digest: str, signature: str) -> bool:
+    """The committed version is this content, under these settings, with every chunk present (in a clean
+    index, `versions` None, every committed version is)."""
     if old.hash != digest or old.signature != signature:
         return False
+    if versions is None:
+        return True
     return any(v.complete and v.hash == digest and v.signature == signature for v in versions.get(old.source, []))
 
 

@@ -13,11 +13,15 @@ from typing import Any
 from corpusqa.errors import DamagedIndexError
 
 __all__ = [
-    "IndexState", "Manifest", "ManifestEntry", "manifest_from_rows", "manifest_rows", "read_state", "remove_path", "repair_state",
-    "write_state",
+    "IndexState", "Manifest", "ManifestEntry", "clear_clean", "is_clean", "manifest_from_rows", "manifest_rows", "mark_clean",
+    "read_state", "remove_path", "repair_state", "write_state",
 ]
 
 STATE_FILE = "state.json"
+#: Written when an ingest has committed and removed every version its generation does not show; removed
+#: before the next ingest writes to the store. While it names the current generation, the store holds
+#: exactly what state.json lists, so an ingest that finds nothing to change need not open the store.
+CLEAN_FILE = "clean.json"
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,38 @@ def write_state(index_dir: Path, state: IndexState) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, index_dir / STATE_FILE)
+
+
+def mark_clean(index_dir: Path, generation: int) -> None:
+    """Record that the store holds exactly generation `generation`'s documents (atomic, fsynced)."""
+    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".clean-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"generation": generation}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / CLEAN_FILE)
+
+
+def clear_clean(index_dir: Path) -> None:
+    """Withdraw the clean mark before an ingest writes to the store (made durable before it returns)."""
+    path = index_dir / CLEAN_FILE
+    if not path.exists():
+        return
+    path.unlink()
+    folder = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def is_clean(index_dir: Path, generation: int) -> bool:
+    """Whether the clean mark names `generation` (any unreadable mark counts as not clean)."""
+    try:
+        data = json.loads((index_dir / CLEAN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("generation") == generation and generation > 0
 
 
 def state_mtime(index_dir: Path) -> float:

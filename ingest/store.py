@@ -21,7 +21,7 @@ from corpusqa.errors import CorpusQAError
 from corpusqa.offline import enforce_offline
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk
-from ingest.chroma_paths import fresh_path, read_only_copy, writable
+from ingest.chroma_paths import fresh_path, read_only_copy, reloaded_path, writable
 from ingest.reading import to_chunk
 from ingest.sentence_matrix import SentenceMatrix
 from ingest.vector_files import VectorFiles
@@ -60,12 +60,13 @@ class StoredDocument:
     ids: tuple[str, ...] = ()
 
 
-def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkStore:
+def open_store(settings: Settings, create: bool, fresh: bool = False, reload: bool = False) -> ChunkStore:
     """The store for these settings: an embedded Chroma in index_dir, or a Chroma server.
 
     With `fresh`, an embedded store is reopened from disk: chromadb caches one System per path and
     a process never sees another process's later writes through it (chroma-core/chroma#3792), so a
-    reader reopens after a re-ingest done elsewhere.
+    reader reopens after a re-ingest done elsewhere (under another spelling of the path). With `reload`,
+    as an ingest opens it, the path's own cached System is replaced (`reloaded_path`).
     """
     enforce_offline()
     import chromadb
@@ -90,7 +91,8 @@ def open_store(settings: Settings, create: bool, fresh: bool = False) -> ChunkSt
             if not create and not writable(settings.chroma_dir):
                 path = read_only_copy(settings.chroma_dir)
             else:
-                path = fresh_path(str(settings.chroma_dir)) if fresh else str(settings.chroma_dir)
+                base = str(settings.chroma_dir)
+                path = fresh_path(base) if fresh else reloaded_path(base) if reload else base
             client = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except CorpusQAError:
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -510,3 +511,59 @@ def test_ingest_never_reads_its_own_index_folder(tmp_path: Path, embedder: Embed
             "it is inside the index directory, which ingest never reads; name a folder outside it"
         ]
     assert {chunk.source for chunk in _chunks(settings)} <= {"owls.md"}
+
+
+_INGEST_AND_SAY_IF_CHROMA = """
+import json, sys
+from pathlib import Path
+from corpusqa.settings import load_settings
+from ingest.index import ingest_paths
+settings = load_settings(index_dir=Path(sys.argv[1]), chunk_tokens=160, corpus_dir=Path(sys.argv[2]))
+report = ingest_paths(settings, [Path(sys.argv[2])], None)
+print(json.dumps({**report.to_json(), "unchanged": report.unchanged, "chromadb": "chromadb" in sys.modules}))
+"""
+
+
+def test_ingest_with_nothing_to_change_answers_from_the_clean_mark_without_opening_chroma(
+    tmp_path: Path, embedder: Embedder, notes: Callable[..., list[Path]], model_cache: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    written = notes(corpus, 3)
+    settings = _settings(tmp_path / "index", model_cache_dir=model_cache)
+    first = Engine(settings, embedder).ingest([corpus])
+
+    def ingest_elsewhere() -> dict[str, object]:
+        # a process of its own, so that "was chromadb imported" means this ingest, and no embedder: a
+        # run that needed one would fail
+        done = subprocess.run(
+            [sys.executable, "-c", _INGEST_AND_SAY_IF_CHROMA, str(settings.index_dir), str(corpus)],
+            capture_output=True, text=True, check=True, env={**os.environ, "CORPUSQA_MODEL_CACHE_DIR": str(model_cache)},
+        )
+        result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    quick = ingest_elsewhere()
+    assert quick["chromadb"] is False
+    assert (quick["unchanged"], quick["added"], quick["deleted"]) == (sorted(first.added), 0, 0)
+    assert (quick["documents"], quick["chunks"]) == (first.documents, first.chunks)
+
+    (settings.index_dir / "clean.json").unlink()  # no mark (an older index, or a run killed after clearing it)
+    full = ingest_elsewhere()
+    assert full["chromadb"] is True and (full["documents"], full["chunks"]) == (first.documents, first.chunks)
+    assert ingest_elsewhere()["chromadb"] is False  # the full run marked the index clean again
+
+    written[0].write_text("The lighthouse keeper counts nine ships at dawn.\n", encoding="utf-8")
+    changed = Engine(settings, embedder).ingest([corpus])  # a change is never decided from the mark alone
+    assert len(changed.updated) == 1 and changed.embedded_chunks > 0
+    written[1].unlink()
+    removed = ingest_elsewhere()
+    assert removed["chromadb"] is True and removed["deleted"] == 1
+
+    shutil.rmtree(settings.chroma_dir)  # the store removed by hand, state.json and the mark left behind
+    rebuilt = Engine(settings, embedder).ingest([corpus])
+    assert rebuilt.embedded_chunks > 0 and rebuilt.documents == len(written) - 1
+    assert {chunk.source for chunk in _chunks(settings)} == {path.name for path in written[2:]} | {written[0].name}

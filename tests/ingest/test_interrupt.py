@@ -17,7 +17,7 @@ import pytest
 from corpusqa.errors import IndexBusyError
 from corpusqa.settings import Settings, load_settings
 from ingest.embedder import Embedder
-from ingest.state import read_state
+from ingest.state import is_clean, read_state
 from ingest.store import open_store
 from rag import Engine
 
@@ -182,3 +182,35 @@ def test_ingest_killed_just_after_new_chunks_reach_chroma_answers_from_one_gener
     assert _snapshot(killed) == _snapshot(fresh)
     for animal in ANIMALS[:CHANGED]:
         assert "acorns" in Engine(killed, embedder).ask(f"What does the {animal} eat?").answer
+
+
+def test_a_change_killed_then_undone_is_cleaned_up_by_the_rerun_that_finds_nothing_to_change(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # A finished ingest marks the index clean, so that the next ingest with nothing to change need not open
+    # Chroma; a killed run must withdraw that mark before it writes, or its partial versions would stay.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    old = {f"{animal}.md": _animal(animal, "plums", 1) for animal in ANIMALS}
+    for name, text in old.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    killed = load_settings(index_dir=tmp_path / "killed")
+    fresh = load_settings(index_dir=tmp_path / "fresh")
+    Engine(killed, embedder).ingest([corpus])
+    state = read_state(killed.index_dir)
+    assert state is not None and is_clean(killed.index_dir, state.generation)
+    before = Engine(killed, embedder).status()
+    for animal in ANIMALS[:CHANGED]:
+        (corpus / f"{animal}.md").write_text(_animal(animal, "acorns", 14), encoding="utf-8")
+    _kill_after(_start_ingest(corpus, killed), killed.index_dir, before.chunks + 1)
+    assert not is_clean(killed.index_dir, state.generation)
+    for name, text in old.items():  # the change undone: every file is as the committed generation shows it
+        (corpus / name).write_text(text, encoding="utf-8")
+
+    rerun = Engine(killed, embedder).ingest([corpus])
+    reference = Engine(fresh, embedder).ingest([corpus])
+    assert len(rerun.unchanged) == len(ANIMALS) and rerun.added == rerun.updated == rerun.deleted == []
+    assert _snapshot(killed) == _snapshot(fresh)  # the killed run's new versions are gone from the store
+    assert (rerun.documents, rerun.chunks) == (reference.documents, reference.chunks) == (len(ANIMALS), before.chunks)
+    state = read_state(killed.index_dir)
+    assert state is not None and is_clean(killed.index_dir, state.generation)
