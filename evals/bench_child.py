@@ -129,7 +129,6 @@ def disk_mib(path: Path) -> float:
 
 def _ingest(payload: dict[str, Any]) -> dict[str, Any]:
     from corpusqa.settings import load_settings
-    from ingest.store import open_store
     from rag.engine import Engine
 
     settings = load_settings(index_dir=Path(payload["index_dir"]), **payload["settings"])
@@ -152,18 +151,33 @@ def _ingest(payload: dict[str, Any]) -> dict[str, Any]:
     cpu = time.process_time()
     report = engine.ingest([Path(path) for path in payload["paths"]])
     ingest_s = time.perf_counter() - mark
-    store = open_store(settings, create=False)
     return {
         "ingest_s": ingest_s,
         "ingest_cpu_s": time.process_time() - cpu,
         "model_load_s": load_s,
         "documents": report.documents,
         "chunks": report.chunks,
-        "sentences": store.sentence_count(),
+        "sentences": _sentences(settings),
         "embedded_chunks": report.embedded_chunks,
         "skipped": len(report.skipped),
         "stages": {stage: round(seconds, 3) for stage, seconds in report.stages.items()},
     }
+
+
+def _sentences(settings: Settings) -> int:
+    """Sentences in the index, from the generation's matrix when it has one: opening Chroma to count them
+    would cost a no-change ingest, which does not open it, most of its time."""
+    import numpy as np
+
+    from ingest.reading import VECTORS
+    from ingest.state import read_state
+    from ingest.store import open_store
+
+    state = read_state(settings.index_dir)
+    matrix = settings.index_dir / state.bm25_dir / VECTORS if state is not None and state.bm25_dir else None
+    if not settings.chroma_host and matrix is not None and matrix.is_file():
+        return int(np.load(matrix, mmap_mode="r").shape[0])
+    return open_store(settings, create=False).sentence_count()
 
 
 def _main(argv: list[str]) -> int:

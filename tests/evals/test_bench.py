@@ -138,6 +138,7 @@ def test_bench_no_change_reingest_embeds_nothing_and_loads_no_model(bench_run: t
     _positive(ours.reingest, embedded=False)
     assert ours.reingest.embedded_chunks == 0
     assert ours.reingest.chunks == ours.ingest.chunks
+    assert ours.reingest.sentences == ours.ingest.sentences
     # Peak memory is per process (VmHWM), so a re-ingest that never loads torch shows far less.
     assert ours.reingest.peak_rss_mib < ours.ingest.peak_rss_mib
 
