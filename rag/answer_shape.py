@@ -19,7 +19,8 @@ def extractive_answer(question: str, result: ExtractiveResult, retrieved: list[S
     scored = retrieved[result.best.chunk_index]
     cited = citation(1, scored, result.best.answer_text)
     sentence = " ".join(result.best.answer_text.split())  # a wrapped line's break is not part of the answer
-    text = f"{result.short_answer} — {quoted(sentence)} [1]" if result.short_answer else f"{sentence} [1]"
+    short = " ".join(result.short_answer.split()) if result.short_answer else None
+    text = f"{short} — {quoted(sentence)} [1]" if short else f"{sentence} [1]"
     if result.band == "possibly":
         text = f"Possibly: {text}"
     return Answer(
@@ -31,7 +32,7 @@ def extractive_answer(question: str, result: ExtractiveResult, retrieved: list[S
         [cited],
         retrieved=retrieved,
         confidence=result.confidence,
-        short_answer=result.short_answer,
+        short_answer=short,
         band=result.band,
     )
 

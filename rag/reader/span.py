@@ -31,6 +31,7 @@ __all__ = [
     "FITTED_SPANS_PATH",
     "SpanCandidate",
     "SpanModel",
+    "balanced",
     "best_span",
     "given_span",
     "load_span_model",
@@ -152,6 +153,20 @@ def _token_ranges(doc: Any, spans: list[Span]) -> list[tuple[int, int, str]]:
     return [(first, last, label) for (first, last), label in out.items()]
 
 
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def balanced(text: str) -> bool:
+    """Whether every bracket of `text` is opened and closed inside it, in order (a rule of punctuation)."""
+    open_: list[str] = []
+    for char in text:
+        if char in "([{":
+            open_.append(char)
+        elif char in _PAIRS and (not open_ or open_.pop() != _PAIRS[char]):
+            return False
+    return not open_
+
+
 def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis, doc: Any | None = None) -> list[SpanCandidate]:
     """Every candidate span of `sentence` with its features (`spans`: the sentence's stored entities)."""
     doc = doc if doc is not None else parse_sentence(sentence)
@@ -179,6 +194,8 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
         inside = [s in question_terms for s in span_terms]
         if not span_terms or all(inside) or (first == 0 and last >= n - 2):
             continue  # no content word, only the question's own words, or the whole sentence: no shorter answer
+        if not balanced(piece.text):
+            continue  # "Arrays], page 100 )": a bracket closed or opened across its edge is not a phrase
         outside = [a for a in anchors if a < first or a > last]
         gap = min((first - a if a < first else a - last for a in outside), default=FAR)
         part_label = label or next((entity_tokens[i] for i in range(first, last + 1) if i in entity_tokens), "")

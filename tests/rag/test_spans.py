@@ -15,6 +15,7 @@ from rag.reader.question import _NOUN_TYPES, analyse_question
 from rag.reader.span import (
     FITTED_SPANS_PATH,
     SpanModel,
+    balanced,
     best_span,
     load_span_model,
     short_span,
@@ -50,6 +51,15 @@ def test_span_candidates_leave_out_the_question_and_the_whole_sentence() -> None
     assert all(set(c.features) <= set(span_feature_names()) for c in found)
     entity = next(c for c in found if c.text == "1998")
     assert entity.features["is_ent"] == 1.0 and entity.features["kind=date"] == 1.0
+
+
+def test_no_span_candidate_opens_or_closes_a_bracket_across_its_edge() -> None:
+    sentence = "The release (version 4.2, from 2019) added a faster parser [see Parsers], page 12 of the guide."
+    found = span_candidates(sentence, annotate([sentence])[0], analyse_question("Which release added a faster parser?"))
+    texts = {c.text for c in found}
+    assert texts and all(balanced(text) for text in texts)
+    assert any("(" in text for text in texts)  # a whole bracketed phrase stays a candidate
+    assert balanced("f(n) in [a, b]") and not balanced("Parsers], page 12") and not balanced("version 4.2 (from") and not balanced(")(")
 
 
 def _model(threshold: float) -> SpanModel:
@@ -113,3 +123,18 @@ def test_parse_sentence_parses_without_touching_the_shared_pipeline() -> None:
     doc = parse_sentence("The museum opened in June 1931.")
     assert [t.dep_ for t in doc][:3] == ["det", "nsubj", "ROOT"]
     assert "ner" in nlp().pipe_names and [e.text for e in nlp()("Anna moved to Paris.").ents] == ["Anna", "Paris"]
+
+
+def test_a_short_answer_wrapped_across_lines_is_shown_on_one() -> None:
+    from corpusqa.types import Chunk, ScoredChunk
+    from rag.answer_shape import extractive_answer
+    from rag.extractive import ExtractiveResult
+    from rag.reader.sentences import Candidate
+
+    text = "The variable sets a maximum\nfunction nesting level for the shell."
+    chunk = Chunk("c1", text, "manual.txt", "Manual", "article", 1, 2, 0, len(text), "h", sentences=((0, len(text)),))
+    best = Candidate(0, 0, text, ())
+    result = ExtractiveResult(best, "a maximum\nfunction nesting level", 0.5, "possibly", [best])
+    answer = extractive_answer("What does the variable set?", result, [ScoredChunk(chunk, 1.0)])
+    assert answer.short_answer == "a maximum function nesting level"
+    assert answer.answer.startswith("Possibly: a maximum function nesting level — “The variable sets a maximum function")
