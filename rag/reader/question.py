@@ -8,6 +8,7 @@ nouns; the answer types map to spaCy's (OntoNotes) entity labels, which ingest s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ingest.text import entity_spans, nlp, stem, words
 from rag.reader.syntax import Role, dep_group, question_roles
@@ -91,10 +92,24 @@ class QuestionAnalysis:
         return TYPE_LABELS.get(self.answer_type or "", frozenset())
 
 
+def _asking_from(tokens: list[Any]) -> int:
+    """Where the question word is looked for: after a fronted clause that opens with "when" or "where"
+    and ends at a comma before another question word ("When the museum opens, which door do visitors use?" asks
+    "which", not "when"); else from the start."""
+    if tokens and tokens[0].lower_ in ("when", "where"):
+        for i in range(2, len(tokens)):
+            if tokens[i - 1].text == "," and tokens[i].lower_ in _WH_WORDS:
+                return i
+    return 0
+
+
 def _wh_type(doc: object) -> tuple[str | None, str]:
-    """(answer type, focus stem) from the first wh-word of a parsed question."""
+    """(answer type, focus stem) from the question word of a parsed question."""
     tokens = list(doc)  # type: ignore[call-overload]
+    start = _asking_from(tokens)
     for i, token in enumerate(tokens):
+        if i < start:
+            continue
         lower = token.lower_
         if lower == "how" and i + 1 < len(tokens):
             following = tokens[i + 1].lower_
@@ -121,6 +136,8 @@ def _wh_type(doc: object) -> tuple[str | None, str]:
             noun = token.head if token.dep_ == "det" else None
             if noun is None and i + 1 < len(tokens) and tokens[i + 1].pos_ in ("NOUN", "PROPN"):
                 noun = tokens[i + 1]
+                while noun.dep_ == "compound" and noun.head.i > noun.i:  # "what ferry ticket price": the head noun
+                    noun = noun.head
             if noun is None:
                 # "What is the name of ...", "What year ...": the first noun after the copula
                 for later in tokens[i + 1 : i + 5]:
@@ -139,11 +156,12 @@ def _wh_type(doc: object) -> tuple[str | None, str]:
 
 
 def _wh_phrase(doc: object) -> tuple[str, str, str]:
-    """(class of the first question word, role of its phrase, governing preposition) of a parsed question."""
+    """(class of the question word, role of its phrase, governing preposition) of a parsed question."""
     tokens = list(doc)  # type: ignore[call-overload]
+    start = _asking_from(tokens)
     for i, token in enumerate(tokens):
         lower = token.lower_
-        if lower not in _WH_WORDS:
+        if i < start or lower not in _WH_WORDS:
             continue
         if lower == "how":
             following = tokens[i + 1].lower_ if i + 1 < len(tokens) else ""

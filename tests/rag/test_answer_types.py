@@ -28,10 +28,22 @@ from rag.reader.span import short_span
         ("What is the name of the river?", "named"),
         ("Why did the committee resign?", None),
         ("What did the mayor say about the plan?", None),
+        # the question word of the main clause, not of a fronted "when"/"where" clause before a comma
+        ("When the museum opens, which city hosts the fair?", "place"),
+        ("When the talks ended, who signed the decree?", "agent"),
+        ("Where the river bends, what year was the bridge built?", "date"),
+        ("When the votes were counted, how many seats did the party win?", "number"),
+        # "what X Y": the head noun, past a name used as a modifier
+        ("What Python version is required by the library?", "number"),
     ],
 )
 def test_analyse_question_answer_type(question: str, kind: str | None) -> None:
     assert analyse_question(question).answer_type == kind
+
+
+def test_a_fronted_clause_does_not_set_the_question_word() -> None:
+    assert analyse_question("When the museum opens, which door do visitors use?").wh == "which"
+    assert analyse_question("When does the museum open, and which door do visitors use?").wh == "when"
 
 
 def test_analyse_question_constraints_and_negation() -> None:
