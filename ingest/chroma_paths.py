@@ -11,6 +11,7 @@ __all__ = ["fresh_path", "read_only_copy", "reloaded_path", "writable"]
 
 _reopens = itertools.count(1)
 _SQLITE = "chroma.sqlite3"
+_VIEW_PREFIX = "corpusqa-readonly-"
 
 
 def writable(folder: Path) -> bool:
@@ -34,13 +35,33 @@ def read_only_copy(folder: Path) -> str:
     import shutil
     import tempfile
 
-    view = Path(tempfile.mkdtemp(prefix="corpusqa-readonly-"))
+    _remove_orphaned_views(Path(tempfile.gettempdir()))
+    view = Path(tempfile.mkdtemp(prefix=f"{_VIEW_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, view, ignore_errors=True)
     shutil.copyfile(folder / _SQLITE, view / _SQLITE)  # copyfile, not copy2: the copy must not keep 0444
     for item in folder.iterdir():
         if item.is_dir():
             (view / item.name).symlink_to(item.resolve(), target_is_directory=True)
     return str(view)
+
+
+def _remove_orphaned_views(folder: Path) -> None:
+    """Remove the views that processes which have ended left behind: atexit does not run when a process is
+    killed, and each view holds a copy of the index's SQLite file (hundreds of MB for a large index, often
+    in a RAM-backed /tmp). A view is named by its process's id; one whose process still runs, or cannot be
+    checked (another user's), is kept."""
+    import shutil
+
+    for view in folder.glob(f"{_VIEW_PREFIX}*-*"):
+        pid = view.name[len(_VIEW_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(view, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def fresh_path(base: str) -> str:
