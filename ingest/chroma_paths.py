@@ -7,11 +7,16 @@ import itertools
 import os
 from pathlib import Path
 
-__all__ = ["fresh_path", "read_only_copy", "reloaded_path", "writable"]
+__all__ = ["fresh_path", "has_database", "read_only_copy", "reloaded_path", "writable"]
 
 _reopens = itertools.count(1)
 _SQLITE = "chroma.sqlite3"
 _VIEW_PREFIX = "corpusqa-readonly-"
+
+
+def has_database(folder: Path) -> bool:
+    """Whether `folder` holds Chroma's database file (an embedded store was created there and not removed)."""
+    return (folder / _SQLITE).is_file()
 
 
 def writable(folder: Path) -> bool:

@@ -15,6 +15,7 @@ from filelock import FileLock, Timeout
 from corpusqa.errors import EmptyCorpusError, IndexBusyError, IndexNotFoundError, ReadOnlyIndexError
 from corpusqa.settings import Settings
 from corpusqa.types import Chunk, DocumentStatus, IndexStatus, IngestReport, Skipped
+from ingest.chroma_paths import has_database
 from ingest.embedder import Embedder
 from ingest.generation import commit, committed_manifest, generation_current, sync_keyword_index
 from ingest.loader import Scope, SourceFile, discover
@@ -158,7 +159,7 @@ def _already_current(
     state = read_state(settings.index_dir)
     if state is None or state.documents is None or not is_clean(settings.index_dir, state.generation):
         return None
-    if not (settings.chroma_dir / "chroma.sqlite3").is_file():  # the store itself was removed: rebuild it
+    if not has_database(settings.chroma_dir):  # the store itself was removed: rebuild it
         return None
     committed = manifest_from_rows(state.documents)
     if not generation_current(settings, state, committed):

@@ -114,22 +114,22 @@ def write_state(index_dir: Path, state: IndexState) -> None:
     """Replace state.json atomically (write a temp file, fsync, rename)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     state.writer_pid = os.getpid()
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".state-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(state), handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, index_dir / STATE_FILE)
+    _replace_json(index_dir / STATE_FILE, asdict(state), indent=2)
 
 
 def mark_clean(index_dir: Path, generation: int) -> None:
     """Record that the store holds exactly generation `generation`'s documents (atomic, fsynced)."""
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".clean-", suffix=".json")
+    _replace_json(index_dir / CLEAN_FILE, {"generation": generation})
+
+
+def _replace_json(path: Path, data: dict[str, Any], indent: int | None = None) -> None:
+    """Replace `path` with `data` as JSON atomically: a temporary file beside it, fsynced, then renamed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"generation": generation}, handle)
+        json.dump(data, handle, indent=indent)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, index_dir / CLEAN_FILE)
+    os.replace(tmp, path)
 
 
 def clear_clean(index_dir: Path) -> None:

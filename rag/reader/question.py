@@ -103,6 +103,13 @@ def _asking_from(tokens: list[Any]) -> int:
     return 0
 
 
+def _head_noun(token: Any) -> Any:
+    """The noun a compound modifier belongs to ("ticket" in "ticket price" gives "price"); other tokens as they are."""
+    while token.dep_ == "compound" and token.head.i > token.i:
+        token = token.head
+    return token
+
+
 def _wh_type(doc: object) -> tuple[str | None, str]:
     """(answer type, focus stem) from the question word of a parsed question."""
     tokens = list(doc)  # type: ignore[call-overload]
@@ -118,9 +125,7 @@ def _wh_type(doc: object) -> tuple[str | None, str]:
                 continue
             focus = ""
             if following in ("many", "much") and i + 2 < len(tokens) and tokens[i + 2].pos_ in ("NOUN", "PROPN"):
-                head = tokens[i + 2]
-                while head.dep_ == "compound" and head.head.i > head.i:
-                    head = head.head
+                head = _head_noun(tokens[i + 2])
                 focus = stem(head.lower_)
                 if following == "much" and _NOUN_TYPES.get(head.lower_) == "money":
                     kind = "money"
@@ -135,9 +140,7 @@ def _wh_type(doc: object) -> tuple[str | None, str]:
         if lower in ("what", "which"):
             noun = token.head if token.dep_ == "det" else None
             if noun is None and i + 1 < len(tokens) and tokens[i + 1].pos_ in ("NOUN", "PROPN"):
-                noun = tokens[i + 1]
-                while noun.dep_ == "compound" and noun.head.i > noun.i:  # "what ferry ticket price": the head noun
-                    noun = noun.head
+                noun = _head_noun(tokens[i + 1])  # "what ferry ticket price": the head noun
             if noun is None:
                 # "What is the name of ...", "What year ...": the first noun after the copula
                 for later in tokens[i + 1 : i + 5]:
