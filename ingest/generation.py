@@ -87,12 +87,16 @@ def commit(
     # Only now, with the new generation committed, delete what it no longer shows: older and partial
     # versions of the sources this run walked (and sentences a killed run wrote for chunks it never did).
     written = {item.file.source for item in plan.files}
+    held = {source: {chunk_id for v in stored for chunk_id in v.ids} for source, stored in versions.items()}
     for source in sorted(plan.touched):
         entry = manifest.get(source)
         stored = versions.get(source, [])
         keep = {chunk_id for v in stored if entry is not None and _shows(v, entry) for chunk_id in v.ids}
         if source in written or any(set(v.ids) - keep for v in stored):
             store.delete_document(source, keep=keep)
+        held[source] = keep
+    if store.vectors is not None:  # files of versions whose chunks never reached Chroma (a killed run's)
+        store.vectors.sweep(held)
     if settings.chroma_host:
         manifest = _settle(settings, store)
     report.documents = len(manifest)

@@ -10,7 +10,8 @@ each). A Chroma server keeps writing sentences to its collection: several machin
 One file per document version (source, content hash, signature): `<source digest>-<version digest>.npz`
 holding `chunk_ids` (one per chunk, in write order), `counts` (its sentences) and `vectors` (float32, the
 chunks' sentences in order). A file is written whole under a temporary name and renamed, before the
-version's chunks reach Chroma, so a chunk a reader can see always has its sentence vectors.
+version's chunks reach Chroma, so a chunk a reader can see always has its sentence vectors; the file of a
+version whose chunks never arrived (a killed run) is removed by the next commit (`sweep`).
 """
 
 from __future__ import annotations
@@ -127,6 +128,28 @@ class VectorFiles:
             chunk_ids = _chunk_ids_or_none(path)
             if not chunk_ids or not chunk_ids <= keep:  # a damaged file serves nothing: it goes
                 path.unlink(missing_ok=True)
+
+    def sweep(self, held: dict[str, set[str]]) -> int:
+        """Remove the files none of whose chunks the store holds (`held`: each source's chunk ids in Chroma);
+        returns how many went.
+
+        A file is written before its version's chunks reach Chroma, so an ingest killed in between leaves a
+        file no chunk points to; the rerun may find that file's source unchanged and never delete it. A file
+        is read only where its source has several files or no chunk stored (a listing, otherwise)."""
+        by_digest = {_digest(source): ids for source, ids in held.items()}
+        grouped: dict[str, list[Path]] = {}
+        for path in self.files():
+            grouped.setdefault(path.name.split("-", 1)[0], []).append(path)
+        removed = 0
+        for digest, paths in grouped.items():
+            ids = by_digest.get(digest, set())
+            if ids and len(paths) == 1:
+                continue
+            for path in paths:
+                if _chunk_ids_or_none(path).isdisjoint(ids):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
 
 def _first_seen(chunk_ids: list[str], counts: list[int], seen: set[str]) -> Iterator[tuple[str, int, int]]:

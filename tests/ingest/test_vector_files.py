@@ -136,3 +136,37 @@ def test_a_fresh_index_keeps_no_sentence_in_chroma(bundled_index: Settings) -> N
     assert store.sentences.count() == 0
     assert store.vectors is not None and store.vectors.folder == bundled_index.index_dir / "vectors"
     assert store.sentence_count() > 100
+
+
+def test_files_a_killed_run_wrote_before_its_chunks_are_removed_by_a_rerun_that_finds_nothing_to_change(
+    tmp_path: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    """A version's file is written before its chunks reach Chroma: an ingest killed in between leaves a file
+    no chunk points to (one of a file since undone, one of a file since removed). The rerun, which finds every
+    file as committed, removes both, so that the index equals one never interrupted."""
+    from ingest.index import signature_of
+    from ingest.state import clear_clean
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("otter", "heron"):
+        (corpus / f"{name}.md").write_text(f"# The {name}\n\nThe {name} eats plums by the river every morning.\n")
+    settings = load_settings(index_dir=tmp_path / "index")
+    fresh = load_settings(index_dir=tmp_path / "fresh")
+    Engine(settings, embedder).ingest([corpus])
+    Engine(fresh, embedder).ingest([corpus])
+    store = open_store(settings, create=False)
+    assert store.vectors is not None
+    committed = sorted(path.name for path in store.vectors.files())
+    (source, _), _ = sorted(store.versions().items())  # a source Chroma holds, and one it never saw
+    for name, digest in ((source, "an edit since undone"), ("corpus/badger.md", "a file since removed")):
+        store.vectors.write(*_document(name, digest, [2, 1]), signature_of(settings))
+    clear_clean(settings.index_dir)  # as the killed run did before its first write
+    assert len(store.vectors.files()) == len(committed) + 2
+
+    report = Engine(settings, embedder).ingest([corpus])
+    assert len(report.unchanged) == 2 and report.added == report.updated == report.deleted == []
+    after = open_store(settings, create=False)
+    assert after.vectors is not None and sorted(path.name for path in after.vectors.files()) == committed
+    assert after.sentence_count() == open_store(fresh, create=False).sentence_count()
+    assert _ids(after) == _ids(open_store(fresh, create=False))
