@@ -279,7 +279,10 @@ class Engine:
         """Load spaCy and the embedding model in background threads while this thread opens the index: a cold
         question needs all three, and only the first two release the GIL for much of their load (#28)."""
         preload_nlp()
-        self.embedder.preload()
+        if self.settings.chroma_host or self.settings.chroma_dir.exists():
+            # without an index the question stops with a sentence saying so: no model export for it (15 s,
+            # and it made the mistyped --index-dir's folder)
+            self.embedder.preload()
 
     def _retrieved(self, snapshot: Snapshot, question: str, k: int, timings: Timings) -> tuple[Any, list[ScoredChunk]]:
         """(question vector, fused top-k passages) from `snapshot`, timing both steps into `timings`."""

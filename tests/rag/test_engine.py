@@ -110,6 +110,28 @@ def test_engine_without_index_says_to_ingest(tmp_path: Path, embedder) -> None: 
         engine.ask(EXAMPLE_QUESTION)
 
 
+def test_a_question_to_a_missing_index_builds_no_model_and_makes_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped --index-dir: the question stops with its sentence, without exporting the embedding model into
+    the folder it names (15 s, and the folder made) — the model loads ahead only for an index that exists."""
+    import threading
+
+    from ingest.embedder import Embedder
+
+    monkeypatch.delenv("CORPUSQA_MODEL_CACHE_DIR")  # the model's export is then kept in the index folder
+    settings = load_settings(index_dir=tmp_path / "typo")
+    assert settings.models_dir == settings.index_dir / "models"
+    engine = Engine(settings, Embedder.from_settings(settings))
+    for call in (engine.ask, engine.search):
+        with pytest.raises(IndexNotFoundError, match="run `corpusqa ingest` first"):
+            call(EXAMPLE_QUESTION)
+    for thread in threading.enumerate():
+        if thread.name == "corpusqa-model-load":
+            thread.join()
+    assert not settings.index_dir.exists()
+
+
 def test_engine_rejects_unknown_backend(engine: Engine) -> None:
     with pytest.raises(InvalidSettingError, match="Unknown backend"):
         engine.ask(EXAMPLE_QUESTION, backend="magic")
