@@ -34,9 +34,12 @@ def decode_text(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom) :].decode(encoding)
+                text = data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
                 raise UnreadableFile(f"text does not match its {encoding.upper()} byte-order mark") from exc
+            if "\x00" in text[:8192]:  # text never holds U+0000: binary data that happens to open with a mark
+                raise UnreadableFile(f"binary file (NUL characters after its {encoding.upper()} byte-order mark)")
+            return text
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary file (contains NUL bytes)")
     try:

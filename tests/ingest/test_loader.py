@@ -134,6 +134,7 @@ def test_read_file_decodes_text_encodings(tmp_path: Path, name: str, data: bytes
         ("blank.md", b"  \n\n\t \n", 64 * MB, "empty file"),
         ("nul.txt", b"GIF89a\x00\x01\x02\x00binary", 64 * MB, "binary file (contains NUL bytes)"),
         ("odd.txt", b"\xff\xfeA\x00\x00\xd8", 64 * MB, "text does not match its UTF-16-LE byte-order mark"),
+        ("marked.bin.txt", b"\xff\xfe\x00bin\x00\x00", 64 * MB, "binary file (NUL characters after its UTF-16-LE"),
         ("big.txt", b"word " * 300_000, 1 * MB, "file is larger than 1 MB"),
         ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf\n", 64 * MB, "PDF could not be parsed"),
         ("script.html", b"<html><head><title>T</title><script>var a = 1;</script></head><body> </body></html>", 64 * MB,
