@@ -33,6 +33,7 @@ __all__ = [
     "SpanModel",
     "balanced",
     "best_span",
+    "described_person",
     "given_span",
     "load_span_model",
     "pick_span",
@@ -185,11 +186,15 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
     chunks = {(c.start, c.end - 1) for c in doc.noun_chunks}
     labels = analysis.labels
     wh = analysis.wh if analysis.wh in WH_CLASSES else "none"
+    person = described_person(analysis)
+    mention = {i for i, s in enumerate(token_stems) if s and s in person} if person else set()
     n = len(doc)
     out = []
     for first, last, label in _token_ranges(doc, spans):
         piece = doc[first : last + 1]
         root = piece.root
+        if person and not _describes(piece, mention):
+            continue  # "Who is X?" is answered by what the sentence calls X, never by another name beside X
         span_terms = [s for s in token_stems[first : last + 1] if s]
         inside = [s in question_terms for s in span_terms]
         if not span_terms or all(inside) or (first == 0 and last >= n - 2):
@@ -257,6 +262,40 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
         out.append(SpanCandidate(piece.start_char, piece.end_char, piece.text, features))
     _mark_nearest(out)
     return out
+
+
+def described_person(analysis: QuestionAnalysis) -> set[str]:
+    """The terms of the person a "Who is/was X?" question names and asks nothing else about; empty otherwise.
+
+    Its answer is what a sentence calls that person (a title, an apposition, a predicate noun), never another
+    name that stands near it."""
+    if analysis.wh != "who":
+        return set()
+    people = [set(found) for text, label in analysis.entities if label == "PERSON" and (found := terms(text))]
+    if len(people) != 1 or set(terms(analysis.text)) - people[0]:
+        return set()
+    return people[0]
+
+
+#: Dependencies by which a phrase describes the noun it hangs on: an apposition, or a title or modifier before it.
+_DESCRIBING = frozenset({"appos", "compound", "amod", "nmod"})
+#: Fewer letters than this is an honorific ("Mr.", "Dr."), not a description.
+_MIN_LETTERS = 4
+
+
+def _describes(piece: Any, mention: set[int]) -> bool:
+    """Whether a span says what the mentioned person is: it hangs on the mention as an apposition or a title
+    before it, the mention hangs on it as its apposition ("the harbour master X"), or it is the predicate
+    of a copula whose subject is the mention ("X is the harbour master")."""
+    if any(token.i in mention for token in piece) or sum(ch.isalpha() for ch in piece.text) < _MIN_LETTERS:
+        return False
+    root = piece.root
+    if root.dep_ in _DESCRIBING and root.head.i in mention:
+        return True
+    if any(child.i in mention and child.dep_ in _DESCRIBING for child in root.children):
+        return True
+    subjects = [child.i for child in root.head.children if child.dep_ in ("nsubj", "nsubjpass")]
+    return root.dep_ in ("attr", "acomp") and any(i in mention for i in subjects)
 
 
 def _cuts(first: int, last: int, entity_ids: dict[int, int]) -> bool:

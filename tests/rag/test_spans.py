@@ -17,6 +17,7 @@ from rag.reader.span import (
     SpanModel,
     balanced,
     best_span,
+    described_person,
     load_span_model,
     short_span,
     span_candidates,
@@ -60,6 +61,29 @@ def test_no_span_candidate_opens_or_closes_a_bracket_across_its_edge() -> None:
     assert texts and all(balanced(text) for text in texts)
     assert any("(" in text for text in texts)  # a whole bracketed phrase stays a candidate
     assert balanced("f(n) in [a, b]") and not balanced("Parsers], page 12") and not balanced("version 4.2 (from") and not balanced(")(")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "describing"),
+    [
+        # a title before the name, an apposition after it, the predicate of a copula
+        ("Who is Mira Holt?", "The harbour master Mira Holt met the ferry captain Jonas Berg on the pier.", {"The harbour master", "harbour master"}),
+        ("Who was Jonas Berg?", "Mira Holt greeted Jonas Berg, a retired ferry captain, at the gate.", {"a retired ferry captain"}),
+        ("Who is Mira Holt?", "Mira Holt is the harbour master of Eastport.", {"the harbour master", "the harbour master of Eastport"}),
+    ],
+)
+def test_who_is_a_person_is_answered_by_what_the_sentence_calls_them_never_by_another_name(
+    question: str, sentence: str, describing: set[str]
+) -> None:
+    found = span_candidates(sentence, annotate([sentence])[0], analyse_question(question))
+    texts = {c.text.strip(" ,") for c in found}
+    assert texts and texts <= describing | {"harbour", "master", "captain", "ferry captain", "retired ferry captain"}
+    assert not texts & {"Jonas Berg", "Mira Holt", "the ferry captain Jonas Berg", "Eastport", "the pier"}
+    # a person with no description in the sentence: no short answer, the sentence answers
+    other = "A meeting was held between Mr. Mira Holt and Mr. Jonas Berg on Monday."
+    assert short_span(other, annotate([other])[0], analyse_question("Who is Mira Holt?")) is None
+    # asked anything more than who the person is, the spans are the usual ones
+    assert described_person(analyse_question("Who did Mira Holt meet on the pier?")) == set()
 
 
 def _model(threshold: float) -> SpanModel:
