@@ -187,6 +187,7 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
     labels = analysis.labels
     wh = analysis.wh if analysis.wh in WH_CLASSES else "none"
     person = described_person(analysis)
+    asked = [set(found) for text, _ in analysis.entities if (found := terms(text))]
     mention = {i for i, s in enumerate(token_stems) if s and s in person} if person else set()
     n = len(doc)
     out = []
@@ -195,6 +196,8 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
         root = piece.root
         if person and not _describes(piece, mention):
             continue  # "Who is X?" is answered by what the sentence calls X, never by another name beside X
+        if any(entity <= set(token_stems[first : last + 1]) for entity in asked):
+            continue  # it holds a name, number or date the question gives whole: it hands the question back
         span_terms = [s for s in token_stems[first : last + 1] if s]
         inside = [s in question_terms for s in span_terms]
         if not span_terms or all(inside) or (first == 0 and last >= n - 2):

@@ -86,6 +86,15 @@ def test_who_is_a_person_is_answered_by_what_the_sentence_calls_them_never_by_an
     assert described_person(analyse_question("Who did Mira Holt meet on the pier?")) == set()
 
 
+def test_no_span_candidate_hands_back_a_name_the_question_gives() -> None:
+    sentence = "The harbour master Mira Holt, seen on Monday, signed the ferry contract with Eastport."
+    found = span_candidates(sentence, annotate([sentence])[0], analyse_question("What did Mira Holt sign?"))
+    texts = {c.text for c in found}
+    assert "the ferry contract" in texts
+    assert not any("Mira Holt" in text for text in texts)  # "The harbour master Mira Holt, seen on Monday" was one
+    assert "Eastport" in texts  # a name the question does not give stays
+
+
 def _model(threshold: float) -> SpanModel:
     names = span_feature_names()
     coef = tuple(1.0 if name == "type_match" else 0.0 for name in names)
