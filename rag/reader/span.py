@@ -3,8 +3,9 @@ picked by a fitted span model.
 
 Only the chosen sentence is parsed at answer time (spaCy's tagger and parser, ~4 ms; its entities come
 from ingest). Its candidate spans are the stored entities, noun chunks and syntactic constituents (a
-token's subtree, its pre-modified head, the subtree cut before a relative clause, single content words), never one holding a name, number or date the
-question gives; for "Who is X?" about a person, only what the sentence calls X.
+token's subtree, its pre-modified head, the subtree cut before a relative clause, single content words),
+never one holding a name, number or date the question gives; for "Who is X?" about a person, only what
+the sentence calls X.
 Each gets features that mean the same on any document: the question word against the span's kind, the
 question word's role against the span's role, the share of the span already in the question, the
 distance to the question's words in the sentence, whether the span's governing verb or preposition is
