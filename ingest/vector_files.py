@@ -129,9 +129,8 @@ class VectorFiles:
             if not chunk_ids or not chunk_ids <= keep:  # a damaged file serves nothing: it goes
                 path.unlink(missing_ok=True)
 
-    def sweep(self, held: dict[str, set[str]]) -> int:
-        """Remove the files none of whose chunks the store holds (`held`: each source's chunk ids in Chroma);
-        returns how many went.
+    def sweep(self, held: dict[str, set[str]]) -> None:
+        """Remove the files none of whose chunks the store holds (`held`: each source's chunk ids in Chroma).
 
         A file is written before its version's chunks reach Chroma, so an ingest killed in between leaves a
         file no chunk points to; the rerun may find that file's source unchanged and never delete it. A file
@@ -140,7 +139,6 @@ class VectorFiles:
         grouped: dict[str, list[Path]] = {}
         for path in self.files():
             grouped.setdefault(path.name.split("-", 1)[0], []).append(path)
-        removed = 0
         for digest, paths in grouped.items():
             ids = by_digest.get(digest, set())
             if ids and len(paths) == 1:
@@ -148,8 +146,6 @@ class VectorFiles:
             for path in paths:
                 if _chunk_ids_or_none(path).isdisjoint(ids):
                     path.unlink(missing_ok=True)
-                    removed += 1
-        return removed
 
 
 def _first_seen(chunk_ids: list[str], counts: list[int], seen: set[str]) -> Iterator[tuple[str, int, int]]:

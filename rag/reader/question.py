@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.text import entity_spans, nlp, stem, words
+from ingest.text import entity_spans, nlp, stem, terms, words
 from rag.reader.syntax import Role, dep_group, question_roles
 
 __all__ = ["NEGATIONS", "TYPE_LABELS", "QuestionAnalysis", "analyse_question"]
@@ -90,6 +90,11 @@ class QuestionAnalysis:
     def labels(self) -> frozenset[str]:
         """spaCy entity labels that can answer the question (empty when any sentence may)."""
         return TYPE_LABELS.get(self.answer_type or "", frozenset())
+
+    @property
+    def entity_terms(self) -> tuple[tuple[frozenset[str], str], ...]:
+        """The entities as (content terms, label): "the" and the like do not count, and none is left empty."""
+        return tuple((frozenset(found), label) for text, label in self.entities if (found := terms(text)))
 
 
 def _asking_from(tokens: list[Any]) -> int:

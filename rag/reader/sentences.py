@@ -67,14 +67,9 @@ def similarity(matrix: np.ndarray | None, index: int, vector: np.ndarray) -> flo
     return float(matrix[index] @ vector) if matrix is not None else 0.0
 
 
-def _entity_words(analysis: QuestionAnalysis) -> list[tuple[set[str], str]]:
-    """The question's entities as sets of content terms ("the" and the like do not count)."""
-    return [(set(terms(text)), label) for text, label in analysis.entities if terms(text)]
-
-
 def _entity_features(analysis: QuestionAnalysis, text: str, spans: tuple[Span, ...]) -> tuple[float, float]:
     """(share of the question's names/numbers/dates present, 1 when an absent one is replaced by another of its kind)."""
-    asked = _entity_words(analysis)
+    asked = analysis.entity_terms
     if not asked:
         return 0.5, 0.0
     present = set(terms(text))
@@ -94,12 +89,12 @@ def candidates(
     """Every sentence of the retrieved chunks with its features (unranked)."""
     analysis = question if isinstance(question, QuestionAnalysis) else analyse_question(question)
     question_terms = term_weights(analysis.text, idf)
-    named = {t for text, _ in analysis.entities for t in terms(text)}
+    named = {t for entity, _ in analysis.entity_terms for t in entity}
     predicate = {t: w for t, w in question_terms.items() if t not in named}
     key = _key_terms(question_terms, named)
     max_idf = idf("\x00never-seen\x00") or 1.0
     top = retrieved[0].score if retrieved else 1.0
-    asked = _entity_words(analysis)
+    asked = analysis.entity_terms
     out: list[Candidate] = []
     for chunk_index, scored in enumerate(retrieved):
         chunk = scored.chunk

@@ -189,18 +189,18 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
     labels = analysis.labels
     wh = analysis.wh if analysis.wh in WH_CLASSES else "none"
     person = described_person(analysis)
-    asked = [set(found) for text, _ in analysis.entities if (found := terms(text))]
+    asked = [entity for entity, _ in analysis.entity_terms]
     mention = {i for i, s in enumerate(token_stems) if s and s in person} if person else set()
     n = len(doc)
     out = []
     for first, last, label in _token_ranges(doc, spans):
         piece = doc[first : last + 1]
         root = piece.root
+        span_terms = [s for s in token_stems[first : last + 1] if s]
         if person and not _describes(piece, mention):
             continue  # "Who is X?" is answered by what the sentence calls X, never by another name beside X
-        if any(entity <= set(token_stems[first : last + 1]) for entity in asked):
+        if any(entity <= set(span_terms) for entity in asked):
             continue  # it holds a name, number or date the question gives whole: it hands the question back
-        span_terms = [s for s in token_stems[first : last + 1] if s]
         inside = [s in question_terms for s in span_terms]
         if not span_terms or all(inside) or (first == 0 and last >= n - 2):
             continue  # no content word, only the question's own words, or the whole sentence: no shorter answer
@@ -269,16 +269,16 @@ def span_candidates(sentence: str, spans: list[Span], analysis: QuestionAnalysis
     return out
 
 
-def described_person(analysis: QuestionAnalysis) -> set[str]:
+def described_person(analysis: QuestionAnalysis) -> frozenset[str]:
     """The terms of the person a "Who is/was X?" question names and asks nothing else about; empty otherwise.
 
     Its answer is what a sentence calls that person (a title, an apposition, a predicate noun), never another
     name that stands near it."""
     if analysis.wh != "who":
-        return set()
-    people = [set(found) for text, label in analysis.entities if label == "PERSON" and (found := terms(text))]
+        return frozenset()
+    people = [entity for entity, label in analysis.entity_terms if label == "PERSON"]
     if len(people) != 1 or set(terms(analysis.text)) - people[0]:
-        return set()
+        return frozenset()
     return people[0]
 
 
